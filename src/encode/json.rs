@@ -1,0 +1,147 @@
+//! The JSON-array element (SPEC §5.2): a self-contained snake_case event,
+//! whatever key style the input used, with its full context inside.
+
+use super::write::{write_num, write_str, write_str_lower, write_u64};
+use super::{write_scalar_as_str, Event, Sep};
+use crate::row::CONTEXT_KEYS;
+
+/// Appends one element (no separator, no newline).
+pub fn write_element(out: &mut Vec<u8>, ev: &Event<'_>) {
+    let r = &ev.row;
+    out.push(b'{');
+    if let Some(id) = r.event_id {
+        out.extend_from_slice(b"\"event_id\":");
+        write_str_lower(out, id);
+        out.push(b',');
+    }
+    out.extend_from_slice(b"\"event_name\":");
+    write_str(out, r.event_name);
+    out.extend_from_slice(b",\"timestamp\":");
+    write_str(out, r.timestamp);
+    if let Some(n) = r.event_sequence {
+        out.extend_from_slice(b",\"event_sequence\":");
+        write_num(out, n);
+    }
+    if let Some(props) = r.properties {
+        out.extend_from_slice(b",\"properties\":{");
+        let mut sep = Sep::default();
+        for (k, v) in props.props() {
+            sep.next(out);
+            write_str(out, k);
+            out.push(b':');
+            write_scalar_as_str(out, v);
+        }
+        out.push(b'}');
+    }
+    if let Some(m) = r.measurements {
+        out.extend_from_slice(b",\"measurements\":{");
+        let mut sep = Sep::default();
+        for (k, v) in m.measures() {
+            sep.next(out);
+            write_str(out, k);
+            out.push(b':');
+            match v {
+                Some(n) => write_num(out, n),
+                None => out.extend_from_slice(b"null"),
+            }
+        }
+        out.push(b'}');
+    }
+    if let Some(t) = r.trace_id {
+        out.extend_from_slice(b",\"trace_id\":");
+        write_str_lower(out, t);
+    }
+    if let Some(p) = r.parent_event_id {
+        out.extend_from_slice(b",\"parent_event_id\":");
+        write_str_lower(out, p);
+    }
+    if let Some(e) = &r.error {
+        out.extend_from_slice(b",\"error\":{");
+        let mut sep = Sep::default();
+        if let Some(m) = e.message {
+            sep.next(out);
+            out.extend_from_slice(b"\"message\":");
+            write_str(out, m);
+        }
+        if let Some(t) = e.kind {
+            sep.next(out);
+            out.extend_from_slice(b"\"type\":");
+            write_str(out, t);
+        }
+        if let Some(c) = e.code {
+            sep.next(out);
+            out.extend_from_slice(b"\"code\":");
+            match c {
+                crate::row::Scalar::Num(n) => write_num(out, n),
+                other => write_scalar_as_str(out, other),
+            }
+        }
+        out.push(b'}');
+    }
+    out.extend_from_slice(b",\"schema_version\":");
+    write_u64(out, ev.schema_version);
+    out.extend_from_slice(b",\"context\":{");
+    let mut sep = Sep::default();
+    for (key, value) in CONTEXT_KEYS.iter().zip(ev.ctx.fields.iter()) {
+        if let Some(v) = value {
+            sep.next(out);
+            write_str(out, key);
+            out.push(b':');
+            write_str(out, v);
+        }
+    }
+    if let Some(d) = ev.ctx.deployment_url {
+        sep.next(out);
+        out.extend_from_slice(b"\"deployment_url\":");
+        write_str(out, d);
+    }
+    out.extend_from_slice(b"}}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encode::testing::{pretty, text, with_event};
+
+    fn element(line: &str) -> String {
+        with_event(line, |ev| text(|o| write_element(o, ev)))
+    }
+
+    #[test]
+    fn snapshot_full_v1_row() {
+        let out = element(
+            r#"{"event_id":"A1B2C3D4E5F60718","event_name":"remote.ssh.connect","timestamp":"2026-11-20T10:00:00.123456789+02:00","event_sequence":7,"properties":{"result":"error","port":22,"tls":true,"note":"line\nbreak \"q\" é"},"measurements":{"durationMs":12.5,"n":3,"whole":4.0},"trace_id":"0123456789ABCDEF0123456789abcdef","parent_event_id":"1111111111111111","error":{"message":"boom","type":"Error","code":404},"deployment_url":"https://coder.example.com"}"#,
+        );
+        insta::assert_snapshot!(pretty(&out));
+    }
+
+    #[test]
+    fn camel_case_v0_row_becomes_snake_case() {
+        let out = element(
+            r#"{"eventId":"a1","eventName":"log.x","timestamp":"2026-11-20T10:00:00Z","eventSequence":1,"properties":{},"measurements":{},"context":{"extensionVersion":"1.0","sessionId":"s0","deploymentUrl":"https://d"},"schemaVersion":0}"#,
+        );
+        assert_eq!(
+            out,
+            r#"{"event_id":"a1","event_name":"log.x","timestamp":"2026-11-20T10:00:00Z","event_sequence":1,"properties":{},"measurements":{},"schema_version":0,"context":{"extension_version":"1.0","session_id":"s0","deployment_url":"https://d"}}"#
+        );
+    }
+
+    #[test]
+    fn keys_a_row_lacks_are_left_out() {
+        let out = element(r#"{"event_name":"a","timestamp":"2026-11-20T10:00:00Z","context":{}}"#);
+        assert_eq!(
+            out,
+            r#"{"event_name":"a","timestamp":"2026-11-20T10:00:00Z","schema_version":1,"context":{}}"#
+        );
+    }
+
+    #[test]
+    fn null_measurement_stays_null_and_output_is_valid_json() {
+        let out = element(
+            r#"{"event_name":"a","timestamp":"2026-11-20T10:00:00Z","measurements":{"x":null,"y":1e2}}"#,
+        );
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert!(v["measurements"]["x"].is_null());
+        assert_eq!(v["measurements"]["y"], serde_json::json!(100));
+    }
+}

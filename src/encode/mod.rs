@@ -1,0 +1,183 @@
+//! Encoders: one validated event -> the bytes of one output record.
+//!
+//! `json` writes the JSON-array element (SPEC §5.2); `resource`, `logs`,
+//! `spans` and `metrics` write the OTLP/JSON pieces (§6.3-6.6). They all write
+//! into a caller's `Vec<u8>` with the helpers in `write`, so a worker reuses its
+//! buffers from one event to the next and no intermediate value tree exists.
+
+pub mod json;
+pub mod logs;
+pub mod metrics;
+pub mod resource;
+pub mod spans;
+pub mod write;
+
+use crate::row::{Context, Pairs, Row, Scalar};
+use write::{write_f64, write_num, write_str};
+
+/// An event ready to encode: the row, its full context (header or inline,
+/// plus `deployment_url`), and its effective schema version (§2.4).
+#[derive(Clone, Copy, Debug)]
+pub struct Event<'t> {
+    pub row: Row<'t>,
+    pub ctx: Context<'t>,
+    pub schema_version: u64,
+}
+
+impl Event<'_> {
+    /// Nanoseconds since the epoch; validated non-negative by the row parser.
+    pub fn time_unix_nano(&self) -> u64 {
+        self.row.time_nanos as u64
+    }
+}
+
+/// Writes a `,` before every item of a JSON list but the first.
+#[derive(Default)]
+pub struct Sep(bool);
+
+impl Sep {
+    #[inline]
+    pub fn next(&mut self, out: &mut Vec<u8>) {
+        if self.0 {
+            out.push(b',');
+        }
+        self.0 = true;
+    }
+}
+
+/// Writes a property value as a string: numbers in shortest form, booleans as
+/// `true`/`false` (§2.5).
+#[inline]
+pub fn write_scalar_as_str(out: &mut Vec<u8>, v: Scalar<'_>) {
+    match v {
+        Scalar::Str(s) => write_str(out, s),
+        Scalar::Num(n) => write::write_num_as_str(out, n),
+        Scalar::Bool(true) => out.extend_from_slice(b"\"true\""),
+        Scalar::Bool(false) => out.extend_from_slice(b"\"false\""),
+    }
+}
+
+/// `{"key":K,"value":{"stringValue":V}}`
+#[inline]
+pub fn write_attr_str(out: &mut Vec<u8>, sep: &mut Sep, key: &str, value: &str) {
+    write_attr_scalar(out, sep, key, Scalar::Str(value));
+}
+
+#[inline]
+pub fn write_attr_scalar(out: &mut Vec<u8>, sep: &mut Sep, key: &str, value: Scalar<'_>) {
+    sep.next(out);
+    out.extend_from_slice(b"{\"key\":");
+    write_str(out, key);
+    out.extend_from_slice(b",\"value\":{\"stringValue\":");
+    write_scalar_as_str(out, value);
+    out.extend_from_slice(b"}}");
+}
+
+/// `{"key":K,"value":{"doubleValue":N}}`; callers pass finite values only.
+#[inline]
+pub fn write_attr_double(out: &mut Vec<u8>, sep: &mut Sep, key: &str, value: f64) {
+    sep.next(out);
+    out.extend_from_slice(b"{\"key\":");
+    write_str(out, key);
+    out.extend_from_slice(b",\"value\":{\"doubleValue\":");
+    write_f64(out, value);
+    out.extend_from_slice(b"}}");
+}
+
+/// Properties as string attributes, in input order.
+pub fn write_prop_attrs(out: &mut Vec<u8>, sep: &mut Sep, props: Pairs<'_>) {
+    for (k, v) in props.props() {
+        write_attr_scalar(out, sep, k, v);
+    }
+}
+
+/// Measurements as double attributes, in input order, leaving out `skip` and
+/// values with no finite number (`null`, overflowed doubles).
+pub fn write_measure_attrs(
+    out: &mut Vec<u8>,
+    sep: &mut Sep,
+    measures: Pairs<'_>,
+    skip: Option<&str>,
+) {
+    for (k, v) in measures.measures() {
+        if Some(k) == skip {
+            continue;
+        }
+        if let Some(v) = v.map(|n| n.as_f64()).filter(|v| v.is_finite()) {
+            write_attr_double(out, sep, k, v);
+        }
+    }
+}
+
+/// `exception.message`, `exception.type`, `exception.code`, each only if present.
+pub fn write_exception_attrs(out: &mut Vec<u8>, sep: &mut Sep, e: &crate::row::ErrorInfo<'_>) {
+    if let Some(m) = e.message {
+        write_attr_str(out, sep, "exception.message", m);
+    }
+    if let Some(t) = e.kind {
+        write_attr_str(out, sep, "exception.type", t);
+    }
+    if let Some(c) = e.code {
+        write_attr_scalar(out, sep, "exception.code", c);
+    }
+}
+
+/// Writes a number as JSON (re-exported for encoders of raw values).
+pub fn write_number(out: &mut Vec<u8>, n: write::Num) {
+    write_num(out, n)
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Builds [`Event`]s from JSON text for encoder tests.
+    use super::Event;
+    use crate::row::tests::with_line;
+    use crate::row::{Context, Line};
+
+    /// The header context the encoder tests use.
+    pub fn header_ctx() -> Context<'static> {
+        Context {
+            fields: [
+                Some("1.9.0"),
+                Some("machine-1"),
+                Some("sess-1"),
+                Some("linux"),
+                Some("6.8.0"),
+                Some("x64"),
+                Some("Visual Studio Code"),
+                Some("1.95.0"),
+            ],
+            deployment_url: None,
+        }
+    }
+
+    /// Parses `text` as a v1 row under [`header_ctx`] and hands `f` the event.
+    pub fn with_event<R>(text: &str, f: impl FnOnce(&Event<'_>) -> R) -> R {
+        with_line(text, |l| match l {
+            Ok(Line::Event(row)) => {
+                let mut ctx: Context<'_> = row.context.unwrap_or_else(|| header_ctx());
+                ctx.deployment_url = row.deployment_url.or(ctx.deployment_url);
+                let ev = Event {
+                    row,
+                    ctx,
+                    schema_version: row.schema_version.unwrap_or(1),
+                };
+                f(&ev)
+            }
+            other => panic!("expected an event: {other:?}"),
+        })
+    }
+
+    pub fn text(f: impl FnOnce(&mut Vec<u8>)) -> String {
+        let mut v = Vec::new();
+        f(&mut v);
+        String::from_utf8(v).expect("encoders write UTF-8")
+    }
+
+    /// Pretty-prints encoder output for snapshots (and proves it is valid JSON).
+    pub fn pretty(bytes: &str) -> String {
+        let v: serde_json::Value =
+            serde_json::from_str(bytes).expect("encoder output is valid JSON");
+        serde_json::to_string_pretty(&v).expect("re-serialize")
+    }
+}

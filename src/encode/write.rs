@@ -1,0 +1,219 @@
+//! Low-level JSON writing: string escaping, numbers, OTLP nanosecond strings.
+//!
+//! Every encoder writes bytes straight into a `Vec<u8>`; nothing builds a
+//! `serde_json::Value` in between. Numbers follow one rule everywhere:
+//! integral values are written without a fraction (`13`, never `13.0`),
+//! other finite values in the shortest form that round-trips (ryu).
+
+/// A JSON number as read from the input, kept in the width it had.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Num {
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+}
+
+impl Num {
+    pub fn as_f64(self) -> f64 {
+        match self {
+            Num::Int(v) => v as f64,
+            Num::UInt(v) => v as f64,
+            Num::Float(v) => v,
+        }
+    }
+}
+
+/// Bytes that need an escape inside a JSON string: control characters, `"` and `\`.
+static ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
+/// Writes `s` as a quoted JSON string. Non-ASCII text passes through as UTF-8.
+#[inline]
+pub fn write_str(out: &mut Vec<u8>, s: &str) {
+    out.reserve(s.len() + 2);
+    out.push(b'"');
+    write_str_body(out, s.as_bytes());
+    out.push(b'"');
+}
+
+/// Writes the escaped body of a JSON string (no quotes).
+#[inline]
+pub fn write_str_body(out: &mut Vec<u8>, bytes: &[u8]) {
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if !ESCAPE[b as usize] {
+            continue;
+        }
+        out.extend_from_slice(&bytes[start..i]);
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[(b >> 4) as usize]);
+                out.push(HEX[(b & 0xf) as usize]);
+            }
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+}
+
+/// Writes a string lowercased (ASCII only): ids are output in lowercase hex.
+pub fn write_str_lower(out: &mut Vec<u8>, s: &str) {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        write_str(out, &s.to_ascii_lowercase());
+    } else {
+        write_str(out, s);
+    }
+}
+
+#[inline]
+pub fn write_u64(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+}
+
+#[inline]
+pub fn write_i64(out: &mut Vec<u8>, v: i64) {
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+}
+
+/// Largest magnitude written as an integer; beyond it ryu's exponent form is used.
+const INTEGRAL_LIMIT: f64 = 9.0e18;
+
+/// True when `v` is a whole number that [`write_f64`] writes without a fraction.
+#[inline]
+pub fn is_integral(v: f64) -> bool {
+    v.is_finite() && v.fract() == 0.0 && v.abs() < INTEGRAL_LIMIT
+}
+
+/// Writes a finite double: integral values as integers, others shortest round-trip.
+/// Non-finite values have no JSON form and are written as `null`; callers that
+/// must not emit `null` drop them first.
+#[inline]
+pub fn write_f64(out: &mut Vec<u8>, v: f64) {
+    if is_integral(v) {
+        // -0.0 is integral; write it as 0.
+        write_i64(out, v as i64);
+    } else if v.is_finite() {
+        out.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
+    } else {
+        out.extend_from_slice(b"null");
+    }
+}
+
+#[inline]
+pub fn write_num(out: &mut Vec<u8>, n: Num) {
+    match n {
+        Num::Int(v) => write_i64(out, v),
+        Num::UInt(v) => write_u64(out, v),
+        Num::Float(v) => write_f64(out, v),
+    }
+}
+
+/// Writes a number as a JSON string holding its shortest text (property values
+/// that arrive as numbers are stringified this way).
+pub fn write_num_as_str(out: &mut Vec<u8>, n: Num) {
+    out.push(b'"');
+    write_num(out, n);
+    out.push(b'"');
+}
+
+/// Writes an OTLP 64-bit integer field value: a decimal string.
+#[inline]
+pub fn write_nanos(out: &mut Vec<u8>, nanos: u64) {
+    out.push(b'"');
+    write_u64(out, nanos);
+    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(f: impl FnOnce(&mut Vec<u8>)) -> String {
+        let mut v = Vec::new();
+        f(&mut v);
+        String::from_utf8(v).unwrap()
+    }
+
+    #[test]
+    fn escapes_quotes_backslashes_and_control_characters() {
+        assert_eq!(s(|o| write_str(o, "a\"b\\c")), r#""a\"b\\c""#);
+        assert_eq!(s(|o| write_str(o, "\n\r\t\u{8}\u{c}")), r#""\n\r\t\b\f""#);
+        assert_eq!(s(|o| write_str(o, "\u{1}\u{1f}")), r#""\u0001\u001f""#);
+    }
+
+    #[test]
+    fn passes_non_ascii_through() {
+        assert_eq!(
+            s(|o| write_str(o, "héllo ✓ 😀 \u{2028}")),
+            "\"héllo ✓ 😀 \u{2028}\""
+        );
+    }
+
+    #[test]
+    fn escaped_strings_round_trip_through_serde_json() {
+        let nasty = "x\u{0}y\u{7f}\"\\/\u{ffff}\u{10ffff}";
+        let out = s(|o| write_str(o, nasty));
+        let back: String = serde_json::from_str(&out).unwrap();
+        assert_eq!(back, nasty);
+    }
+
+    #[test]
+    fn integral_doubles_have_no_fraction() {
+        assert_eq!(s(|o| write_f64(o, 13.0)), "13");
+        assert_eq!(s(|o| write_f64(o, -0.0)), "0");
+        assert_eq!(s(|o| write_f64(o, -42.0)), "-42");
+        assert_eq!(s(|o| write_f64(o, 1e18)), "1000000000000000000");
+    }
+
+    #[test]
+    fn other_doubles_are_shortest_round_trip() {
+        assert_eq!(s(|o| write_f64(o, 0.1)), "0.1");
+        assert_eq!(s(|o| write_f64(o, 1.5e-7)), "1.5e-7");
+        assert_eq!(s(|o| write_f64(o, 1e21)), "1e21");
+        let v = 0.1 + 0.2;
+        let text = s(|o| write_f64(o, v));
+        assert_eq!(text.parse::<f64>().unwrap(), v);
+    }
+
+    #[test]
+    fn non_finite_doubles_become_null() {
+        assert_eq!(s(|o| write_f64(o, f64::NAN)), "null");
+        assert_eq!(s(|o| write_f64(o, f64::INFINITY)), "null");
+    }
+
+    #[test]
+    fn numbers_keep_their_width() {
+        assert_eq!(
+            s(|o| write_num(o, Num::UInt(u64::MAX))),
+            "18446744073709551615"
+        );
+        assert_eq!(
+            s(|o| write_num(o, Num::Int(i64::MIN))),
+            "-9223372036854775808"
+        );
+        assert_eq!(s(|o| write_num_as_str(o, Num::Float(2.5))), "\"2.5\"");
+    }
+
+    #[test]
+    fn ids_are_lowercased() {
+        assert_eq!(s(|o| write_str_lower(o, "ABCdef01")), "\"abcdef01\"");
+    }
+}

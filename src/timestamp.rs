@@ -1,0 +1,266 @@
+//! RFC 3339 timestamps -> UTC nanoseconds since the Unix epoch (SPEC §2.5).
+//!
+//! Hand-written because it runs once per event on the hot path, and because
+//! the SPEC wants the full precision kept: any number of fraction digits up to
+//! nanoseconds (digits beyond the ninth are truncated), an offset of `Z` or
+//! `±hh:mm`. Exported timestamps must fit OTLP's unsigned nanoseconds, so the
+//! accepted span is 1970-01-01 up to (not including) the year 2262.
+
+use std::fmt;
+
+/// Why a timestamp string was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimestampError {
+    Syntax,
+    OutOfRange,
+    InvalidDate,
+}
+
+impl fmt::Display for TimestampError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TimestampError::Syntax => {
+                "not RFC 3339 (expected YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM))"
+            }
+            TimestampError::OutOfRange => "outside 1970-01-01..2262-01-01",
+            TimestampError::InvalidDate => "not a valid calendar date or time",
+        })
+    }
+}
+
+#[inline]
+fn digits(b: &[u8], at: usize, n: usize) -> Result<u32, TimestampError> {
+    let mut v = 0u32;
+    for &c in b.get(at..at + n).ok_or(TimestampError::Syntax)? {
+        if !c.is_ascii_digit() {
+            return Err(TimestampError::Syntax);
+        }
+        v = v * 10 + u32::from(c - b'0');
+    }
+    Ok(v)
+}
+
+pub fn is_leap(y: i64) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
+pub fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if is_leap(y) => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The first instant of year 2262 is past `i64` nanoseconds' reach; stop before it.
+const MAX_NANOS: i64 = 9_183_110_400 * 1_000_000_000; // 2261-01-01T00:00:00Z
+
+/// Parses an RFC 3339 timestamp to nanoseconds since the epoch (UTC).
+pub fn parse_rfc3339_nanos(s: &str) -> Result<i64, TimestampError> {
+    let b = s.as_bytes();
+    if b.len() < 20 {
+        return Err(TimestampError::Syntax);
+    }
+    let year = digits(b, 0, 4)?;
+    let month = digits(b, 5, 2)?;
+    let day = digits(b, 8, 2)?;
+    let hour = digits(b, 11, 2)?;
+    let minute = digits(b, 14, 2)?;
+    let second = digits(b, 17, 2)?;
+    if b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return Err(TimestampError::Syntax);
+    }
+    let mut i = 19;
+    let mut nanos: u32 = 0;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            if i - start < 9 {
+                nanos = nanos * 10 + u32::from(b[i] - b'0');
+            }
+            i += 1;
+        }
+        let n = i - start;
+        if n == 0 {
+            return Err(TimestampError::Syntax);
+        }
+        for _ in n..9 {
+            nanos *= 10;
+        }
+    }
+    let offset_secs: i64 = match b.get(i) {
+        Some(b'Z' | b'z') => {
+            i += 1;
+            0
+        }
+        Some(&sign @ (b'+' | b'-')) => {
+            let oh = digits(b, i + 1, 2)?;
+            if b.get(i + 3) != Some(&b':') {
+                return Err(TimestampError::Syntax);
+            }
+            let om = digits(b, i + 4, 2)?;
+            if oh > 23 || om > 59 {
+                return Err(TimestampError::InvalidDate);
+            }
+            i += 6;
+            let v = i64::from(oh * 3600 + om * 60);
+            if sign == b'-' {
+                -v
+            } else {
+                v
+            }
+        }
+        _ => return Err(TimestampError::Syntax),
+    };
+    if i != b.len() {
+        return Err(TimestampError::Syntax);
+    }
+    let year = i64::from(year);
+    if month == 0 || month > 12 || day == 0 || day > days_in_month(year, month) {
+        return Err(TimestampError::InvalidDate);
+    }
+    // 60 is a leap second; it is counted as the first second of the next minute.
+    if hour > 23 || minute > 59 || second > 60 {
+        return Err(TimestampError::InvalidDate);
+    }
+    let days = days_from_civil(year, month, day);
+    let secs = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second) - offset_secs;
+    if secs < 0 {
+        return Err(TimestampError::OutOfRange);
+    }
+    let total = secs
+        .checked_mul(1_000_000_000)
+        .and_then(|v| v.checked_add(i64::from(nanos)))
+        .ok_or(TimestampError::OutOfRange)?;
+    if total >= MAX_NANOS {
+        return Err(TimestampError::OutOfRange);
+    }
+    Ok(total)
+}
+
+/// Formats nanoseconds since the epoch as RFC 3339 UTC (`2026-11-24T05:35:24Z`,
+/// with a fraction only when there is one).
+pub fn format_rfc3339(nanos: i64) -> String {
+    let secs = nanos.div_euclid(1_000_000_000);
+    let frac = nanos.rem_euclid(1_000_000_000);
+    let dt = chrono::DateTime::from_timestamp(secs, frac as u32).unwrap_or_default();
+    dt.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chrono_nanos(s: &str) -> i64 {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap()
+            .timestamp_nanos_opt()
+            .unwrap()
+    }
+
+    #[test]
+    fn parses_utc_with_any_precision() {
+        for s in [
+            "2026-11-24T05:35:24Z",
+            "2026-11-24T05:35:24.1Z",
+            "2026-11-24T05:35:24.123Z",
+            "2026-11-24T05:35:24.123456Z",
+            "2026-11-24T05:35:24.123456789Z",
+            "2024-02-29T23:59:59.999999999Z",
+            "1970-01-01T00:00:00Z",
+        ] {
+            assert_eq!(parse_rfc3339_nanos(s).unwrap(), chrono_nanos(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn keeps_full_nanosecond_precision() {
+        let a = parse_rfc3339_nanos("2026-11-24T05:35:24.000000001Z").unwrap();
+        let b = parse_rfc3339_nanos("2026-11-24T05:35:24Z").unwrap();
+        assert_eq!(a - b, 1);
+    }
+
+    #[test]
+    fn applies_offsets() {
+        for s in [
+            "2026-11-24T07:35:24.5+02:00",
+            "2026-11-23T23:05:24-06:30",
+            "2026-11-24T05:35:24+00:00",
+        ] {
+            assert_eq!(parse_rfc3339_nanos(s).unwrap(), chrono_nanos(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn truncates_digits_beyond_nanoseconds() {
+        let a = parse_rfc3339_nanos("2026-11-24T05:35:24.1234567891Z").unwrap();
+        let b = parse_rfc3339_nanos("2026-11-24T05:35:24.123456789Z").unwrap();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn rejects_bad_syntax_and_dates() {
+        for s in [
+            "",
+            "2026-11-24",
+            "2026-11-24 05:35:24Z",
+            "2026-11-24T05:35:24",
+            "2026-11-24T05:35:24.Z",
+            "2026-1-24T05:35:24Z",
+            "2026-11-24T05:35:24+0200",
+            "2026-11-24T05:35:24Zjunk",
+            "not a timestamp at all",
+        ] {
+            assert_eq!(parse_rfc3339_nanos(s), Err(TimestampError::Syntax), "{s}");
+        }
+        for s in [
+            "2026-02-30T00:00:00Z",
+            "2025-02-29T00:00:00Z",
+            "2026-13-01T00:00:00Z",
+            "2026-11-24T24:00:00Z",
+        ] {
+            assert_eq!(
+                parse_rfc3339_nanos(s),
+                Err(TimestampError::InvalidDate),
+                "{s}"
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_what_otlp_cannot_hold() {
+        assert_eq!(
+            parse_rfc3339_nanos("1969-12-31T23:59:59Z"),
+            Err(TimestampError::OutOfRange)
+        );
+        assert_eq!(
+            parse_rfc3339_nanos("9999-12-31T23:59:59Z"),
+            Err(TimestampError::OutOfRange)
+        );
+    }
+
+    #[test]
+    fn formats_back_to_rfc3339() {
+        let n = parse_rfc3339_nanos("2026-11-24T05:35:24Z").unwrap();
+        assert_eq!(format_rfc3339(n), "2026-11-24T05:35:24Z");
+    }
+}
