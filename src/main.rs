@@ -1,1 +1,148 @@
-fn main() {}
+//! The `coder-telemetry` binary: parse the command line, run, and turn the
+//! outcome into an exit code (0 success, 1 export failed, 2 usage error,
+//! 130 interrupted). Everything else lives in the library.
+
+mod cli;
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{CommandFactory, Parser};
+use coder_telemetry::config::Output;
+use coder_telemetry::export::{export, Hooks};
+use coder_telemetry::report::Problem;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use cli::{Cli, Command, UsageError};
+
+static CANCEL: AtomicBool = AtomicBool::new(false);
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(e) => {
+            if e.downcast_ref::<UsageError>().is_some() {
+                eprintln!("coder-telemetry: error: {e}");
+                return ExitCode::from(2);
+            }
+            let cancelled = CANCEL.load(Ordering::Relaxed)
+                && e.downcast_ref::<coder_telemetry::export::ExportError>()
+                    .is_some_and(|x| x.is_cancelled());
+            if cancelled {
+                eprintln!("coder-telemetry: interrupted; nothing was written");
+                return ExitCode::from(130);
+            }
+            eprintln!("coder-telemetry: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Paths => paths(),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "coder-telemetry", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export(args) => run_export(&args),
+    }
+}
+
+fn paths() -> anyhow::Result<ExitCode> {
+    let candidates = coder_telemetry::store::system_candidates();
+    let used = candidates.iter().position(|c| c.path.is_dir());
+    let mut out = std::io::stdout().lock();
+    for (i, c) in candidates.iter().enumerate() {
+        let mark = if Some(i) == used {
+            "default"
+        } else if c.path.is_dir() {
+            "exists"
+        } else {
+            "missing"
+        };
+        writeln!(out, "{mark:<8} {}  ({})", c.path.display(), c.source)?;
+    }
+    if used.is_none() {
+        writeln!(
+            out,
+            "no candidate exists: pass the store folder to `coder-telemetry export`"
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_export(args: &cli::ExportArgs) -> anyhow::Result<ExitCode> {
+    let (cfg, store_note) = cli::config(args)?;
+    let _ = ctrlc::set_handler(|| CANCEL.store(true, Ordering::Relaxed));
+    let quiet = args.quiet;
+    if let (Some(note), false) = (&store_note, quiet) {
+        eprintln!("{note}");
+    }
+
+    let bar = if !quiet && std::io::stderr().is_terminal() {
+        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} ETA {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Some(bar)
+    } else {
+        None
+    };
+    let hooks = Hooks {
+        problem: Some({
+            let bar = bar.clone();
+            Box::new(move |p: &Problem| match &bar {
+                Some(b) => b.suspend(|| eprintln!("{p}")),
+                None => eprintln!("{p}"),
+            })
+        }),
+        start: Box::new({
+            let bar = bar.clone();
+            move |total| {
+                if let Some(b) = &bar {
+                    b.set_length(total)
+                }
+            }
+        }),
+        progress: Box::new({
+            let bar = bar.clone();
+            move |n| {
+                if let Some(b) = &bar {
+                    b.inc(n)
+                }
+            }
+        }),
+    };
+
+    let result = export(&cfg, &CANCEL, hooks);
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let summary = result.with_context(|| format!("exporting {}", cfg.store.display()))?;
+
+    let unshown = summary.skipped_lines + summary.skipped_files - summary.problems.len() as u64;
+    if unshown > 0 {
+        eprintln!("... and {unshown} more problems not shown");
+    }
+    if !quiet {
+        eprintln!("{}", summary.line());
+    }
+    if args.summary_json {
+        let text = summary.json().to_string();
+        if cfg.output == Output::Stdout {
+            eprintln!("{text}");
+        } else {
+            println!("{text}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

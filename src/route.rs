@@ -16,8 +16,7 @@ pub enum Signal {
 }
 
 /// The default metric-eligible event names (§4.1).
-pub const DEFAULT_METRIC_EVENTS: [&str; 3] =
-    ["http.requests", "ssh.network.info", "ssh.network.sampled"];
+pub const DEFAULT_METRIC_EVENTS: [&str; 3] = ["http.requests", "ssh.network.info", "ssh.network.sampled"];
 
 /// The metric-eligible list: the defaults plus `--metric-event` names.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,10 +32,7 @@ impl Default for MetricEvents {
 
 impl MetricEvents {
     pub fn with_extra<S: Into<String>>(extra: impl IntoIterator<Item = S>) -> Self {
-        let mut names: Vec<String> = DEFAULT_METRIC_EVENTS
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let mut names: Vec<String> = DEFAULT_METRIC_EVENTS.iter().map(|s| s.to_string()).collect();
         for n in extra {
             let n = n.into();
             if !names.contains(&n) {
@@ -59,9 +55,7 @@ impl MetricEvents {
 pub fn route(row: &Row<'_>, metrics: &MetricEvents) -> Signal {
     if metrics.contains(row.event_name) {
         Signal::Metric
-    } else if row.trace_id.is_some()
-        && (row.property("result").is_some() || row.measurement("durationMs").is_some())
-    {
+    } else if row.trace_id.is_some() && (row.property("result").is_some() || row.measurement("durationMs").is_some()) {
         Signal::Span
     } else {
         Signal::Log
@@ -109,8 +103,7 @@ mod tests {
         })
     }
 
-    const T: &str =
-        r#""trace_id":"0123456789abcdef0123456789abcdef","event_id":"0123456789abcdef""#;
+    const T: &str = r#""trace_id":"0123456789abcdef0123456789abcdef","event_id":"0123456789abcdef""#;
 
     #[test]
     fn metric_list_decides_metrics() {
@@ -143,9 +136,8 @@ mod tests {
     #[test]
     fn span_attached_and_untraced_events_are_logs() {
         let m = MetricEvents::default();
-        let attached = format!(
-            r#"{{"event_name":"a.b","timestamp":"2026-11-20T10:00:00Z",{T},"properties":{{"step":"x"}}}}"#
-        );
+        let attached =
+            format!(r#"{{"event_name":"a.b","timestamp":"2026-11-20T10:00:00Z",{T},"properties":{{"step":"x"}}}}"#);
         let untraced = r#"{"event_name":"a.b","timestamp":"2026-11-20T10:00:00Z","properties":{"result":"success"},"measurements":{"durationMs":5}}"#;
         assert_eq!(routed(&attached, &m), Ok(Signal::Log));
         assert_eq!(routed(untraced, &m), Ok(Signal::Log));
@@ -161,10 +153,7 @@ mod tests {
             "span has an invalid trace_id \"xyz\" (expected 32 hex digits, not all zero)"
         );
         let no_event_id = r#"{"event_name":"a","timestamp":"2026-11-20T10:00:00Z","trace_id":"0123456789abcdef0123456789abcdef","properties":{"result":"success"}}"#;
-        assert!(routed(no_event_id, &m)
-            .unwrap_err()
-            .to_string()
-            .contains("event_id"));
+        assert!(routed(no_event_id, &m).unwrap_err().to_string().contains("event_id"));
         let bad_parent = format!(
             r#"{{"event_name":"a","timestamp":"2026-11-20T10:00:00Z",{T},"parent_event_id":"12","properties":{{"result":"success"}}}}"#
         );

@@ -89,17 +89,13 @@ impl<'t> Pairs<'t> {
 
     /// Property entries: values are strings, numbers or booleans.
     pub fn props(&self) -> impl Iterator<Item = (&'t str, Scalar<'t>)> + 't {
-        self.0
-            .chunks_exact(2)
-            .map(|kv| (key_of(&kv[0]), scalar_of(&kv[1])))
+        self.0.chunks_exact(2).map(|kv| (key_of(&kv[0]), scalar_of(&kv[1])))
     }
 
     /// Measurement entries: `None` is a `null` (how JavaScript writes NaN and
     /// Infinity), which has no finite value.
     pub fn measures(&self) -> impl Iterator<Item = (&'t str, Option<Num>)> + 't {
-        self.0
-            .chunks_exact(2)
-            .map(|kv| (key_of(&kv[0]), num_of(&kv[1])))
+        self.0.chunks_exact(2).map(|kv| (key_of(&kv[0]), num_of(&kv[1])))
     }
 
     pub fn contains_key(&self, key: &str) -> bool {
@@ -175,18 +171,12 @@ impl<'t> Row<'t> {
 
     /// The value of measurement `key`, if the row has it (`Some(None)` for `null`).
     pub fn measurement(&self, key: &str) -> Option<Option<Num>> {
-        self.measures()
-            .measures()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v)
+        self.measures().measures().find(|(k, _)| *k == key).map(|(_, v)| v)
     }
 
     /// The value of property `key`, if the row has it.
     pub fn property(&self, key: &str) -> Option<Scalar<'t>> {
-        self.props()
-            .props()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v)
+        self.props().props().find(|(k, _)| *k == key).map(|(_, v)| v)
     }
 }
 
@@ -197,7 +187,9 @@ pub struct HeaderRow<'t> {
     pub context: Context<'t>,
 }
 
-/// What one non-blank line holds.
+/// What one non-blank line holds. Lives on the stack for one line only, so
+/// the size difference between the variants does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Copy, Debug)]
 pub enum Line<'t> {
     Header(HeaderRow<'t>),
@@ -285,12 +277,7 @@ fn opt_str<'t>(field: &str, n: &Node<'t>) -> Result<Option<&'t str>, RowError> {
 }
 
 /// An object of scalars (`props`) or numbers (`!props`); `null` counts as absent.
-fn pairs<'t>(
-    field: &str,
-    nodes: &'t [Node<'t>],
-    i: usize,
-    props: bool,
-) -> Result<Option<Pairs<'t>>, RowError> {
+fn pairs<'t>(field: &str, nodes: &'t [Node<'t>], i: usize, props: bool) -> Result<Option<Pairs<'t>>, RowError> {
     match nodes[i] {
         Node::Object { count, .. } => {
             let body = &nodes[i + 1..i + 1 + count];
@@ -392,9 +379,7 @@ fn schema_version(field: &str, n: &Node<'_>) -> Result<Option<u64>, RowError> {
 /// Walks a parsed line's tape into a [`Line`].
 pub fn parse_tape<'t>(nodes: &'t [Node<'t>]) -> Result<Line<'t>, RowError> {
     let Some(Node::Object { len, .. }) = nodes.first() else {
-        return Err(RowError::NotObject(
-            nodes.first().map_or("nothing", type_name),
-        ));
+        return Err(RowError::NotObject(nodes.first().map_or("nothing", type_name)));
     };
     let mut kind = None;
     let mut event_id = None;
@@ -434,11 +419,7 @@ pub fn parse_tape<'t>(nodes: &'t [Node<'t>]) -> Result<Line<'t>, RowError> {
             "deployment_url" | "deploymentUrl" => deployment_url = opt_str(k, n)?,
             "schema_version" | "schemaVersion" => schema = schema_version(k, n)?,
             "context" => {
-                ctx = if is_null(n) {
-                    None
-                } else {
-                    Some(context(k, nodes, v)?)
-                };
+                ctx = if is_null(n) { None } else { Some(context(k, nodes, v)?) };
             }
             "kind" => kind = opt_str(k, n)?,
             _ => {}
@@ -493,9 +474,7 @@ pub fn is_valid_id(id: &str, digits: usize) -> bool {
 /// Returns whether anything was rewritten.
 pub fn fix_lone_surrogates(line: &mut [u8]) -> bool {
     // Fast exit: no `\uD...` escape at all (the common case).
-    if !memchr::memmem::find_iter(line, b"\\u")
-        .any(|p| matches!(line.get(p + 2), Some(b'd' | b'D')))
-    {
+    if !memchr::memmem::find_iter(line, b"\\u").any(|p| matches!(line.get(p + 2), Some(b'd' | b'D'))) {
         return false;
     }
     let hex4 = |b: &[u8], at: usize| -> Option<u32> {
@@ -584,10 +563,7 @@ pub(crate) mod tests {
             let m: Vec<_> = r.measures().measures().collect();
             assert_eq!(
                 m,
-                vec![
-                    ("durationMs", Some(Num::Float(12.5))),
-                    ("n", Some(Num::UInt(3)))
-                ]
+                vec![("durationMs", Some(Num::Float(12.5))), ("n", Some(Num::UInt(3)))]
             );
             assert_eq!(r.trace_id, Some("0123456789ABCDEF0123456789abcdef"));
             assert_eq!(r.error.unwrap().code, Some(Scalar::Str("ECONN")));
@@ -631,10 +607,7 @@ pub(crate) mod tests {
         let line = r#"{"event_name":"a","timestamp":"2026-11-20T10:00:00Z","trace_id":null,"error":null,"properties":null,"measurements":{"x":null}}"#;
         event(line, |r| {
             assert!(r.trace_id.is_none() && r.error.is_none() && r.properties.is_none());
-            assert_eq!(
-                r.measures().measures().collect::<Vec<_>>(),
-                vec![("x", None)]
-            );
+            assert_eq!(r.measures().measures().collect::<Vec<_>>(), vec![("x", None)]);
         });
     }
 
@@ -643,10 +616,7 @@ pub(crate) mod tests {
         assert!(error("{not json").starts_with("invalid JSON"));
         assert_eq!(error("[1,2]"), "not a JSON object (found an array)");
         assert_eq!(error("42"), "not a JSON object (found a number)");
-        assert_eq!(
-            error(r#"{"timestamp":"2026-11-20T10:00:00Z"}"#),
-            "missing event_name"
-        );
+        assert_eq!(error(r#"{"timestamp":"2026-11-20T10:00:00Z"}"#), "missing event_name");
         assert_eq!(error(r#"{"event_name":"a"}"#), "missing timestamp");
         assert_eq!(
             error(r#"{"event_name":"","timestamp":"2026-11-20T10:00:00Z"}"#),
@@ -661,21 +631,15 @@ pub(crate) mod tests {
             "event_name is a number, expected a string"
         );
         assert_eq!(
-            error(
-                r#"{"event_name":"a","timestamp":"2026-11-20T10:00:00Z","properties":{"k":{"x":1}}}"#
-            ),
+            error(r#"{"event_name":"a","timestamp":"2026-11-20T10:00:00Z","properties":{"k":{"x":1}}}"#),
             "properties.k is an object, expected a string, number or boolean"
         );
         assert_eq!(
-            error(
-                r#"{"event_name":"a","timestamp":"2026-11-20T10:00:00Z","properties":{"k":null}}"#
-            ),
+            error(r#"{"event_name":"a","timestamp":"2026-11-20T10:00:00Z","properties":{"k":null}}"#),
             "properties.k is null, expected a string, number or boolean"
         );
         assert_eq!(
-            error(
-                r#"{"event_name":"a","timestamp":"2026-11-20T10:00:00Z","measurements":{"k":"12"}}"#
-            ),
+            error(r#"{"event_name":"a","timestamp":"2026-11-20T10:00:00Z","measurements":{"k":"12"}}"#),
             "measurements.k is a string, expected a number"
         );
         assert_eq!(
@@ -727,10 +691,9 @@ pub(crate) mod tests {
 
     #[test]
     fn trailing_high_surrogate_at_end_of_string() {
-        event(
-            r#"{"event_name":"x\uD834","timestamp":"2026-11-20T10:00:00Z"}"#,
-            |r| assert_eq!(r.event_name, "x\u{fffd}"),
-        );
+        event(r#"{"event_name":"x\uD834","timestamp":"2026-11-20T10:00:00Z"}"#, |r| {
+            assert_eq!(r.event_name, "x\u{fffd}")
+        });
     }
 
     #[test]

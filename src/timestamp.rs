@@ -19,9 +19,7 @@ pub enum TimestampError {
 impl fmt::Display for TimestampError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            TimestampError::Syntax => {
-                "not RFC 3339 (expected YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM))"
-            }
+            TimestampError::Syntax => "not RFC 3339 (expected YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM))",
             TimestampError::OutOfRange => "outside 1970-01-01..2262-01-01",
             TimestampError::InvalidDate => "not a valid calendar date or time",
         })
@@ -80,12 +78,7 @@ pub fn parse_rfc3339_nanos(s: &str) -> Result<i64, TimestampError> {
     let hour = digits(b, 11, 2)?;
     let minute = digits(b, 14, 2)?;
     let second = digits(b, 17, 2)?;
-    if b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
+    if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') || b[13] != b':' || b[16] != b':' {
         return Err(TimestampError::Syntax);
     }
     let mut i = 19;
@@ -238,11 +231,7 @@ mod tests {
             "2026-13-01T00:00:00Z",
             "2026-11-24T24:00:00Z",
         ] {
-            assert_eq!(
-                parse_rfc3339_nanos(s),
-                Err(TimestampError::InvalidDate),
-                "{s}"
-            );
+            assert_eq!(parse_rfc3339_nanos(s), Err(TimestampError::InvalidDate), "{s}");
         }
     }
 

@@ -137,9 +137,7 @@ mod tests {
 
     #[test]
     fn null_measurement_stays_null_and_output_is_valid_json() {
-        let out = element(
-            r#"{"event_name":"a","timestamp":"2026-11-20T10:00:00Z","measurements":{"x":null,"y":1e2}}"#,
-        );
+        let out = element(r#"{"event_name":"a","timestamp":"2026-11-20T10:00:00Z","measurements":{"x":null,"y":1e2}}"#);
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert!(v["measurements"]["x"].is_null());
         assert_eq!(v["measurements"]["y"], serde_json::json!(100));

@@ -66,15 +66,10 @@ mod tests {
     fn severity_is_info_without_error_and_error_with_one() {
         let info = record(r#"{"event_name":"a","timestamp":"2026-11-20T10:00:00Z"}"#);
         assert_eq!(
-            (
-                info["severityNumber"].as_u64(),
-                info["severityText"].as_str()
-            ),
+            (info["severityNumber"].as_u64(), info["severityText"].as_str()),
             (Some(9), Some("INFO"))
         );
-        let err = record(
-            r#"{"event_name":"a","timestamp":"2026-11-20T10:00:00Z","error":{"message":"m"}}"#,
-        );
+        let err = record(r#"{"event_name":"a","timestamp":"2026-11-20T10:00:00Z","error":{"message":"m"}}"#);
         assert_eq!(
             (err["severityNumber"].as_u64(), err["severityText"].as_str()),
             (Some(17), Some("ERROR"))
@@ -91,9 +86,7 @@ mod tests {
 
     #[test]
     fn exception_attributes_only_when_present() {
-        let r = record(
-            r#"{"event_name":"a","timestamp":"2026-11-20T10:00:00Z","error":{"message":"m"}}"#,
-        );
+        let r = record(r#"{"event_name":"a","timestamp":"2026-11-20T10:00:00Z","error":{"message":"m"}}"#);
         let keys: Vec<_> = r["attributes"]
             .as_array()
             .unwrap()

@@ -43,7 +43,7 @@ pub enum PointValue {
 
 impl PointValue {
     /// The running total of a cumulative series; stays an integer while both are.
-    pub fn add(self, other: PointValue) -> PointValue {
+    pub fn plus(self, other: PointValue) -> PointValue {
         match (self, other) {
             (PointValue::Int(a), PointValue::Int(b)) => match a.checked_add(b) {
                 Some(s) => PointValue::Int(s),
@@ -171,13 +171,7 @@ pub fn write_point_attrs(out: &mut Vec<u8>, ev: &Event<'_>) {
 }
 
 /// Writes one data point object; `attrs` is a `[...]` list from [`write_point_attrs`].
-pub fn write_point(
-    out: &mut Vec<u8>,
-    attrs: &[u8],
-    start: Option<u64>,
-    time: u64,
-    value: PointValue,
-) {
+pub fn write_point(out: &mut Vec<u8>, attrs: &[u8], start: Option<u64>, time: u64, value: PointValue) {
     out.extend_from_slice(b"{\"attributes\":");
     out.extend_from_slice(attrs);
     if let Some(s) = start {
@@ -201,13 +195,7 @@ pub fn write_point(
 }
 
 /// Opens a metric entry up to its `dataPoints` list.
-pub fn write_metric_open(
-    out: &mut Vec<u8>,
-    name: &str,
-    description: &str,
-    unit: &str,
-    kind: MetricKind,
-) {
+pub fn write_metric_open(out: &mut Vec<u8>, name: &str, description: &str, unit: &str, kind: MetricKind) {
     out.extend_from_slice(b"{\"name\":");
     write_str(out, name);
     out.extend_from_slice(b",\"description\":");
@@ -243,19 +231,9 @@ mod tests {
     use super::*;
     use crate::encode::testing::{pretty, text, with_event};
 
-    fn points(
-        measurements: &str,
-    ) -> (
-        Vec<(
-            String,
-            &'static str,
-            MetricKind,
-            PointValue,
-            Option<u64>,
-            u64,
-        )>,
-        u64,
-    ) {
+    type Seen = (String, &'static str, MetricKind, PointValue, Option<u64>, u64);
+
+    fn points(measurements: &str) -> (Vec<Seen>, u64) {
         let line = format!(
             r#"{{"event_name":"http.requests","timestamp":"2026-11-20T10:01:00Z","properties":{{"route":"/api"}},"measurements":{measurements}}}"#
         );
@@ -352,11 +330,11 @@ mod tests {
 
     #[test]
     fn running_totals_stay_integral_until_a_double_arrives() {
-        let t = PointValue::Int(2).add(PointValue::Int(3));
+        let t = PointValue::Int(2).plus(PointValue::Int(3));
         assert_eq!(t, PointValue::Int(5));
-        assert_eq!(t.add(PointValue::Double(0.5)), PointValue::Double(5.5));
+        assert_eq!(t.plus(PointValue::Double(0.5)), PointValue::Double(5.5));
         assert_eq!(
-            PointValue::Int(i64::MAX).add(PointValue::Int(1)).as_f64(),
+            PointValue::Int(i64::MAX).plus(PointValue::Int(1)).as_f64(),
             i64::MAX as f64 + 1.0
         );
     }

@@ -93,12 +93,7 @@ pub fn write_prop_attrs(out: &mut Vec<u8>, sep: &mut Sep, props: Pairs<'_>) {
 
 /// Measurements as double attributes, in input order, leaving out `skip` and
 /// values with no finite number (`null`, overflowed doubles).
-pub fn write_measure_attrs(
-    out: &mut Vec<u8>,
-    sep: &mut Sep,
-    measures: Pairs<'_>,
-    skip: Option<&str>,
-) {
+pub fn write_measure_attrs(out: &mut Vec<u8>, sep: &mut Sep, measures: Pairs<'_>, skip: Option<&str>) {
     for (k, v) in measures.measures() {
         if Some(k) == skip {
             continue;
@@ -155,7 +150,7 @@ pub(crate) mod testing {
     pub fn with_event<R>(text: &str, f: impl FnOnce(&Event<'_>) -> R) -> R {
         with_line(text, |l| match l {
             Ok(Line::Event(row)) => {
-                let mut ctx: Context<'_> = row.context.unwrap_or_else(|| header_ctx());
+                let mut ctx: Context<'_> = row.context.unwrap_or(header_ctx());
                 ctx.deployment_url = row.deployment_url.or(ctx.deployment_url);
                 let ev = Event {
                     row,
@@ -176,8 +171,7 @@ pub(crate) mod testing {
 
     /// Pretty-prints encoder output for snapshots (and proves it is valid JSON).
     pub fn pretty(bytes: &str) -> String {
-        let v: serde_json::Value =
-            serde_json::from_str(bytes).expect("encoder output is valid JSON");
+        let v: serde_json::Value = serde_json::from_str(bytes).expect("encoder output is valid JSON");
         serde_json::to_string_pretty(&v).expect("re-serialize")
     }
 }

@@ -95,8 +95,7 @@ mod tests {
             ("deployment.environment".to_string(), "prod".to_string()),
             ("host.id".to_string(), "override".to_string()),
         ];
-        let v: serde_json::Value =
-            serde_json::from_str(&text(|o| write_resource(o, &c, &extra))).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text(|o| write_resource(o, &c, &extra))).unwrap();
         let attrs = v["attributes"].as_array().unwrap();
         let host: Vec<_> = attrs.iter().filter(|a| a["key"] == "host.id").collect();
         assert_eq!(host.len(), 1);

@@ -6,8 +6,7 @@
 
 use super::write::{write_nanos, write_str, write_str_lower};
 use super::{
-    write_attr_scalar, write_attr_str, write_exception_attrs, write_measure_attrs,
-    write_prop_attrs, Event, Sep,
+    write_attr_scalar, write_attr_str, write_exception_attrs, write_measure_attrs, write_prop_attrs, Event, Sep,
 };
 use crate::row::{Row, Scalar};
 
@@ -122,13 +121,10 @@ mod tests {
     use crate::encode::testing::{pretty, text, with_event};
     use serde_json::{json, Value};
 
-    const IDS: &str =
-        r#""trace_id":"0123456789abcdef0123456789abcdef","event_id":"aaaaaaaaaaaaaaaa""#;
+    const IDS: &str = r#""trace_id":"0123456789abcdef0123456789abcdef","event_id":"aaaaaaaaaaaaaaaa""#;
 
     fn span(rest: &str) -> Value {
-        let line = format!(
-            r#"{{"event_name":"remote.setup.connect","timestamp":"2026-11-20T10:00:00Z",{IDS}{rest}}}"#
-        );
+        let line = format!(r#"{{"event_name":"remote.setup.connect","timestamp":"2026-11-20T10:00:00Z",{IDS}{rest}}}"#);
         let s = with_event(&line, |ev| text(|o| write_span(o, ev)));
         serde_json::from_str(&s).unwrap()
     }
@@ -175,8 +171,7 @@ mod tests {
     fn parent_is_omitted_on_roots() {
         let root = span(r#","properties":{"result":"success"}"#);
         assert!(root.get("parentSpanId").is_none());
-        let child =
-            span(r#","parent_event_id":"BBBBBBBBBBBBBBBB","properties":{"result":"success"}"#);
+        let child = span(r#","parent_event_id":"BBBBBBBBBBBBBBBB","properties":{"result":"success"}"#);
         assert_eq!(child["parentSpanId"], "bbbbbbbbbbbbbbbb");
     }
 
@@ -212,30 +207,18 @@ mod tests {
     #[test]
     fn status_for_each_result() {
         let code = |rest: &str| span(rest)["status"].clone();
-        assert_eq!(
-            code(r#","properties":{"result":"success"}"#),
-            json!({"code":1})
-        );
-        assert_eq!(
-            code(r#","properties":{"result":"error"}"#),
-            json!({"code":2})
-        );
+        assert_eq!(code(r#","properties":{"result":"success"}"#), json!({"code":1}));
+        assert_eq!(code(r#","properties":{"result":"error"}"#), json!({"code":2}));
         assert_eq!(
             code(r#","properties":{"result":"error"},"error":{"message":"bad"}"#),
             json!({"code":2,"message":"bad"})
         );
-        assert_eq!(
-            code(r#","properties":{"result":"aborted"}"#),
-            json!({"code":0})
-        );
+        assert_eq!(code(r#","properties":{"result":"aborted"}"#), json!({"code":0}));
         assert_eq!(
             code(r#","measurements":{"durationMs":1},"error":{"message":"no result"}"#),
             json!({"code":2,"message":"no result"})
         );
-        assert_eq!(
-            code(r#","measurements":{"durationMs":1}"#),
-            json!({"code":0})
-        );
+        assert_eq!(code(r#","measurements":{"durationMs":1}"#), json!({"code":0}));
         // Success wins over an attached error; the exception event is still added.
         let s = span(r#","properties":{"result":"success"},"error":{"message":"m"}"#);
         assert_eq!(s["status"], json!({"code":1}));
@@ -244,9 +227,7 @@ mod tests {
 
     #[test]
     fn error_adds_an_exception_event() {
-        let s = span(
-            r#","properties":{"result":"error"},"error":{"message":"m","type":"T","code":"C"}"#,
-        );
+        let s = span(r#","properties":{"result":"error"},"error":{"message":"m","type":"T","code":"C"}"#);
         let events = s["events"].as_array().unwrap();
         assert_eq!(events.len(), 1);
         assert_eq!(events[0]["timeUnixNano"], s["endTimeUnixNano"]);
@@ -256,13 +237,8 @@ mod tests {
             .iter()
             .map(|a| a["key"].as_str().unwrap())
             .collect();
-        assert_eq!(
-            keys,
-            ["exception.message", "exception.type", "exception.code"]
-        );
-        assert!(span(r#","properties":{"result":"success"}"#)
-            .get("events")
-            .is_none());
+        assert_eq!(keys, ["exception.message", "exception.type", "exception.code"]);
+        assert!(span(r#","properties":{"result":"success"}"#).get("events").is_none());
     }
 
     #[test]
@@ -276,10 +252,7 @@ mod tests {
             t(r#","properties":{"result":"error"},"error":{"code":503}"#),
             Some(json!("503"))
         );
-        assert_eq!(
-            t(r#","properties":{"result":"error"}"#),
-            Some(json!("_OTHER"))
-        );
+        assert_eq!(t(r#","properties":{"result":"error"}"#), Some(json!("_OTHER")));
         assert_eq!(
             t(r#","properties":{"result":"error","error.type":"mine"}"#),
             Some(json!("mine"))

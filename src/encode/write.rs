@@ -161,10 +161,7 @@ mod tests {
 
     #[test]
     fn passes_non_ascii_through() {
-        assert_eq!(
-            s(|o| write_str(o, "héllo ✓ 😀 \u{2028}")),
-            "\"héllo ✓ 😀 \u{2028}\""
-        );
+        assert_eq!(s(|o| write_str(o, "héllo ✓ 😀 \u{2028}")), "\"héllo ✓ 😀 \u{2028}\"");
     }
 
     #[test]
@@ -201,14 +198,8 @@ mod tests {
 
     #[test]
     fn numbers_keep_their_width() {
-        assert_eq!(
-            s(|o| write_num(o, Num::UInt(u64::MAX))),
-            "18446744073709551615"
-        );
-        assert_eq!(
-            s(|o| write_num(o, Num::Int(i64::MIN))),
-            "-9223372036854775808"
-        );
+        assert_eq!(s(|o| write_num(o, Num::UInt(u64::MAX))), "18446744073709551615");
+        assert_eq!(s(|o| write_num(o, Num::Int(i64::MIN))), "-9223372036854775808");
         assert_eq!(s(|o| write_num_as_str(o, Num::Float(2.5))), "\"2.5\"");
     }
 

@@ -1,0 +1,202 @@
+//! The validated description of one export. The command line (the only clap
+//! user) builds it; the pipeline reads it. Everything here has already been
+//! checked, so the pipeline never meets a usage error.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+
+use crate::encode::metrics::Temporality;
+use crate::output::layout::Layout;
+use crate::range::DateRange;
+use crate::route::MetricEvents;
+
+/// `--format`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Format {
+    #[default]
+    Json,
+    Otlp,
+}
+
+/// Where the export goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// `-o -` (JSON only).
+    Stdout,
+    /// A `.zip` path gets a zip; any other path a folder (OTLP) or a file (JSON).
+    Path(PathBuf),
+}
+
+/// Default `--max-request-bytes` per layout (§6.2).
+pub fn default_max_request_bytes(layout: Layout) -> usize {
+    match layout {
+        Layout::Jsonl => 1024 * 1024,
+        _ => 16 * 1024 * 1024,
+    }
+}
+
+/// Default input chunk size for the workers.
+pub const DEFAULT_CHUNK_BYTES: u64 = 1024 * 1024;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub store: PathBuf,
+    pub range: DateRange,
+    pub format: Format,
+    pub output: Output,
+    pub force: bool,
+    pub strict: bool,
+    pub layout: Layout,
+    pub max_request_bytes: usize,
+    pub compression_level: i64,
+    pub temporality: Temporality,
+    pub metric_events: MetricEvents,
+    pub resource_attrs: Vec<(String, String)>,
+    pub threads: usize,
+    pub chunk_bytes: u64,
+    /// The `--now` value, or the clock.
+    pub now: DateTime<Utc>,
+    pub now_given: bool,
+}
+
+impl Config {
+    pub fn is_zip(&self) -> bool {
+        matches!(&self.output, Output::Path(p) if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip")))
+    }
+}
+
+/// Why a resource attribute was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AttrError {
+    #[error("--resource-attr {0:?}: expected KEY=VALUE with a non-empty KEY")]
+    Flag(String),
+    #[error("OTEL_RESOURCE_ATTRIBUTES entry {0:?}: expected key=value with a non-empty key (W3C baggage syntax, values percent-encoded)")]
+    Env(String),
+}
+
+/// Parses `--resource-attr KEY=VALUE` (taken literally, `=` allowed in the value).
+pub fn parse_resource_attr(s: &str) -> Result<(String, String), AttrError> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(AttrError::Flag(s.to_string())),
+    }
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Parses `OTEL_RESOURCE_ATTRIBUTES` the way the OpenTelemetry SDKs do:
+/// `key1=value1,key2=value2`, surrounding blanks trimmed, percent-decoding.
+pub fn parse_otel_resource_attributes(s: &str) -> Result<Vec<(String, String)>, AttrError> {
+    let mut out = Vec::new();
+    for entry in s.split(',') {
+        let entry = entry.trim();
+        if entry.is_empty() {
+            continue;
+        }
+        let bad = || AttrError::Env(entry.to_string());
+        let (k, v) = entry.split_once('=').ok_or_else(bad)?;
+        let k = percent_decode(k.trim()).ok_or_else(bad)?;
+        let v = percent_decode(v.trim()).ok_or_else(bad)?;
+        if k.is_empty() {
+            return Err(bad());
+        }
+        out.push((k, v));
+    }
+    Ok(out)
+}
+
+/// Environment attributes first, then flags; a later value for a key replaces
+/// an earlier one in place.
+pub fn merge_resource_attrs(env: Vec<(String, String)>, flags: Vec<(String, String)>) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (k, v) in env.into_iter().chain(flags) {
+        match out.iter_mut().find(|(ek, _)| *ek == k) {
+            Some(slot) => slot.1 = v,
+            None => out.push((k, v)),
+        }
+    }
+    out
+}
+
+/// Parses a byte size: `1048576`, `512KiB`, `16MiB`, `1GiB` (also `KB`/`MB`/`GB`, `K`/`M`/`G`).
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resource_attr_flag() {
+        assert_eq!(parse_resource_attr("env=prod"), Ok(("env".into(), "prod".into())));
+        assert_eq!(parse_resource_attr("k=a=b"), Ok(("k".into(), "a=b".into())));
+        assert!(parse_resource_attr("novalue").is_err());
+        assert!(parse_resource_attr("=v").is_err());
+    }
+
+    #[test]
+    fn otel_resource_attributes_with_percent_encoding() {
+        let v = parse_otel_resource_attributes(" deployment.environment=prod , team=dev%20ex%2Cops,,k%3D=%E2%9C%93")
+            .unwrap();
+        assert_eq!(
+            v,
+            vec![
+                ("deployment.environment".into(), "prod".into()),
+                ("team".into(), "dev ex,ops".into()),
+                ("k=".into(), "✓".into())
+            ]
+        );
+        assert!(parse_otel_resource_attributes("novalue").is_err());
+        assert!(parse_otel_resource_attributes("=x").is_err());
+        assert!(parse_otel_resource_attributes("k=%zz").is_err());
+        assert!(parse_otel_resource_attributes("k=%ff").is_err());
+        assert_eq!(parse_otel_resource_attributes("").unwrap(), vec![]);
+    }
+
+    #[test]
+    fn flags_override_environment() {
+        let m = merge_resource_attrs(
+            vec![("a".into(), "1".into()), ("b".into(), "2".into())],
+            vec![("a".into(), "3".into())],
+        );
+        assert_eq!(m, vec![("a".into(), "3".into()), ("b".into(), "2".into())]);
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1048576"), Some(1 << 20));
+        assert_eq!(parse_size("16MiB"), Some(16 << 20));
+        assert_eq!(parse_size("4GiB"), Some(4 << 30));
+        assert_eq!(parse_size("512k"), Some(512 << 10));
+        assert_eq!(parse_size("12 parsecs"), None);
+        assert_eq!(parse_size(""), None);
+    }
+}

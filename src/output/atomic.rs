@@ -1,0 +1,187 @@
+//! Atomic output (SPEC §8.2): everything is written to a temporary file or
+//! folder beside the target and renamed into place only when complete. The
+//! temporaries are removed when dropped, so a failure, an early return or a
+//! Ctrl-C (which unwinds through the normal error path) leaves nothing behind.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use tempfile::{NamedTempFile, TempDir};
+
+/// Why output could not be staged or committed.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error("{0} already exists (use --force to overwrite it)")]
+    Exists(PathBuf),
+    #[error("the output folder {0} does not exist")]
+    NoParent(PathBuf),
+    #[error("cannot write in {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> OutputError + '_ {
+    move |source| OutputError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The folder the target lives in (`.` for a bare name).
+pub fn parent_of(target: &Path) -> PathBuf {
+    match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+fn prefix(target: &Path) -> String {
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!(".{name}.")
+}
+
+/// Refuses an existing target without `--force` and a missing parent folder.
+pub fn check_target(target: &Path, force: bool) -> Result<(), OutputError> {
+    if target.symlink_metadata().is_ok() && !force {
+        return Err(OutputError::Exists(target.to_path_buf()));
+    }
+    let parent = parent_of(target);
+    if !parent.is_dir() {
+        return Err(OutputError::NoParent(parent));
+    }
+    Ok(())
+}
+
+/// A temporary file beside `target`.
+pub fn temp_file(target: &Path) -> Result<NamedTempFile, OutputError> {
+    let parent = parent_of(target);
+    tempfile::Builder::new()
+        .prefix(&prefix(target))
+        .suffix(".tmp")
+        .tempfile_in(&parent)
+        .map_err(io_err(&parent))
+}
+
+/// A temporary folder beside `target`.
+pub fn temp_dir(target: &Path) -> Result<TempDir, OutputError> {
+    let parent = parent_of(target);
+    tempfile::Builder::new()
+        .prefix(&prefix(target))
+        .suffix(".tmp")
+        .tempdir_in(&parent)
+        .map_err(io_err(&parent))
+}
+
+/// Moves an existing target aside (for `--force`), to be removed once the new one is in place.
+fn move_aside(target: &Path) -> Result<Option<PathBuf>, OutputError> {
+    if target.symlink_metadata().is_err() {
+        return Ok(None);
+    }
+    let aside = parent_of(target).join(format!("{}old-{}", prefix(target), std::process::id()));
+    std::fs::rename(target, &aside).map_err(io_err(target))?;
+    Ok(Some(aside))
+}
+
+fn remove(path: &Path) {
+    let _ = if path.is_dir() {
+        std::fs::remove_dir_all(path)
+    } else {
+        std::fs::remove_file(path)
+    };
+}
+
+/// Renames a finished temporary file onto the target.
+pub fn commit_file(tmp: NamedTempFile, target: &Path) -> Result<(), OutputError> {
+    tmp.as_file().sync_all().map_err(io_err(target))?;
+    let aside = if target.is_dir() { move_aside(target)? } else { None };
+    match tmp.persist(target) {
+        Ok(_) => {
+            if let Some(a) = aside {
+                remove(&a);
+            }
+            Ok(())
+        }
+        Err(e) => {
+            if let Some(a) = aside {
+                let _ = std::fs::rename(&a, target);
+            }
+            Err(io_err(target)(e.error))
+        }
+    }
+}
+
+/// Renames a finished temporary folder onto the target.
+pub fn commit_dir(tmp: TempDir, target: &Path) -> Result<(), OutputError> {
+    let aside = move_aside(target)?;
+    let path = tmp.keep();
+    match std::fs::rename(&path, target) {
+        Ok(()) => {
+            if let Some(a) = aside {
+                remove(&a);
+            }
+            Ok(())
+        }
+        Err(e) => {
+            remove(&path);
+            if let Some(a) = aside {
+                let _ = std::fs::rename(&a, target);
+            }
+            Err(io_err(target)(e))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn existing_target_needs_force() {
+        let d = tempfile::tempdir().unwrap();
+        let t = d.path().join("out.json");
+        std::fs::write(&t, "old").unwrap();
+        assert!(matches!(check_target(&t, false), Err(OutputError::Exists(_))));
+        assert!(check_target(&t, true).is_ok());
+        assert!(matches!(
+            check_target(&d.path().join("no/such/out.json"), true),
+            Err(OutputError::NoParent(_))
+        ));
+    }
+
+    #[test]
+    fn committed_file_replaces_target_and_leaves_no_temporary() {
+        let d = tempfile::tempdir().unwrap();
+        let t = d.path().join("out.json");
+        std::fs::write(&t, "old").unwrap();
+        let mut tmp = temp_file(&t).unwrap();
+        tmp.write_all(b"new").unwrap();
+        commit_file(tmp, &t).unwrap();
+        assert_eq!(std::fs::read_to_string(&t).unwrap(), "new");
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn dropped_temporaries_are_removed() {
+        let d = tempfile::tempdir().unwrap();
+        let t = d.path().join("out");
+        drop(temp_file(&t).unwrap());
+        drop(temp_dir(&t).unwrap());
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn committed_folder_replaces_an_existing_folder() {
+        let d = tempfile::tempdir().unwrap();
+        let t = d.path().join("out");
+        std::fs::create_dir(&t).unwrap();
+        std::fs::write(t.join("stale.json"), "x").unwrap();
+        let tmp = temp_dir(&t).unwrap();
+        std::fs::write(tmp.path().join("logs.json"), "{}").unwrap();
+        commit_dir(tmp, &t).unwrap();
+        assert!(t.join("logs.json").exists() && !t.join("stale.json").exists());
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+}

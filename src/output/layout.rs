@@ -1,0 +1,465 @@
+//! Envelope writers: records in, complete OTLP/JSON requests out, in the
+//! layout asked for (SPEC §6.2).
+//!
+//! - `single`: one request per signal (`logs.json`).
+//! - `split`: numbered parts (`logs.0001.json`), each a complete request of at
+//!   most `max_request_bytes`.
+//! - `jsonl`: `logs.jsonl`, one complete request per line, each line (newline
+//!   included) at most `max_request_bytes`.
+//!
+//! A resource block that does not fit is closed and continued in the next
+//! request with the same resource and scope. A record that cannot fit even
+//! alone is written alone in its own request and counted as oversize.
+//! [`MetricWriter`] sits in front of an [`EnvelopeWriter`] and groups the
+//! points of a block into one metric entry per series (§6.6).
+
+use std::collections::HashMap;
+use std::io;
+
+use super::sink::EntrySink;
+use crate::encode::metrics::{
+    metric_overhead, write_metric_close, write_metric_open, write_point, MetricKind, PointValue, Temporality,
+};
+use crate::pipeline::batch::{BlockHead, BlockKey, MetricSegment, Segment};
+
+/// `--layout`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Layout {
+    #[default]
+    Single,
+    Split,
+    Jsonl,
+}
+
+impl Layout {
+    pub fn name(self) -> &'static str {
+        match self {
+            Layout::Single => "single",
+            Layout::Split => "split",
+            Layout::Jsonl => "jsonl",
+        }
+    }
+}
+
+/// The JSON field names and file name of one signal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SignalNames {
+    pub file: &'static str,
+    pub resources: &'static str,
+    pub scopes: &'static str,
+    pub records: &'static str,
+}
+
+pub const LOGS: SignalNames = SignalNames {
+    file: "logs",
+    resources: "resourceLogs",
+    scopes: "scopeLogs",
+    records: "logRecords",
+};
+pub const TRACES: SignalNames = SignalNames {
+    file: "traces",
+    resources: "resourceSpans",
+    scopes: "scopeSpans",
+    records: "spans",
+};
+pub const METRICS: SignalNames = SignalNames {
+    file: "metrics",
+    resources: "resourceMetrics",
+    scopes: "scopeMetrics",
+    records: "metrics",
+};
+
+const BLOCK_CLOSE: &[u8] = b"]}]}";
+const REQUEST_CLOSE: &[u8] = b"]}\n";
+
+/// What a finished writer reports.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WriterSummary {
+    /// Entry names written, in order.
+    pub files: Vec<String>,
+    /// Requests written.
+    pub requests: u64,
+    /// Records larger than the request cap, written alone.
+    pub oversize: u64,
+}
+
+/// Writes one signal's requests into an [`EntrySink`].
+pub struct EnvelopeWriter {
+    names: SignalNames,
+    layout: Layout,
+    cap: usize,
+    sink: Box<dyn EntrySink>,
+    head: Option<BlockHead>,
+    in_request: bool,
+    entry_open: bool,
+    block_open: bool,
+    request_bytes: usize,
+    request_records: usize,
+    blocks_in_request: usize,
+    summary: WriterSummary,
+}
+
+impl EnvelopeWriter {
+    pub fn new(names: SignalNames, layout: Layout, max_request_bytes: usize, sink: Box<dyn EntrySink>) -> Self {
+        Self {
+            names,
+            layout,
+            cap: max_request_bytes,
+            sink,
+            head: None,
+            in_request: false,
+            entry_open: false,
+            block_open: false,
+            request_bytes: 0,
+            request_records: 0,
+            blocks_in_request: 0,
+            summary: WriterSummary::default(),
+        }
+    }
+
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
+
+    fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.request_bytes += bytes.len();
+        self.sink.write(bytes)
+    }
+
+    fn block_sep(&self) -> &'static [u8] {
+        if self.layout == Layout::Jsonl {
+            b","
+        } else {
+            b",\n"
+        }
+    }
+
+    /// Bytes that opening the current block would write.
+    fn block_open_len(&self) -> usize {
+        let h = self.head.as_ref().map_or(0, |h| h.resource.len() + h.scope.len());
+        let sep = if self.blocks_in_request > 0 {
+            self.block_sep().len()
+        } else {
+            0
+        };
+        sep + h + self.names.scopes.len() + self.names.records.len() + 32
+    }
+
+    /// Bytes a block costs around its records: open and close.
+    pub fn block_framing(&self) -> usize {
+        self.block_open_len() + BLOCK_CLOSE.len() + REQUEST_CLOSE.len() + self.names.resources.len() + 8
+    }
+
+    fn open_request(&mut self) -> io::Result<()> {
+        match self.layout {
+            Layout::Single => {
+                let name = format!("{}.json", self.names.file);
+                self.sink.start(&name)?;
+                self.summary.files.push(name);
+            }
+            Layout::Split => {
+                let name = format!("{}.{:04}.json", self.names.file, self.summary.requests + 1);
+                self.sink.start(&name)?;
+                self.summary.files.push(name);
+            }
+            Layout::Jsonl if !self.entry_open => {
+                let name = format!("{}.jsonl", self.names.file);
+                self.sink.start(&name)?;
+                self.summary.files.push(name);
+                self.entry_open = true;
+            }
+            Layout::Jsonl => {}
+        }
+        self.in_request = true;
+        self.request_bytes = 0;
+        self.request_records = 0;
+        self.blocks_in_request = 0;
+        let open = format!("{{\"{}\":[", self.names.resources);
+        self.put(open.as_bytes())
+    }
+
+    fn close_request(&mut self) -> io::Result<()> {
+        self.close_block()?;
+        self.put(REQUEST_CLOSE)?;
+        self.in_request = false;
+        self.summary.requests += 1;
+        if self.layout != Layout::Jsonl {
+            self.sink.end()?;
+        }
+        Ok(())
+    }
+
+    fn open_block(&mut self) -> io::Result<()> {
+        if self.blocks_in_request > 0 {
+            self.put(self.block_sep())?;
+        }
+        let head = self.head.take().unwrap_or_default();
+        self.put(b"{\"resource\":")?;
+        self.put(&head.resource)?;
+        let mid = format!(",\"{}\":[{{\"scope\":", self.names.scopes);
+        self.put(mid.as_bytes())?;
+        self.put(&head.scope)?;
+        let rec = format!(",\"{}\":[", self.names.records);
+        self.put(rec.as_bytes())?;
+        self.head = Some(head);
+        self.block_open = true;
+        self.blocks_in_request += 1;
+        Ok(())
+    }
+
+    fn close_block(&mut self) -> io::Result<()> {
+        if self.block_open {
+            self.put(BLOCK_CLOSE)?;
+            self.block_open = false;
+        }
+        Ok(())
+    }
+
+    /// Starts a new resource block; it is written when its first record is.
+    pub fn begin_block(&mut self, head: BlockHead) -> io::Result<()> {
+        self.close_block()?;
+        self.head = Some(head);
+        Ok(())
+    }
+
+    /// Appends one record to the current block.
+    pub fn record(&mut self, rec: &[u8]) -> io::Result<()> {
+        if self.layout != Layout::Single && self.in_request && self.request_records > 0 {
+            let framing = if self.block_open { 1 } else { self.block_open_len() };
+            let need = framing + rec.len() + BLOCK_CLOSE.len() + REQUEST_CLOSE.len();
+            if self.request_bytes + need > self.cap {
+                self.close_request()?;
+            }
+        }
+        if !self.in_request {
+            self.open_request()?;
+        }
+        if self.block_open {
+            self.put(b",")?;
+        } else {
+            self.open_block()?;
+        }
+        self.put(rec)?;
+        self.request_records += 1;
+        if self.layout != Layout::Single
+            && self.request_records == 1
+            && self.request_bytes + BLOCK_CLOSE.len() + REQUEST_CLOSE.len() > self.cap
+        {
+            self.summary.oversize += 1;
+        }
+        Ok(())
+    }
+
+    /// Appends a segment's records (joined by `,`) to the current block.
+    pub fn segment_records(&mut self, seg: &Segment) -> io::Result<()> {
+        if seg.ends.is_empty() {
+            return Ok(());
+        }
+        if self.layout == Layout::Single {
+            // Whole segment at once: it is already comma-joined.
+            if !self.in_request {
+                self.open_request()?;
+            }
+            if self.block_open {
+                self.put(b",")?;
+            } else {
+                self.open_block()?;
+            }
+            self.request_records += seg.ends.len();
+            return self.put(&seg.data);
+        }
+        for r in seg.records() {
+            self.record(r)?;
+        }
+        Ok(())
+    }
+
+    /// Closes everything; `single` always writes its file, even empty.
+    pub fn finish(mut self) -> io::Result<WriterSummary> {
+        if self.layout == Layout::Single && !self.in_request && self.summary.requests == 0 {
+            self.open_request()?;
+        }
+        if self.in_request {
+            self.close_request()?;
+        }
+        if self.entry_open {
+            self.sink.end()?;
+        }
+        self.sink.finish()?;
+        Ok(self.summary)
+    }
+}
+
+/// Log and span segments -> an envelope, one resource block per key run.
+pub struct RecordWriter {
+    out: EnvelopeWriter,
+    key: Option<BlockKey>,
+}
+
+impl RecordWriter {
+    pub fn new(out: EnvelopeWriter) -> Self {
+        Self { out, key: None }
+    }
+
+    pub fn segments(&mut self, segs: Vec<Segment>) -> io::Result<()> {
+        for seg in segs {
+            if self.key.as_ref() != Some(&seg.key) {
+                self.out.begin_block(seg.head.clone())?;
+                self.key = Some(seg.key.clone());
+            }
+            self.out.segment_records(&seg)?;
+        }
+        Ok(())
+    }
+
+    pub fn finish(self) -> io::Result<WriterSummary> {
+        self.out.finish()
+    }
+}
+
+/// Points buffered for one series of the current block.
+struct SeriesState {
+    name: String,
+    description: String,
+    unit: &'static str,
+    kind: MetricKind,
+    /// Encoded points joined by `,`, and the end of each.
+    points: Vec<u8>,
+    ends: Vec<u32>,
+    /// Cumulative sums: running total and the series' start time.
+    total: Option<PointValue>,
+    start: Option<u64>,
+}
+
+/// Buffered metric points of a block are flushed past this many bytes.
+const METRIC_FLUSH_BYTES: usize = 4 * 1024 * 1024;
+
+/// Groups metric points per series inside each resource block.
+pub struct MetricWriter {
+    out: EnvelopeWriter,
+    temporality: Temporality,
+    key: Option<BlockKey>,
+    series: Vec<SeriesState>,
+    index: HashMap<(String, &'static str, MetricKind), usize>,
+    buffered: usize,
+    entry: Vec<u8>,
+}
+
+impl MetricWriter {
+    pub fn new(out: EnvelopeWriter, temporality: Temporality) -> Self {
+        Self {
+            out,
+            temporality,
+            key: None,
+            series: Vec::new(),
+            index: HashMap::new(),
+            buffered: 0,
+            entry: Vec::new(),
+        }
+    }
+
+    pub fn segments(&mut self, segs: Vec<MetricSegment>) -> io::Result<()> {
+        for seg in segs {
+            self.segment(seg)?;
+        }
+        Ok(())
+    }
+
+    fn segment(&mut self, seg: MetricSegment) -> io::Result<()> {
+        if self.key.as_ref() != Some(&seg.key) {
+            self.flush()?;
+            self.series.clear();
+            self.index.clear();
+            self.out.begin_block(seg.head.clone())?;
+            self.key = Some(seg.key.clone());
+        }
+        let local: Vec<usize> = seg
+            .series
+            .iter()
+            .map(|d| {
+                let k = (d.name.clone(), d.unit, d.kind);
+                *self.index.entry(k).or_insert_with(|| {
+                    self.series.push(SeriesState {
+                        name: d.name.clone(),
+                        description: d.description.clone(),
+                        unit: d.unit,
+                        kind: d.kind,
+                        points: Vec::new(),
+                        ends: Vec::new(),
+                        total: None,
+                        start: None,
+                    });
+                    self.series.len() - 1
+                })
+            })
+            .collect();
+        for p in &seg.points {
+            let s = &mut self.series[local[p.series as usize]];
+            let (start, value) = if s.kind == MetricKind::Sum && self.temporality == Temporality::Cumulative {
+                let total = s.total.map_or(p.value, |t| t.plus(p.value));
+                s.total = Some(total);
+                let start = *s.start.get_or_insert(p.start.unwrap_or(p.time));
+                (Some(start), total)
+            } else {
+                (p.start, p.value)
+            };
+            let before = s.points.len();
+            if !s.ends.is_empty() {
+                s.points.push(b',');
+            }
+            let attrs = &seg.attrs[p.attrs.0 as usize..p.attrs.1 as usize];
+            write_point(&mut s.points, attrs, start, p.time, value);
+            s.ends.push(s.points.len() as u32);
+            self.buffered += s.points.len() - before;
+        }
+        if self.buffered > METRIC_FLUSH_BYTES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes every buffered series as metric entries; running totals stay.
+    fn flush(&mut self) -> io::Result<()> {
+        let limited = self.out.layout() != Layout::Single;
+        let framing = self.out.block_framing();
+        for i in 0..self.series.len() {
+            if self.series[i].ends.is_empty() {
+                continue;
+            }
+            let s = &self.series[i];
+            let overhead = metric_overhead(&s.name, &s.description, s.unit);
+            let budget = self.out.cap().saturating_sub(framing + overhead);
+            let mut from = 0usize;
+            let mut first = 0usize;
+            while first < s.ends.len() {
+                // Take points while the entry stays within budget (at least one).
+                let mut last = first;
+                while last + 1 < s.ends.len() && (!limited || s.ends[last + 1] as usize - from <= budget) {
+                    last += 1;
+                }
+                let to = s.ends[last] as usize;
+                self.entry.clear();
+                write_metric_open(&mut self.entry, &s.name, &s.description, s.unit, s.kind);
+                self.entry.extend_from_slice(&s.points[from..to]);
+                write_metric_close(&mut self.entry, s.kind, self.temporality);
+                self.out.record(&self.entry)?;
+                from = to + 1;
+                first = last + 1;
+            }
+            let s = &mut self.series[i];
+            s.points.clear();
+            s.ends.clear();
+        }
+        self.buffered = 0;
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> io::Result<WriterSummary> {
+        self.flush()?;
+        self.out.finish()
+    }
+}

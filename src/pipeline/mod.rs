@@ -1,0 +1,308 @@
+//! The parallel, ordered, memory-bounded pipeline.
+//!
+//! ```text
+//! dispatcher --(job n, after taking a window token)--> rayon workers
+//! workers: read chunk -> split lines -> parse -> route -> encode  (work.rs)
+//!        --(seq, batches)--> sequencer: reorder window, problems, counts
+//!        --(bounded)--> one writer thread per envelope (output::layout)
+//! ```
+//! Memory is bounded by construction: at most `window` chunks are between
+//! the dispatcher and the sequencer (the sequencer hands a token back as each
+//! leaves in order), writer channels are bounded, and no stage holds more
+//! than a chunk of any file. The JSON array takes a different route through
+//! the same workers: [`merge`].
+//!
+//! Cancellation (Ctrl-C, a failed writer, `--strict`) sets a shared flag and
+//! drops channels; every stage notices and stops, and the caller removes the
+//! temporary output. A worker panic is caught and turned into an error.
+
+pub mod batch;
+pub mod chunk;
+pub mod merge;
+pub mod order;
+pub mod work;
+
+use std::cell::RefCell;
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crossbeam_channel::{bounded, unbounded, RecvTimeoutError};
+
+use crate::output::layout::{MetricWriter, RecordWriter, WriterSummary};
+use crate::report::{Problems, StrictAbort};
+use batch::{OtlpBatch, OtlpSink};
+use chunk::{jobs_for, read_chunk, ChunkJob, FilePlan};
+use order::Reorder;
+use work::{ChunkReport, Counts, ParseOptions, Parser};
+
+thread_local! {
+    /// Each worker thread keeps its parser buffers from one chunk to the next.
+    static PARSER: RefCell<Parser> = RefCell::new(Parser::default());
+}
+
+/// Why the pipeline stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("interrupted")]
+    Cancelled,
+    #[error(transparent)]
+    Strict(#[from] StrictAbort),
+    #[error("writing the output failed: {0}")]
+    Write(#[from] io::Error),
+    #[error("internal error while processing {file}: {message}")]
+    Panic { file: String, message: String },
+}
+
+/// What the pipeline needs besides the files.
+pub struct Shared<'a> {
+    pub plans: &'a [FilePlan],
+    pub opts: ParseOptions<'a>,
+    pub chunk_bytes: u64,
+    pub pool: &'a rayon::ThreadPool,
+    pub cancel: &'a AtomicBool,
+    /// Called with the number of input bytes each finished chunk covered.
+    pub progress: &'a (dyn Fn(u64) + Sync),
+}
+
+impl Shared<'_> {
+    /// Chunks between the dispatcher and the ordered stage.
+    pub fn window(&self) -> usize {
+        4 * self.pool.current_num_threads() + 4
+    }
+
+    pub fn path(&self, file: usize) -> String {
+        self.plans[file].file.path.display().to_string()
+    }
+}
+
+/// Turns a chunk's problems into numbered lines of their file, in order.
+#[derive(Default)]
+pub struct LineNumbers {
+    file: Option<usize>,
+    base: u64,
+    read_error_reported: Option<usize>,
+}
+
+impl LineNumbers {
+    /// Reports a finished chunk's problems and advances past its lines.
+    pub fn report(
+        &mut self,
+        shared: &Shared<'_>,
+        file: usize,
+        report: &ChunkReport,
+        read_error: Option<&io::Error>,
+        problems: &mut Problems,
+    ) -> Result<(), StrictAbort> {
+        if self.file != Some(file) {
+            self.file = Some(file);
+            self.base = 0;
+        }
+        if let Some(e) = read_error {
+            if self.read_error_reported != Some(file) {
+                self.read_error_reported = Some(file);
+                problems.file(&shared.path(file), format!("cannot read file: {e}"))?;
+            }
+        }
+        for (rel, reason) in &report.problems {
+            problems.line(&shared.path(file), self.base + rel + 1, reason.to_string())?;
+        }
+        self.base += report.lines;
+        Ok(())
+    }
+}
+
+/// The output of one chunk job.
+pub struct ChunkOut<B> {
+    pub job: ChunkJob,
+    pub report: ChunkReport,
+    pub read_error: Option<io::Error>,
+    pub batch: B,
+}
+
+/// Reads and parses one job with the thread's parser, feeding `sink`.
+pub fn run_job<S: work::EventSink>(
+    shared: &Shared<'_>,
+    job: ChunkJob,
+    mut sink: S,
+) -> (ChunkReport, Option<io::Error>, S) {
+    let plan = &shared.plans[job.file];
+    let bytes = job.end - job.start;
+    match read_chunk(&plan.file.path, job.start, job.end, plan.file.size) {
+        Err(e) => (
+            ChunkReport {
+                bytes,
+                ..Default::default()
+            },
+            Some(e),
+            sink,
+        ),
+        Ok(mut c) => {
+            let mut report = PARSER.with(|p| p.borrow_mut().process(plan, &mut c, shared.opts, &mut sink));
+            report.bytes = bytes;
+            (report, None, sink)
+        }
+    }
+}
+
+fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "worker panicked".to_string())
+}
+
+/// What the OTLP pipeline produced.
+pub struct OtlpOutcome {
+    pub counts: Counts,
+    pub logs: WriterSummary,
+    pub traces: WriterSummary,
+    pub metrics: WriterSummary,
+}
+
+/// Runs every chunk of `shared.plans` in file order into the three writers.
+pub fn run_otlp(
+    shared: &Shared<'_>,
+    resource_attrs: &[(String, String)],
+    logs: RecordWriter,
+    traces: RecordWriter,
+    metrics: MetricWriter,
+    problems: &mut Problems,
+) -> Result<OtlpOutcome, PipelineError> {
+    let window = shared.window();
+    let (token_tx, token_rx) = bounded::<()>(window);
+    for _ in 0..window {
+        let _ = token_tx.send(());
+    }
+    let (result_tx, result_rx) = unbounded::<(u64, std::thread::Result<ChunkOut<OtlpBatch>>)>();
+    let (logs_tx, logs_rx) = bounded(2);
+    let (traces_tx, traces_rx) = bounded(2);
+    let (metrics_tx, metrics_rx) = bounded(2);
+    let cancel = shared.cancel;
+
+    std::thread::scope(|scope| {
+        let log_writer = scope.spawn(move || -> io::Result<WriterSummary> {
+            let mut w = logs;
+            for segs in logs_rx {
+                w.segments(segs)?;
+            }
+            w.finish()
+        });
+        let trace_writer = scope.spawn(move || -> io::Result<WriterSummary> {
+            let mut w = traces;
+            for segs in traces_rx {
+                w.segments(segs)?;
+            }
+            w.finish()
+        });
+        let metric_writer = scope.spawn(move || -> io::Result<WriterSummary> {
+            let mut w = metrics;
+            for segs in metrics_rx {
+                w.segments(segs)?;
+            }
+            w.finish()
+        });
+
+        // Dispatcher: number the jobs and start each once a window token is free.
+        scope.spawn(move || {
+            shared.pool.in_place_scope(|s| {
+                let mut seq = 0u64;
+                for file in 0..shared.plans.len() {
+                    for job in jobs_for(shared.plans, shared.chunk_bytes, file) {
+                        if token_rx.recv().is_err() || cancel.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        let tx = result_tx.clone();
+                        let n = seq;
+                        seq += 1;
+                        s.spawn(move |_| {
+                            let out = catch_unwind(AssertUnwindSafe(|| {
+                                let (report, read_error, sink) = run_job(shared, job, OtlpSink::new(resource_attrs));
+                                ChunkOut {
+                                    job,
+                                    report,
+                                    read_error,
+                                    batch: sink.batch,
+                                }
+                            }));
+                            let _ = tx.send((n, out));
+                        });
+                    }
+                }
+            });
+            drop(result_tx);
+        });
+
+        // Sequencer: restore order, report, count, and feed the writers.
+        let mut counts = Counts::default();
+        let mut reorder = Reorder::default();
+        let mut lines = LineNumbers::default();
+        let sequenced: Result<(), PipelineError> = (|| loop {
+            match result_rx.recv_timeout(Duration::from_millis(100)) {
+                Ok((seq, out)) => reorder.push(seq, out),
+                Err(RecvTimeoutError::Timeout) => {
+                    if cancel.load(Ordering::Relaxed) {
+                        return Err(PipelineError::Cancelled);
+                    }
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    return if cancel.load(Ordering::Relaxed) || reorder.waiting() > 0 {
+                        Err(PipelineError::Cancelled)
+                    } else {
+                        Ok(())
+                    };
+                }
+            }
+            while let Some(out) = reorder.pop() {
+                let _ = token_tx.send(());
+                let out = out.map_err(|p| PipelineError::Panic {
+                    file: "a chunk".to_string(),
+                    message: panic_message(p),
+                })?;
+                lines.report(shared, out.job.file, &out.report, out.read_error.as_ref(), problems)?;
+                counts.add(&out.report.counts);
+                (shared.progress)(out.report.bytes);
+                let b = out.batch;
+                let sent = (b.logs.is_empty() || logs_tx.send(b.logs).is_ok())
+                    && (b.traces.is_empty() || traces_tx.send(b.traces).is_ok())
+                    && (b.metrics.is_empty() || metrics_tx.send(b.metrics).is_ok());
+                if !sent {
+                    // A writer stopped: its own error is collected below.
+                    return Err(PipelineError::Write(io::Error::other("an envelope writer stopped")));
+                }
+            }
+        })();
+        if sequenced.is_err() {
+            cancel.store(true, Ordering::Relaxed);
+        }
+        drop(result_rx);
+        drop(token_tx);
+        drop((logs_tx, traces_tx, metrics_tx));
+        let join = |h: std::thread::ScopedJoinHandle<'_, io::Result<WriterSummary>>| match h.join() {
+            Ok(r) => r.map_err(PipelineError::Write),
+            Err(p) => Err(PipelineError::Panic {
+                file: "an envelope writer".to_string(),
+                message: panic_message(p),
+            }),
+        };
+        let (l, t, m) = (join(log_writer), join(trace_writer), join(metric_writer));
+        // A writer's own error explains a failed send better than the send does.
+        let writer_error = [&l, &t, &m]
+            .iter()
+            .find_map(|r| r.as_ref().err().map(|e| e.to_string()));
+        match sequenced {
+            Err(PipelineError::Write(_)) if writer_error.is_some() => {
+                Err(PipelineError::Write(io::Error::other(writer_error.unwrap_or_default())))
+            }
+            Err(e) => Err(e),
+            Ok(()) => Ok(OtlpOutcome {
+                counts,
+                logs: l?,
+                traces: t?,
+                metrics: m?,
+            }),
+        }
+    })
+}

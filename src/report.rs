@@ -1,0 +1,222 @@
+//! Problems (bad lines and files, SPEC §7) and the end-of-run summary (§8.4).
+//!
+//! Problems are reported in file order as the ordered stage meets them: the
+//! first ones are printed as `FILE:LINE: reason` (through a printer the
+//! command supplies, so they do not tear the progress bar), the rest are
+//! counted. With `--strict` the first problem aborts the export.
+
+use serde_json::{json, Value};
+
+use crate::pipeline::work::Counts;
+
+/// How many problems are printed and kept for the summary.
+pub const SHOWN: usize = 20;
+
+/// One skipped line (with its 1-based number) or file (without).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub file: String,
+    pub line: Option<u64>,
+    pub reason: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "{}:{}: {}", self.file, l, self.reason),
+            None => write!(f, "{}: {}", self.file, self.reason),
+        }
+    }
+}
+
+/// `--strict` met a problem.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("--strict: stopped at the first problem: {0}")]
+pub struct StrictAbort(pub Problem);
+
+/// Prints one problem for the person running the export.
+pub type Printer = Box<dyn FnMut(&Problem) + Send>;
+
+/// Collects problems in the order they are met.
+pub struct Problems {
+    shown: Vec<Problem>,
+    lines: u64,
+    files: u64,
+    strict: bool,
+    printer: Option<Printer>,
+}
+
+impl Problems {
+    pub fn new(strict: bool, printer: Option<Printer>) -> Self {
+        Self {
+            shown: Vec::new(),
+            lines: 0,
+            files: 0,
+            strict,
+            printer,
+        }
+    }
+
+    fn add(&mut self, p: Problem) -> Result<(), StrictAbort> {
+        if self.shown.len() < SHOWN {
+            if let Some(print) = &mut self.printer {
+                print(&p);
+            }
+            self.shown.push(p.clone());
+        }
+        if self.strict {
+            return Err(StrictAbort(p));
+        }
+        Ok(())
+    }
+
+    /// A skipped line.
+    pub fn line(&mut self, file: &str, line: u64, reason: String) -> Result<(), StrictAbort> {
+        self.lines += 1;
+        self.add(Problem {
+            file: file.to_string(),
+            line: Some(line),
+            reason,
+        })
+    }
+
+    /// A skipped (or partly unreadable) file.
+    pub fn file(&mut self, file: &str, reason: String) -> Result<(), StrictAbort> {
+        self.files += 1;
+        self.add(Problem {
+            file: file.to_string(),
+            line: None,
+            reason,
+        })
+    }
+
+    pub fn skipped_lines(&self) -> u64 {
+        self.lines
+    }
+
+    pub fn skipped_files(&self) -> u64 {
+        self.files
+    }
+
+    pub fn shown(&self) -> &[Problem] {
+        &self.shown
+    }
+
+    /// Problems met but not printed.
+    pub fn unshown(&self) -> u64 {
+        (self.lines + self.files).saturating_sub(self.shown.len() as u64)
+    }
+}
+
+/// The end-of-run summary.
+#[derive(Clone, Debug, Default)]
+pub struct Summary {
+    pub counts: Counts,
+    pub files_read: u64,
+    pub skipped_lines: u64,
+    pub skipped_files: u64,
+    pub oversize_records: u64,
+    /// `None` when nothing was written (empty export).
+    pub output: Option<String>,
+    pub elapsed_s: f64,
+    pub problems: Vec<Problem>,
+}
+
+impl Summary {
+    /// The `--summary-json` object (§8.4).
+    pub fn json(&self) -> Value {
+        let c = &self.counts;
+        json!({
+            "events": c.events,
+            "logs": c.logs,
+            "spans": c.spans,
+            "metric_events": c.metric_events,
+            "metric_points": c.metric_points,
+            "files_read": self.files_read,
+            "skipped_lines": self.skipped_lines,
+            "skipped_files": self.skipped_files,
+            "dropped_values": c.dropped_values,
+            "events_outside_range": c.out_of_range,
+            "oversize_records": self.oversize_records,
+            "output": self.output,
+            "elapsed_s": (self.elapsed_s * 1000.0).round() / 1000.0,
+            "problems": self.problems.iter().map(|p| json!({"file": p.file, "line": p.line, "reason": p.reason})).collect::<Vec<_>>(),
+        })
+    }
+
+    /// The one-line summary.
+    pub fn line(&self) -> String {
+        let c = &self.counts;
+        let target = match &self.output {
+            Some(o) => format!("to {o}"),
+            None => "nothing written: no events matched".to_string(),
+        };
+        let mut s = format!(
+            "exported {} events ({} logs, {} spans, {} metric events -> {} points) from {} files {} in {:.2}s",
+            c.events, c.logs, c.spans, c.metric_events, c.metric_points, self.files_read, target, self.elapsed_s
+        );
+        if self.skipped_lines + self.skipped_files > 0 {
+            s.push_str(&format!(
+                "; skipped {} lines and {} files",
+                self.skipped_lines, self.skipped_files
+            ));
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn prints_the_first_problems_and_counts_the_rest() {
+        let printed = Arc::new(Mutex::new(Vec::new()));
+        let sink = printed.clone();
+        let mut p = Problems::new(
+            false,
+            Some(Box::new(move |p: &Problem| sink.lock().unwrap().push(p.to_string()))),
+        );
+        for i in 0..(SHOWN as u64 + 5) {
+            p.line("f.jsonl", i + 1, "bad".into()).unwrap();
+        }
+        p.file("g.jsonl", "cannot read file: denied".into()).unwrap();
+        assert_eq!(printed.lock().unwrap().len(), SHOWN);
+        assert_eq!(printed.lock().unwrap()[0], "f.jsonl:1: bad");
+        assert_eq!(
+            (p.skipped_lines(), p.skipped_files(), p.unshown()),
+            (SHOWN as u64 + 5, 1, 6)
+        );
+    }
+
+    #[test]
+    fn strict_aborts_on_the_first_problem() {
+        let mut p = Problems::new(true, None);
+        let e = p.line("f.jsonl", 3, "missing event_name".into()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "--strict: stopped at the first problem: f.jsonl:3: missing event_name"
+        );
+    }
+
+    #[test]
+    fn summary_json_has_the_documented_keys() {
+        let v = Summary::default().json();
+        for k in [
+            "events",
+            "logs",
+            "spans",
+            "metric_events",
+            "metric_points",
+            "files_read",
+            "skipped_lines",
+            "skipped_files",
+            "output",
+            "elapsed_s",
+            "problems",
+        ] {
+            assert!(v.get(k).is_some(), "{k}");
+        }
+    }
+}
