@@ -214,7 +214,7 @@ mod tests {
     fn parses_file_names() {
         assert_eq!(
             parse_name("telemetry-2026-11-20-abc.jsonl"),
-            Some(("2026-11-20".into(), 20412, "abc".into(), 0))
+            Some(("2026-11-20".into(), 20777, "abc".into(), 0))
         );
         assert_eq!(
             parse_name("telemetry-2026-11-20-1f2e-33aa.12.jsonl").map(|x| (x.2, x.3)),

@@ -313,8 +313,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("f");
         std::fs::write(&p, "a\nbb\nccc\n").unwrap();
-        // The file grew after selection: only the first 4 bytes were selected.
+        // The file grew after selection: only its first 4 bytes ("a\nbb") were selected.
         let lines = lines_of(&p, 4, 2);
-        assert_eq!(lines.iter().map(|x| x.1.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(lines.iter().map(|x| x.1.as_str()).collect::<Vec<_>>(), ["a", "bb"]);
     }
 }
