@@ -42,8 +42,18 @@ fn check_all(out: &std::path::Path) -> (usize, usize, usize) {
     let logs = decode_logs(&requests(&entries, "logs"));
     let traces = decode_traces(&requests(&entries, "traces"));
     let metrics = decode_metrics(&requests(&entries, "metrics"));
-    let n_logs = logs.iter().flat_map(|r| &r.resource_logs).flat_map(|r| &r.scope_logs).map(|s| s.log_records.len()).sum();
-    let n_spans = traces.iter().flat_map(|r| &r.resource_spans).flat_map(|r| &r.scope_spans).map(|s| s.spans.len()).sum();
+    let n_logs = logs
+        .iter()
+        .flat_map(|r| &r.resource_logs)
+        .flat_map(|r| &r.scope_logs)
+        .map(|s| s.log_records.len())
+        .sum();
+    let n_spans = traces
+        .iter()
+        .flat_map(|r| &r.resource_spans)
+        .flat_map(|r| &r.scope_spans)
+        .map(|s| s.spans.len())
+        .sum();
     let n_points = metrics
         .iter()
         .flat_map(|r| &r.resource_metrics)
@@ -66,11 +76,28 @@ fn every_layout_and_packaging_decodes() {
         for temporality in ["delta", "cumulative"] {
             for pkg in ["dir", "zip"] {
                 let target = out.path().join(format!("{layout}-{temporality}.{pkg}"));
-                let target = if pkg == "dir" { target.with_extension("d") } else { target };
-                export(store.path(), &["--format", "otlp", "--layout", layout, "--temporality", temporality, "--max-request-bytes", "2048", "-o"])
-                    .arg(&target)
-                    .assert()
-                    .success();
+                let target = if pkg == "dir" {
+                    target.with_extension("d")
+                } else {
+                    target
+                };
+                export(
+                    store.path(),
+                    &[
+                        "--format",
+                        "otlp",
+                        "--layout",
+                        layout,
+                        "--temporality",
+                        temporality,
+                        "--max-request-bytes",
+                        "2048",
+                        "-o",
+                    ],
+                )
+                .arg(&target)
+                .assert()
+                .success();
                 let counts = check_all(&target);
                 // 4 logs (activated x2, span log, auth.failed), 3 spans, 3 + 3 + 2 points.
                 assert_eq!(counts, (4, 3, 8), "{layout} {temporality} {pkg}");

@@ -210,9 +210,15 @@ pub fn decode_logs(bodies: &[Vec<u8>]) -> Vec<ExportLogsServiceRequest> {
                 for sl in &rl.scope_logs {
                     assert!(sl.scope.is_some(), "every block has a scope");
                     for lr in &sl.log_records {
-                        assert!(lr.trace_id.is_empty() || lr.trace_id.len() == 16, "trace id is 16 bytes");
+                        assert!(
+                            lr.trace_id.is_empty() || lr.trace_id.len() == 16,
+                            "trace id is 16 bytes"
+                        );
                         assert!(lr.span_id.is_empty() || lr.span_id.len() == 8, "span id is 8 bytes");
-                        assert!(lr.body.as_ref().and_then(|b| b.value.as_ref()).is_some(), "body decoded");
+                        assert!(
+                            lr.body.as_ref().and_then(|b| b.value.as_ref()).is_some(),
+                            "body decoded"
+                        );
                         assert!(lr.time_unix_nano > 0);
                     }
                 }
@@ -238,7 +244,10 @@ pub fn decode_traces(bodies: &[Vec<u8>]) -> Vec<ExportTraceServiceRequest> {
                         assert!(s.start_time_unix_nano <= s.end_time_unix_nano);
                         assert!(s.status.is_some(), "status decoded");
                         for a in &s.attributes {
-                            assert!(a.value.as_ref().and_then(|v| v.value.as_ref()).is_some(), "attribute value decoded");
+                            assert!(
+                                a.value.as_ref().and_then(|v| v.value.as_ref()).is_some(),
+                                "attribute value decoded"
+                            );
                         }
                     }
                 }
