@@ -62,6 +62,7 @@ pub enum TemporalityArg {
 }
 
 #[derive(Args, Debug)]
+#[command(args_override_self = true)]
 pub struct ExportArgs {
     /// The store folder [default: the first existing candidate of `coder-telemetry paths`]
     pub store: Option<PathBuf>,

@@ -1,0 +1,460 @@
+//! The command as a user runs it (SPEC §3, §8): formats and packaging, range
+//! kinds, selection by file name, empty exports, --force, exit codes of
+//! usage errors, the summary, `paths` and `completions`.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use predicates::prelude::*;
+use serde_json::{json, Value};
+
+/// One session per day from 2026-11-10 to 2026-11-24, one log at noon each day
+/// plus one at 23:30 on the 23rd.
+fn daily_store() -> Store {
+    let s = Store::new();
+    for day in 10..=24 {
+        let date = format!("2026-11-{day}");
+        let mut lines = vec![
+            header(&format!("d{day}")),
+            row("daily.log", &format!("{date}T12:00:00Z"), json!({})),
+        ];
+        if day == 23 {
+            lines.push(row("late.log", &format!("{date}T23:30:00Z"), json!({})));
+        }
+        s.file(&format!("telemetry-{date}-d{day}.jsonl"), &lines);
+    }
+    s
+}
+
+fn summary(out: &[u8]) -> Value {
+    json(out)
+}
+
+fn events_for(store: &Path, args: &[&str]) -> u64 {
+    let out = export(store, &[&["-o", "-", "--summary-json", "--quiet"], args].concat())
+        .assert()
+        .success();
+    let stderr = &out.get_output().stderr;
+    // With -o - the summary goes to stderr; it is the last line.
+    let last = stderr
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .next_back()
+        .unwrap();
+    summary(last)["events"].as_u64().unwrap()
+}
+
+#[test]
+fn range_presets_are_anchored_at_now() {
+    let s = daily_store();
+    // NOW is 2026-11-24T12:00:00Z: the window is [now - N days, now).
+    assert_eq!(
+        events_for(s.path(), &["--range", "last-24-hours"]),
+        2,
+        "23rd 12:00 and 23:30"
+    );
+    assert_eq!(
+        events_for(s.path(), &["--range", "last-7-days"]),
+        8,
+        "17th 12:00 .. 23rd"
+    );
+    assert_eq!(events_for(s.path(), &["--range", "last-30-days"]), 15);
+    assert_eq!(events_for(s.path(), &["--range", "all-time"]), 16);
+}
+
+#[test]
+fn custom_range_days_are_inclusive() {
+    let s = daily_store();
+    assert_eq!(events_for(s.path(), &["--from", "2026-11-12", "--to", "2026-11-14"]), 3);
+    assert_eq!(events_for(s.path(), &["--from", "2026-11-23", "--to", "2026-11-23"]), 2);
+}
+
+#[test]
+fn without_a_terminal_missing_range_and_format_mean_all_time_json() {
+    let s = daily_store();
+    let cwd = tempfile::tempdir().unwrap();
+    bin()
+        .current_dir(cwd.path())
+        .arg("export")
+        .arg(s.path())
+        .args(["--now", NOW])
+        .assert()
+        .success();
+    let out = cwd.path().join("coder-telemetry-all-time-2026-11-24.json");
+    assert_eq!(json(&std::fs::read(out).unwrap()).as_array().unwrap().len(), 16);
+}
+
+#[test]
+fn suggested_names_in_the_current_folder() {
+    let s = daily_store();
+    let cwd = tempfile::tempdir().unwrap();
+    bin()
+        .current_dir(cwd.path())
+        .arg("export")
+        .arg(s.path())
+        .args(["--now", NOW, "--range", "last-7-days", "--format", "otlp"])
+        .assert()
+        .success();
+    assert!(cwd
+        .path()
+        .join("coder-telemetry-last-7-days-2026-11-24.otlp.zip")
+        .is_file());
+    bin()
+        .current_dir(cwd.path())
+        .arg("export")
+        .arg(s.path())
+        .args(["--now", NOW, "--from", "2026-11-01", "--to", "2026-11-30"])
+        .assert()
+        .success();
+    assert!(cwd
+        .path()
+        .join("coder-telemetry-2026-11-01-to-2026-11-30.json")
+        .is_file());
+}
+
+#[test]
+fn each_format_and_packaging() {
+    let s = daily_store();
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("a.json");
+    export(s.path(), &["-o"]).arg(&file).assert().success();
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.starts_with("[\n{") && text.ends_with("}\n]\n"),
+        "JSON array framing"
+    );
+    assert_eq!(json(text.as_bytes()).as_array().unwrap().len(), 16);
+
+    let stdout = export(s.path(), &["-o", "-", "--quiet"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(stdout, text.as_bytes(), "stdout gets the same bytes as the file");
+
+    let folder = out.path().join("otlp");
+    export(s.path(), &["--format", "otlp", "-o"])
+        .arg(&folder)
+        .assert()
+        .success();
+    let zip = out.path().join("otlp.zip");
+    export(s.path(), &["--format", "otlp", "-o"])
+        .arg(&zip)
+        .assert()
+        .success();
+    let (f, z) = (read_output(&folder), read_output(&zip));
+    assert_eq!(
+        f.keys().collect::<Vec<_>>(),
+        ["logs.json", "manifest.json", "metrics.json", "traces.json"]
+    );
+    assert_eq!(f, z, "zip and folder hold the same bytes");
+    assert_eq!(json(&f["traces.json"]), json!({"resourceSpans": []}));
+    assert_eq!(json(&f["metrics.json"]), json!({"resourceMetrics": []}));
+    assert_eq!(
+        json(&f["manifest.json"])["files"],
+        json!(["logs.json", "traces.json", "metrics.json"])
+    );
+}
+
+#[test]
+fn compression_level_changes_size_not_content() {
+    let s = daily_store();
+    let out = tempfile::tempdir().unwrap();
+    let (a, b) = (out.path().join("a.zip"), out.path().join("b.zip"));
+    export(s.path(), &["--format", "otlp", "--compression-level", "0", "-o"])
+        .arg(&a)
+        .assert()
+        .success();
+    export(s.path(), &["--format", "otlp", "--compression-level", "9", "-o"])
+        .arg(&b)
+        .assert()
+        .success();
+    assert_eq!(read_output(&a), read_output(&b));
+    assert!(std::fs::metadata(&a).unwrap().len() > std::fs::metadata(&b).unwrap().len());
+}
+
+#[test]
+fn files_are_selected_by_name_only() {
+    let s = daily_store();
+    // Outside the range and unreadable: must not matter.
+    std::os::unix::fs::symlink("/nonexistent/target", s.path().join("telemetry-2026-10-01-gone.jsonl")).unwrap();
+    std::fs::create_dir(s.path().join("telemetry-2026-10-02-dir.jsonl")).unwrap();
+    // Not telemetry names: ignored.
+    s.raw("notes.txt", b"hello");
+    s.raw("telemetry-2026-11-12-x.jsonl.bak", b"garbage");
+    s.raw("telemetry-2026-13-12-x.jsonl", b"garbage");
+    let out = export(
+        s.path(),
+        &[
+            "--from",
+            "2026-11-12",
+            "--to",
+            "2026-11-14",
+            "-o",
+            "-",
+            "--summary-json",
+        ],
+    )
+    .assert()
+    .success();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(!stderr.contains("gone") && !stderr.contains("garbage"), "{stderr}");
+    let sum = summary(stderr.lines().last().unwrap().as_bytes());
+    assert_eq!(
+        (sum["files_read"].as_u64(), sum["skipped_files"].as_u64()),
+        (Some(3), Some(0))
+    );
+}
+
+#[test]
+fn unreadable_file_in_range_is_reported_and_skipped() {
+    let s = daily_store();
+    std::os::unix::fs::symlink("/nonexistent/target", s.path().join("telemetry-2026-11-12-gone.jsonl")).unwrap();
+    let out = export(
+        s.path(),
+        &[
+            "--from",
+            "2026-11-12",
+            "--to",
+            "2026-11-14",
+            "-o",
+            "-",
+            "--summary-json",
+        ],
+    )
+    .assert()
+    .success();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("telemetry-2026-11-12-gone.jsonl: cannot read file"),
+        "{stderr}"
+    );
+    let sum = summary(stderr.lines().last().unwrap().as_bytes());
+    assert_eq!(
+        (sum["events"].as_u64(), sum["skipped_files"].as_u64()),
+        (Some(3), Some(1))
+    );
+}
+
+#[test]
+fn empty_export_writes_no_file_and_says_so() {
+    let s = daily_store();
+    let out = tempfile::tempdir().unwrap();
+    for (fmt, name) in [("json", "e.json"), ("otlp", "e.zip"), ("otlp", "e-dir")] {
+        let target = out.path().join(name);
+        export(
+            s.path(),
+            &["--from", "2020-01-01", "--to", "2020-01-02", "--format", fmt, "-o"],
+        )
+        .arg(&target)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("no events matched"));
+        assert!(!target.exists(), "{name}");
+    }
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0, "no temporaries left");
+    // An empty store, too.
+    let empty = Store::new();
+    export(empty.path(), &["-o"])
+        .arg(out.path().join("x.json"))
+        .assert()
+        .success();
+    assert!(!out.path().join("x.json").exists());
+}
+
+#[test]
+fn existing_output_needs_force() {
+    let s = daily_store();
+    let out = tempfile::tempdir().unwrap();
+    for (fmt, name) in [("json", "f.json"), ("otlp", "f.zip"), ("otlp", "f-dir")] {
+        let target = out.path().join(name);
+        if name.ends_with("dir") {
+            std::fs::create_dir(&target).unwrap();
+            std::fs::write(target.join("old.txt"), "old").unwrap();
+        } else {
+            std::fs::write(&target, "old").unwrap();
+        }
+        export(s.path(), &["--format", fmt, "-o"])
+            .arg(&target)
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains("already exists").and(predicate::str::contains("--force")));
+        export(s.path(), &["--format", fmt, "--force", "-o"])
+            .arg(&target)
+            .assert()
+            .success();
+        if name.ends_with("dir") {
+            assert!(!target.join("old.txt").exists() && target.join("logs.json").exists());
+        } else {
+            assert_ne!(std::fs::read(&target).unwrap(), b"old");
+        }
+    }
+    assert_eq!(
+        std::fs::read_dir(out.path()).unwrap().count(),
+        3,
+        "no temporaries or old copies left"
+    );
+}
+
+#[test]
+fn usage_errors_exit_2_and_say_what_is_accepted() {
+    let s = daily_store();
+    let cases: &[(&[&str], &str)] = &[
+        (&["--from", "2026-02-30", "--to", "2026-03-01"], "YYYY-MM-DD"),
+        (&["--from", "2026-1-5", "--to", "2026-03-01"], "YYYY-MM-DD"),
+        (&["--from", "2026-03-02", "--to", "2026-03-01"], "before"),
+        (&["--from", "2026-03-02"], "--to"),
+        (
+            &["--range", "last-2-days"],
+            "last-24-hours, last-7-days, last-30-days, all-time",
+        ),
+        (
+            &["--range", "all-time", "--from", "2026-03-02", "--to", "2026-03-03"],
+            "--range",
+        ),
+        (&["--now", "yesterday"], "RFC 3339"),
+        (&["--format", "otlp", "-o", "-"], "stdout"),
+        (&["--format", "xml"], "json"),
+        (&["--layout", "zigzag"], "single"),
+        (&["--max-request-bytes", "12 parsecs"], "--max-request-bytes"),
+        (&["--max-request-bytes", "10"], "--max-request-bytes"),
+        (&["--compression-level", "12"], "--compression-level"),
+        (&["--threads", "0"], "--threads"),
+        (&["--resource-attr", "novalue"], "KEY=VALUE"),
+        (&["--temporality", "sideways"], "cumulative"),
+        (&["--no-such-flag"], "--no-such-flag"),
+    ];
+    for (args, says) in cases {
+        export(s.path(), args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(*says));
+    }
+    export(s.path(), &[])
+        .env("OTEL_RESOURCE_ATTRIBUTES", "a=1,broken")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("OTEL_RESOURCE_ATTRIBUTES"));
+    bin().arg("frobnicate").assert().code(2);
+}
+
+#[test]
+fn missing_store_fails_with_exit_1() {
+    export(Path::new("/nonexistent/store"), &["-o", "-"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("/nonexistent/store"));
+}
+
+#[test]
+fn summary_json_has_the_documented_keys() {
+    let s = daily_store();
+    s.raw("telemetry-2026-11-11-bad.jsonl", b"{broken\n");
+    let out = tempfile::tempdir().unwrap();
+    let target = out.path().join("s.json");
+    let o = export(s.path(), &["--summary-json", "-o"])
+        .arg(&target)
+        .assert()
+        .success();
+    let sum = summary(&o.get_output().stdout);
+    for k in [
+        "events",
+        "logs",
+        "spans",
+        "metric_events",
+        "metric_points",
+        "files_read",
+        "skipped_lines",
+        "skipped_files",
+        "output",
+        "elapsed_s",
+        "problems",
+    ] {
+        assert!(sum.get(k).is_some(), "{k} in {sum}");
+    }
+    assert_eq!(sum["events"], 16);
+    assert_eq!(sum["logs"], 16);
+    assert_eq!(sum["files_read"], 16);
+    assert_eq!(sum["skipped_lines"], 1);
+    assert_eq!(sum["output"], target.display().to_string());
+    let p = &sum["problems"][0];
+    assert!(p["file"].as_str().unwrap().ends_with("telemetry-2026-11-11-bad.jsonl"));
+    assert_eq!(p["line"], 1);
+    assert!(
+        p["reason"].as_str().unwrap().contains("truncated") || p["reason"].as_str().unwrap().contains("invalid JSON")
+    );
+}
+
+#[test]
+fn one_line_summary_on_stderr_and_quiet_silences_it() {
+    let s = daily_store();
+    let out = tempfile::tempdir().unwrap();
+    export(s.path(), &["-o"])
+        .arg(out.path().join("a.json"))
+        .assert()
+        .success()
+        .stdout("")
+        .stderr(predicate::str::contains("exported 16 events"));
+    export(s.path(), &["--quiet", "-o"])
+        .arg(out.path().join("b.json"))
+        .assert()
+        .success()
+        .stdout("")
+        .stderr("");
+}
+
+#[test]
+fn paths_lists_candidates_and_marks_the_default() {
+    let home = tempfile::tempdir().unwrap();
+    let found = home
+        .path()
+        .join(".vscode-server/data/User/globalStorage/coder.coder-remote/telemetry");
+    std::fs::create_dir_all(&found).unwrap();
+    let out = bin()
+        .arg("paths")
+        .env("HOME", home.path())
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("VSCODE_PORTABLE")
+        .env_remove("VSCODE_APPDATA")
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(
+        text.contains(".config/Code/User/globalStorage/coder.coder-remote/telemetry"),
+        "{text}"
+    );
+    let default_line = text.lines().find(|l| l.starts_with("default")).expect("a default line");
+    assert!(default_line.contains(".vscode-server/data"), "{text}");
+
+    // Export without a store uses it and says which.
+    let s = daily_store();
+    for e in std::fs::read_dir(s.path()).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), found.join(e.file_name())).unwrap();
+    }
+    bin()
+        .args(["export", "--now", NOW, "-o", "-"])
+        .env("HOME", home.path())
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("VSCODE_PORTABLE")
+        .env_remove("VSCODE_APPDATA")
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("using the store of VS Code Server"));
+}
+
+#[test]
+fn completions_for_each_shell() {
+    for shell in ["bash", "zsh", "fish"] {
+        bin()
+            .args(["completions", shell])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("export"));
+    }
+}
