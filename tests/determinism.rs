@@ -1,0 +1,154 @@
+//! Property: for any store, the output bytes are the same for 1, 2 and 4
+//! threads and for tiny and large chunk sizes (SPEC §8.6), in every format,
+//! layout and packaging. Runs the library in-process to keep it fast.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use coder_telemetry::config::{Config, Format, Output};
+use coder_telemetry::encode::metrics::Temporality;
+use coder_telemetry::export::{export, Hooks};
+use coder_telemetry::output::layout::Layout;
+use coder_telemetry::range::{Preset, RangeSpec};
+use coder_telemetry::route::MetricEvents;
+use common::*;
+use proptest::prelude::*;
+use serde_json::json;
+
+#[derive(Clone, Debug)]
+struct FileSpec {
+    day: u8,
+    session: u8,
+    part: u8,
+    style: u8,
+    rows: Vec<(u8, u32, u8)>,
+}
+
+fn file_spec() -> impl Strategy<Value = FileSpec> {
+    (0u8..3, 0u8..4, 0u8..2, 0u8..3, prop::collection::vec((0u8..10, 0u32..86_400, 0u8..4), 0..30))
+        .prop_map(|(day, session, part, style, rows)| FileSpec { day, session, part, style, rows })
+}
+
+fn line(kind: u8, sec: u32, deploy: u8, session: &str, i: usize, v0: bool) -> String {
+    let ts = format!("2026-11-2{}T{:02}:{:02}:{:02}.{:03}Z", 0, sec / 3600, sec / 60 % 60, sec % 60, i % 1000);
+    let t = "0123456789abcdef0123456789abcdef";
+    let extra = match kind {
+        0 => json!({"properties": {"k": "v\u{e9}\n"}, "measurements": {"m": 1.5}}),
+        1 => json!({"error": {"message": "boom", "code": 7}}),
+        2 => json!({"event_name": "a.span", "trace_id": t, "event_id": format!("{:016x}", i + 1), "properties": {"result": "success"}, "measurements": {"durationMs": sec % 1000}}),
+        3 => json!({"event_name": "a.span.log", "trace_id": t, "parent_event_id": "0000000000000001"}),
+        4 => json!({"event_name": "http.requests", "measurements": {"window_seconds": 60, "count_2xx": sec % 50, "count.x": -1, "lat_ms": 0.25}}),
+        5 => json!({"event_name": "ssh.network.sampled", "measurements": {"rttMs": sec % 300}}),
+        6 => json!({"deployment_url": format!("https://d{deploy}.example.com")}),
+        7 => return "{\"event_name\": \"truncated".to_string(),
+        8 => return String::new(),
+        _ => json!({"event_name": "bad.ts", "timestamp": "not a time"}),
+    };
+    if v0 {
+        v0_row(session, "e", &ts, extra)
+    } else {
+        row("e", &ts, extra)
+    }
+}
+
+fn build(specs: &[FileSpec]) -> Store {
+    let s = Store::new();
+    let mut seen = std::collections::HashSet::new();
+    for f in specs {
+        let session = format!("s{}", f.session);
+        let name = if f.part == 0 {
+            format!("telemetry-2026-11-2{}-{session}.jsonl", f.day)
+        } else {
+            format!("telemetry-2026-11-2{}-{session}.{}.jsonl", f.day, f.part)
+        };
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let v0 = f.style == 0;
+        let mut lines = Vec::new();
+        if !v0 {
+            lines.push(header(&session));
+        }
+        for (i, (kind, sec, deploy)) in f.rows.iter().enumerate() {
+            let l = line(*kind, *sec, *deploy, &session, i, v0);
+            lines.push(if f.style == 2 { camel_or_keep(&l) } else { l });
+        }
+        s.file(&name, &lines);
+    }
+    s
+}
+
+fn camel_or_keep(l: &str) -> String {
+    if serde_json::from_str::<serde_json::Value>(l).is_ok_and(|v| v.is_object()) {
+        camel(l)
+    } else {
+        l.to_string()
+    }
+}
+
+fn config(store: &Path, out: PathBuf, format: Format, layout: Layout, threads: usize, chunk: u64) -> Config {
+    let now = chrono::DateTime::parse_from_rfc3339(NOW).unwrap().with_timezone(&chrono::Utc);
+    Config {
+        store: store.to_path_buf(),
+        range: RangeSpec::Preset(Preset::AllTime).resolve(now),
+        format,
+        output: Output::Path(out),
+        force: true,
+        strict: false,
+        layout,
+        max_request_bytes: 4096,
+        compression_level: 1,
+        temporality: Temporality::Cumulative,
+        metric_events: MetricEvents::default(),
+        resource_attrs: vec![],
+        threads,
+        chunk_bytes: chunk,
+        now,
+        now_given: true,
+    }
+}
+
+fn run(cfg: &Config) -> BTreeMap<String, Vec<u8>> {
+    let cancel = AtomicBool::new(false);
+    export(cfg, &cancel, Hooks::default()).expect("export succeeds");
+    let Output::Path(p) = &cfg.output else { unreachable!() };
+    if !p.exists() {
+        return BTreeMap::new();
+    }
+    if p.is_dir() {
+        return read_output(p);
+    }
+    BTreeMap::from([("file".to_string(), std::fs::read(p).unwrap())])
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn output_does_not_depend_on_threads_or_chunk_size(specs in prop::collection::vec(file_spec(), 1..6)) {
+        let store = build(&specs);
+        let out = tempfile::tempdir().unwrap();
+        let targets: [(Format, Layout, &str); 4] = [
+            (Format::Json, Layout::Single, "out.json"),
+            (Format::Otlp, Layout::Single, "otlp.zip"),
+            (Format::Otlp, Layout::Split, "split"),
+            (Format::Otlp, Layout::Jsonl, "jsonl"),
+        ];
+        for (format, layout, name) in targets {
+            let mut first: Option<BTreeMap<String, Vec<u8>>> = None;
+            for threads in [1, 2, 4] {
+                for chunk in [61, 1 << 20] {
+                    let cfg = config(store.path(), out.path().join(name), format, layout, threads, chunk);
+                    let got = run(&cfg);
+                    match &first {
+                        None => first = Some(got),
+                        Some(f) => prop_assert!(f == &got, "{name}: {threads} threads, chunk {chunk} differs"),
+                    }
+                }
+            }
+        }
+    }
+}
