@@ -38,11 +38,7 @@ fn events_for(store: &Path, args: &[&str]) -> u64 {
         .success();
     let stderr = &out.get_output().stderr;
     // With -o - the summary goes to stderr; it is the last line.
-    let last = stderr
-        .split(|b| *b == b'\n')
-        .filter(|l| !l.is_empty())
-        .next_back()
-        .unwrap();
+    let last = stderr.split(|b| *b == b'\n').rfind(|l| !l.is_empty()).unwrap();
     summary(last)["events"].as_u64().unwrap()
 }
 

@@ -28,19 +28,42 @@ struct FileSpec {
 }
 
 fn file_spec() -> impl Strategy<Value = FileSpec> {
-    (0u8..3, 0u8..4, 0u8..2, 0u8..3, prop::collection::vec((0u8..10, 0u32..86_400, 0u8..4), 0..30))
-        .prop_map(|(day, session, part, style, rows)| FileSpec { day, session, part, style, rows })
+    (
+        0u8..3,
+        0u8..4,
+        0u8..2,
+        0u8..3,
+        prop::collection::vec((0u8..10, 0u32..86_400, 0u8..4), 0..30),
+    )
+        .prop_map(|(day, session, part, style, rows)| FileSpec {
+            day,
+            session,
+            part,
+            style,
+            rows,
+        })
 }
 
 fn line(kind: u8, sec: u32, deploy: u8, session: &str, i: usize, v0: bool) -> String {
-    let ts = format!("2026-11-2{}T{:02}:{:02}:{:02}.{:03}Z", 0, sec / 3600, sec / 60 % 60, sec % 60, i % 1000);
+    let ts = format!(
+        "2026-11-2{}T{:02}:{:02}:{:02}.{:03}Z",
+        0,
+        sec / 3600,
+        sec / 60 % 60,
+        sec % 60,
+        i % 1000
+    );
     let t = "0123456789abcdef0123456789abcdef";
     let extra = match kind {
         0 => json!({"properties": {"k": "v\u{e9}\n"}, "measurements": {"m": 1.5}}),
         1 => json!({"error": {"message": "boom", "code": 7}}),
-        2 => json!({"event_name": "a.span", "trace_id": t, "event_id": format!("{:016x}", i + 1), "properties": {"result": "success"}, "measurements": {"durationMs": sec % 1000}}),
+        2 => {
+            json!({"event_name": "a.span", "trace_id": t, "event_id": format!("{:016x}", i + 1), "properties": {"result": "success"}, "measurements": {"durationMs": sec % 1000}})
+        }
         3 => json!({"event_name": "a.span.log", "trace_id": t, "parent_event_id": "0000000000000001"}),
-        4 => json!({"event_name": "http.requests", "measurements": {"window_seconds": 60, "count_2xx": sec % 50, "count.x": -1, "lat_ms": 0.25}}),
+        4 => {
+            json!({"event_name": "http.requests", "measurements": {"window_seconds": 60, "count_2xx": sec % 50, "count.x": -1, "lat_ms": 0.25}})
+        }
         5 => json!({"event_name": "ssh.network.sampled", "measurements": {"rttMs": sec % 300}}),
         6 => json!({"deployment_url": format!("https://d{deploy}.example.com")}),
         7 => return "{\"event_name\": \"truncated".to_string(),
@@ -90,7 +113,9 @@ fn camel_or_keep(l: &str) -> String {
 }
 
 fn config(store: &Path, out: PathBuf, format: Format, layout: Layout, threads: usize, chunk: u64) -> Config {
-    let now = chrono::DateTime::parse_from_rfc3339(NOW).unwrap().with_timezone(&chrono::Utc);
+    let now = chrono::DateTime::parse_from_rfc3339(NOW)
+        .unwrap()
+        .with_timezone(&chrono::Utc);
     Config {
         store: store.to_path_buf(),
         range: RangeSpec::Preset(Preset::AllTime).resolve(now),
