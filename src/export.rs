@@ -217,6 +217,5 @@ fn export_otlp(cfg: &Config, shared: &Shared<'_>, problems: &mut Problems) -> Re
 
 fn write_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut f = std::fs::File::create(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()
+    f.write_all(bytes)
 }

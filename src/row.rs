@@ -464,9 +464,29 @@ pub fn parse_tape<'t>(nodes: &'t [Node<'t>]) -> Result<Line<'t>, RowError> {
     }))
 }
 
+/// Hex digits, for a branch-free id check.
+static IS_HEX: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = (i as u8).is_ascii_hexdigit();
+        i += 1;
+    }
+    t
+};
+
 /// True when `id` is `digits` hex digits and not all zero (an invalid id in OTLP).
+#[inline]
 pub fn is_valid_id(id: &str, digits: usize) -> bool {
-    id.len() == digits && id.bytes().all(|b| b.is_ascii_hexdigit()) && id.bytes().any(|b| b != b'0')
+    if id.len() != digits {
+        return false;
+    }
+    let (mut hex, mut nonzero) = (true, false);
+    for &b in id.as_bytes() {
+        hex &= IS_HEX[b as usize];
+        nonzero |= b != b'0';
+    }
+    hex && nonzero
 }
 
 /// Rewrites lone UTF-16 surrogate escapes (`\ud800` without its pair) to

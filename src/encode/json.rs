@@ -3,10 +3,16 @@
 
 use super::write::{write_num, write_str, write_str_lower, write_u64};
 use super::{write_scalar_as_str, Event, Sep};
-use crate::row::CONTEXT_KEYS;
+use crate::row::{Context, CONTEXT_KEYS};
 
 /// Appends one element (no separator, no newline).
 pub fn write_element(out: &mut Vec<u8>, ev: &Event<'_>) {
+    write_element_head(out, ev);
+    write_context(out, &ev.ctx);
+}
+
+/// Appends an element up to its context: everything but `"context":{...}}`.
+pub fn write_element_head(out: &mut Vec<u8>, ev: &Event<'_>) {
     let r = &ev.row;
     out.push(b'{');
     if let Some(id) = r.event_id {
@@ -80,9 +86,14 @@ pub fn write_element(out: &mut Vec<u8>, ev: &Event<'_>) {
     }
     out.extend_from_slice(b",\"schema_version\":");
     write_u64(out, ev.schema_version);
+}
+
+/// Appends `,"context":{...}}`, closing the element. A file's rows share
+/// their header's context, so callers may cache these bytes.
+pub fn write_context(out: &mut Vec<u8>, ctx: &Context<'_>) {
     out.extend_from_slice(b",\"context\":{");
     let mut sep = Sep::default();
-    for (key, value) in CONTEXT_KEYS.iter().zip(ev.ctx.fields.iter()) {
+    for (key, value) in CONTEXT_KEYS.iter().zip(ctx.fields.iter()) {
         if let Some(v) = value {
             sep.next(out);
             write_str(out, key);
@@ -90,7 +101,7 @@ pub fn write_element(out: &mut Vec<u8>, ev: &Event<'_>) {
             write_str(out, v);
         }
     }
-    if let Some(d) = ev.ctx.deployment_url {
+    if let Some(d) = ctx.deployment_url {
         sep.next(out);
         out.extend_from_slice(b"\"deployment_url\":");
         write_str(out, d);

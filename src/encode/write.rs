@@ -45,12 +45,36 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
-/// Writes the escaped body of a JSON string (no quotes).
+/// Whether any byte of `w` (8 bytes, little endian) needs an escape:
+/// a control character (< 0x20), `"` or `\`. Branch-free SWAR test.
+#[inline(always)]
+fn word_needs_escape(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    // Bytes below 0x20 (the high-bit mask keeps bytes >= 0x80 out).
+    let below = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+    (below | has_zero(w ^ (ONES * b'"' as u64)) | has_zero(w ^ (ONES * b'\\' as u64))) != 0
+}
+
+/// Writes the escaped body of a JSON string (no quotes). Clean runs are
+/// found 8 bytes at a time and copied whole.
 #[inline]
 pub fn write_str_body(out: &mut Vec<u8>, bytes: &[u8]) {
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    let mut i = 0;
+    while i < bytes.len() {
+        let n = (bytes.len() - i).min(8);
+        // A short tail is padded with a byte that needs no escape.
+        let mut w = [b'a'; 8];
+        w[..n].copy_from_slice(&bytes[i..i + n]);
+        if !word_needs_escape(u64::from_le_bytes(w)) {
+            i += n;
+            continue;
+        }
+        let b = bytes[i];
         if !ESCAPE[b as usize] {
+            i += 1;
             continue;
         }
         out.extend_from_slice(&bytes[start..i]);
@@ -69,7 +93,8 @@ pub fn write_str_body(out: &mut Vec<u8>, bytes: &[u8]) {
                 out.push(HEX[(b & 0xf) as usize]);
             }
         }
-        start = i + 1;
+        i += 1;
+        start = i;
     }
     out.extend_from_slice(&bytes[start..]);
 }
@@ -157,6 +182,22 @@ mod tests {
         assert_eq!(s(|o| write_str(o, "a\"b\\c")), r#""a\"b\\c""#);
         assert_eq!(s(|o| write_str(o, "\n\r\t\u{8}\u{c}")), r#""\n\r\t\b\f""#);
         assert_eq!(s(|o| write_str(o, "\u{1}\u{1f}")), r#""\u0001\u001f""#);
+    }
+
+    #[test]
+    fn swar_scan_finds_every_escape_position() {
+        // Each special byte at every offset of a 20-byte string, among ASCII and UTF-8.
+        for special in [b'"', b'\\', b'\n', 0x00u8, 0x1f, 0x7f, 0xc3] {
+            for at in 0..20 {
+                let mut v: Vec<u8> = b"abcdefghijklmnopqrst".to_vec();
+                v[at] = special;
+                let text = String::from_utf8_lossy(&v).into_owned();
+                let mut out = Vec::new();
+                write_str(&mut out, &text);
+                let back: String = serde_json::from_slice(&out).unwrap();
+                assert_eq!(back, text, "byte {special:#x} at {at}");
+            }
+        }
     }
 
     #[test]

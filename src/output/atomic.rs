@@ -94,7 +94,6 @@ fn remove(path: &Path) {
 
 /// Renames a finished temporary file onto the target.
 pub fn commit_file(tmp: NamedTempFile, target: &Path) -> Result<(), OutputError> {
-    tmp.as_file().sync_all().map_err(io_err(target))?;
     let aside = if target.is_dir() { move_aside(target)? } else { None };
     match tmp.persist(target) {
         Ok(_) => {

@@ -92,13 +92,17 @@ pub struct OtlpBatch {
 pub struct OtlpSink<'a> {
     pub batch: OtlpBatch,
     pub resource_attrs: &'a [(String, String)],
+    /// Initial capacity of a segment's record bytes.
+    capacity: usize,
 }
 
 impl<'a> OtlpSink<'a> {
-    pub fn new(resource_attrs: &'a [(String, String)]) -> Self {
+    /// A sink for a chunk of `input` bytes.
+    pub fn new(resource_attrs: &'a [(String, String)], input: usize) -> Self {
         Self {
             batch: OtlpBatch::default(),
             resource_attrs,
+            capacity: input.clamp(4096, 4 << 20),
         }
     }
 }
@@ -122,6 +126,7 @@ fn segment<'s>(
     plan: &FilePlan,
     ev: &Event<'_>,
     extra: &[(String, String)],
+    capacity: usize,
 ) -> &'s mut Segment {
     let same = segs
         .last()
@@ -131,7 +136,7 @@ fn segment<'s>(
         segs.push(Segment {
             key,
             head,
-            data: Vec::with_capacity(256 * 1024),
+            data: Vec::with_capacity(capacity),
             ends: Vec::new(),
         });
     }
@@ -149,7 +154,7 @@ impl EventSink for OtlpSink<'_> {
                 } else {
                     &mut self.batch.traces
                 };
-                let seg = segment(segs, plan, ev, extra);
+                let seg = segment(segs, plan, ev, extra, self.capacity);
                 if !seg.ends.is_empty() {
                     seg.data.push(b',');
                 }

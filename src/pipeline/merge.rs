@@ -26,7 +26,7 @@ use crossbeam_channel::unbounded;
 use super::chunk::{jobs_for, ChunkJob, FilePlan};
 use super::work::{ChunkReport, Counts, EventSink};
 use super::{panic_message, run_job, LineNumbers, PipelineError, Shared};
-use crate::encode::json::write_element;
+use crate::encode::json::{write_context, write_element_head};
 use crate::encode::metrics::for_each_point;
 use crate::encode::Event;
 use crate::report::Problems;
@@ -42,6 +42,8 @@ const MIN_MERGE_CHUNK: u64 = 16 * 1024;
 /// Encoded elements of one chunk with their merge keys.
 #[derive(Default)]
 pub struct JsonChunk {
+    /// Each element preceded by `,\n`, so that a run of consecutive
+    /// elements is one slice the merger writes at once.
     pub data: Vec<u8>,
     /// End of each element in `data`.
     pub ends: Vec<u32>,
@@ -49,11 +51,47 @@ pub struct JsonChunk {
     pub keys: Vec<(i64, u32)>,
     /// Distinct session ids, in order of appearance.
     pub sids: Vec<Arc<str>>,
+    /// The context bytes of header-context rows, by deployment URL.
+    context: Option<(Option<Box<str>>, Vec<u8>)>,
+}
+
+/// The separator written before every element but the first.
+pub const SEP: &[u8] = b",\n";
+
+impl JsonChunk {
+    /// A chunk sink sized for `input` bytes of rows.
+    pub fn with_capacity(input: usize) -> Self {
+        Self {
+            data: Vec::with_capacity(2 * input),
+            ..Self::default()
+        }
+    }
+
+    /// Bytes `from..to` elements as one slice, separators included before each.
+    fn run(&self, from: usize, to: usize) -> &[u8] {
+        let start = if from == 0 { 0 } else { self.ends[from - 1] as usize };
+        &self.data[start..self.ends[to - 1] as usize]
+    }
 }
 
 impl EventSink for JsonChunk {
     fn event(&mut self, _plan: &FilePlan, ev: &Event<'_>, signal: Signal) -> (u64, u64) {
-        write_element(&mut self.data, ev);
+        self.data.extend_from_slice(SEP);
+        write_element_head(&mut self.data, ev);
+        if ev.row.context.is_some() {
+            write_context(&mut self.data, &ev.ctx);
+        } else {
+            // A header context: the same bytes for every row of the file with this deployment.
+            let hit = matches!(&self.context, Some((d, _)) if d.as_deref() == ev.ctx.deployment_url);
+            if !hit {
+                let mut bytes = Vec::with_capacity(320);
+                write_context(&mut bytes, &ev.ctx);
+                self.context = Some((ev.ctx.deployment_url.map(Box::from), bytes));
+            }
+            if let Some((_, bytes)) = &self.context {
+                self.data.extend_from_slice(bytes);
+            }
+        }
         self.ends.push(self.data.len() as u32);
         let sid = ev.ctx.fields[ctx::SESSION_ID].unwrap_or("");
         if self.sids.last().map(|s| &**s) != Some(sid) {
@@ -145,7 +183,8 @@ impl<'s, 'a> Merger<'s, 'a> {
             let shared = self.shared;
             scope.spawn(move |_| {
                 let parsed = catch_unwind(AssertUnwindSafe(|| {
-                    let (report, read_error, chunk) = run_job(shared, job, JsonChunk::default());
+                    let hint = (job.end - job.start) as usize;
+                    let (report, read_error, chunk) = run_job(shared, job, JsonChunk::with_capacity(hint));
                     Parsed {
                         job,
                         report,
@@ -297,29 +336,42 @@ pub fn run_json(shared: &Shared<'_>, out: &mut dyn Write, problems: &mut Problem
             }
         }
         let mut written = 0u64;
-        while let Some(mut top) = heap.peek_mut() {
-            let s = top.0 .2 as usize;
+        while let Some(Reverse((t, sid, s32))) = heap.pop() {
+            let s = s32 as usize;
             {
+                // Emit the run of this stream's elements that come before the
+                // next stream's head, as one slice of its chunk.
                 let st = &mut m.streams[s];
                 let Some(Some(p)) = st.slots.front() else {
                     unreachable!("a stream in the heap has its front chunk parsed")
                 };
-                let from = if st.cursor == 0 {
-                    0
+                let from = st.cursor;
+                let mut to = from + 1;
+                if let Some(Reverse(next)) = heap.peek() {
+                    while to < p.chunk.keys.len() {
+                        let (t2, sid2) = p.chunk.keys[to];
+                        let key = (t2, &*p.chunk.sids[sid2 as usize], s32);
+                        if key >= (next.0, &*next.1, next.2) {
+                            break;
+                        }
+                        to += 1;
+                    }
                 } else {
-                    p.chunk.ends[st.cursor - 1] as usize
-                };
-                let to = p.chunk.ends[st.cursor] as usize;
-                out.write_all(if written == 0 { b"[\n" } else { b",\n" })?;
-                out.write_all(&p.chunk.data[from..to])?;
-                st.cursor += 1;
-                written += 1;
-            }
-            match m.head(scope, s, problems)? {
-                Some(k) => *top = k,
-                None => {
-                    std::collections::binary_heap::PeekMut::pop(top);
+                    to = p.chunk.keys.len();
                 }
+                let run = p.chunk.run(from, to);
+                if written == 0 {
+                    out.write_all(b"[\n")?;
+                    out.write_all(&run[SEP.len()..])?;
+                } else {
+                    out.write_all(run)?;
+                }
+                written += (to - from) as u64;
+                st.cursor = to;
+            }
+            let _ = (t, sid);
+            if let Some(k) = m.head(scope, s, problems)? {
+                heap.push(k);
             }
         }
         out.write_all(if written == 0 { b"[]\n" } else { b"\n]\n" })?;

@@ -218,7 +218,9 @@ pub fn run_otlp(
                         seq += 1;
                         s.spawn(move |_| {
                             let out = catch_unwind(AssertUnwindSafe(|| {
-                                let (report, read_error, sink) = run_job(shared, job, OtlpSink::new(resource_attrs));
+                                let hint = (job.end - job.start) as usize;
+                                let (report, read_error, sink) =
+                                    run_job(shared, job, OtlpSink::new(resource_attrs, hint));
                                 ChunkOut {
                                     job,
                                     report,
