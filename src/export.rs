@@ -140,10 +140,9 @@ fn export_json(cfg: &Config, shared: &Shared<'_>, problems: &mut Problems) -> Re
         }
         Output::Path(target) => {
             let tmp = atomic::temp_file(target)?;
-            let mut out = BufWriter::with_capacity(1 << 20, tmp.as_file());
+            // Unbuffered: the merge writes large vectored runs itself.
+            let mut out = tmp.as_file();
             let counts = run_json(shared, &mut out, problems)?;
-            out.flush()?;
-            drop(out);
             if counts.events == 0 {
                 return Ok((counts, None, 0));
             }

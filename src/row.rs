@@ -493,8 +493,14 @@ pub fn is_valid_id(id: &str, digits: usize) -> bool {
 /// `\ufffd` in place, same length, so the parser accepts the line (§7.4).
 /// Returns whether anything was rewritten.
 pub fn fix_lone_surrogates(line: &mut [u8]) -> bool {
-    // Fast exit: no `\uD...` escape at all (the common case).
-    if !memchr::memmem::find_iter(line, b"\\u").any(|p| matches!(line.get(p + 2), Some(b'd' | b'D'))) {
+    // Fast exit: no `\uD...` escape at all (the common case). The finder is
+    // built once; building it per line costs more than the search.
+    static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\\u"));
+    if !FINDER
+        .find_iter(line)
+        .any(|p| matches!(line.get(p + 2), Some(b'd' | b'D')))
+    {
         return false;
     }
     let hex4 = |b: &[u8], at: usize| -> Option<u32> {

@@ -57,46 +57,62 @@ fn word_needs_escape(w: u64) -> bool {
     (below | has_zero(w ^ (ONES * b'"' as u64)) | has_zero(w ^ (ONES * b'\\' as u64))) != 0
 }
 
-/// Writes the escaped body of a JSON string (no quotes). Clean runs are
-/// found 8 bytes at a time and copied whole.
+/// Writes the escaped body of a JSON string (no quotes). Clean 8-byte words
+/// are found with one SWAR test and copied as fixed-size stores; only the
+/// bytes of a word that holds an escape are looked at one by one.
 #[inline]
 pub fn write_str_body(out: &mut Vec<u8>, bytes: &[u8]) {
-    let mut start = 0;
+    out.reserve(bytes.len());
     let mut i = 0;
-    while i < bytes.len() {
-        let n = (bytes.len() - i).min(8);
-        // A short tail is padded with a byte that needs no escape.
-        let mut w = [b'a'; 8];
-        w[..n].copy_from_slice(&bytes[i..i + n]);
-        if !word_needs_escape(u64::from_le_bytes(w)) {
-            i += n;
-            continue;
-        }
-        let b = bytes[i];
-        if !ESCAPE[b as usize] {
+    while let Some(w) = bytes.get(i..i + 8) {
+        let w8 = [w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]];
+        if word_needs_escape(u64::from_le_bytes(w8)) {
+            write_byte(out, bytes[i]);
             i += 1;
-            continue;
+        } else {
+            out.extend_from_slice(&w8);
+            i += 8;
         }
-        out.extend_from_slice(&bytes[start..i]);
-        match b {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            0x08 => out.extend_from_slice(b"\\b"),
-            0x0c => out.extend_from_slice(b"\\f"),
-            _ => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[(b >> 4) as usize]);
-                out.push(HEX[(b & 0xf) as usize]);
-            }
-        }
-        i += 1;
-        start = i;
     }
-    out.extend_from_slice(&bytes[start..]);
+    // The tail (< 8 bytes), padded with a byte that needs no escape.
+    let tail = &bytes[i..];
+    let mut w = [b'a'; 8];
+    for (d, s) in w.iter_mut().zip(tail) {
+        *d = *s;
+    }
+    if word_needs_escape(u64::from_le_bytes(w)) {
+        for &b in tail {
+            write_byte(out, b);
+        }
+    } else {
+        for &b in tail {
+            out.push(b);
+        }
+    }
+}
+
+/// Writes one byte, escaped if it must be.
+#[inline(always)]
+fn write_byte(out: &mut Vec<u8>, b: u8) {
+    if !ESCAPE[b as usize] {
+        out.push(b);
+        return;
+    }
+    match b {
+        b'"' => out.extend_from_slice(b"\\\""),
+        b'\\' => out.extend_from_slice(b"\\\\"),
+        b'\n' => out.extend_from_slice(b"\\n"),
+        b'\r' => out.extend_from_slice(b"\\r"),
+        b'\t' => out.extend_from_slice(b"\\t"),
+        0x08 => out.extend_from_slice(b"\\b"),
+        0x0c => out.extend_from_slice(b"\\f"),
+        _ => {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[(b >> 4) as usize]);
+            out.push(HEX[(b & 0xf) as usize]);
+        }
+    }
 }
 
 /// Writes a string lowercased (ASCII only): ids are output in lowercase hex.

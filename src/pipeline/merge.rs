@@ -3,12 +3,14 @@
 //!
 //! A session stream is every selected file with the same `{session}` name
 //! part, in (date, part) order. Each stream is cut into chunks that the
-//! workers parse and encode into elements with their merge keys. The merger
-//! keeps, per stream, only the chunk it is consuming plus a bounded number
-//! parsed ahead; chunks are requested in the order the streams run out of
-//! data, which is merge order. The chunk size shrinks as the number of
-//! streams grows, so the bytes held stay under a fixed budget whether there
-//! are 2 sessions in range or 2,000.
+//! workers parse and encode into elements with their merge keys. A stream
+//! starts with one small head chunk (enough to know its first key); once it
+//! emits, it is *active* and gets full chunks plus a bounded number parsed
+//! ahead. Chunks are cut when requested, sized so that the active streams
+//! together stay under a fixed budget, and requested in the order streams run
+//! out of data, which is merge order. So memory stays bounded whether 2 or
+//! 2,000 sessions are in range, and sessions of different days (which never
+//! overlap) do not shrink each other's chunks.
 //!
 //! Ties on the timestamp go to the smaller `context.session_id`, then to the
 //! stream that comes first in canonical order, so the output never depends
@@ -16,14 +18,14 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
-use std::io::{self, Write};
+use std::io::{self, IoSlice, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crossbeam_channel::unbounded;
 
-use super::chunk::{jobs_for, ChunkJob, FilePlan};
+use super::chunk::{ChunkJob, FilePlan};
 use super::work::{ChunkReport, Counts, EventSink};
 use super::{panic_message, run_job, LineNumbers, PipelineError, Shared};
 use crate::encode::json::{write_context, write_element_head};
@@ -33,11 +35,16 @@ use crate::report::Problems;
 use crate::route::Signal;
 use crate::row::ctx;
 
-/// Input bytes the merge may hold across all streams (chunks being consumed
-/// and parsed ahead); the encoded elements take about 1.5-2x that.
-const MERGE_BUDGET: u64 = 24 * 1024 * 1024;
-/// The smallest merge chunk: a few dozen typical lines.
-const MIN_MERGE_CHUNK: u64 = 16 * 1024;
+/// Input bytes the active streams may hold (chunks being consumed and parsed
+/// ahead); the encoded elements take about twice that.
+const MERGE_BUDGET: u64 = 16 * 1024 * 1024;
+/// Input bytes of all head chunks together (streams not started yet).
+const HEAD_BUDGET: u64 = 8 * 1024 * 1024;
+/// The smallest merge chunk: a dozen typical lines.
+const MIN_MERGE_CHUNK: u64 = 8 * 1024;
+/// Head chunks: small, but enough for a header and a first event.
+const MIN_HEAD_CHUNK: u64 = 2 * 1024;
+const MAX_HEAD_CHUNK: u64 = 64 * 1024;
 
 /// Encoded elements of one chunk with their merge keys.
 #[derive(Default)]
@@ -67,10 +74,10 @@ impl JsonChunk {
         }
     }
 
-    /// Bytes `from..to` elements as one slice, separators included before each.
-    fn run(&self, from: usize, to: usize) -> &[u8] {
+    /// The byte range of elements `from..to`, separators included before each.
+    fn run(&self, from: usize, to: usize) -> (usize, usize) {
         let start = if from == 0 { 0 } else { self.ends[from - 1] as usize };
-        &self.data[start..self.ends[to - 1] as usize]
+        (start, self.ends[to - 1] as usize)
     }
 }
 
@@ -113,52 +120,202 @@ struct Parsed {
     report: ChunkReport,
     read_error: Option<io::Error>,
     chunk: JsonChunk,
+    /// The chunk's element bytes, shared with pending output runs.
+    bytes: Arc<Vec<u8>>,
 }
 
-/// One session's files, consumed chunk by chunk.
+/// One piece of output waiting for a vectored write.
+enum Piece {
+    Static(&'static [u8]),
+    Run(Arc<Vec<u8>>, usize, usize),
+}
+
+/// Collects output runs and writes them with `writev`, straight from the
+/// parsed chunks: no copy into a buffer. Runs keep their chunk alive until
+/// written, so a flush happens after a few distinct chunks to bound memory.
+struct Runs<'w> {
+    out: &'w mut dyn Write,
+    pending: Vec<Piece>,
+    bytes: usize,
+    chunks: usize,
+}
+
+impl Runs<'_> {
+    const MAX_PIECES: usize = 512;
+    const MAX_BYTES: usize = 1 << 20;
+    const MAX_CHUNKS: usize = 8;
+
+    fn push_static(&mut self, b: &'static [u8]) {
+        self.bytes += b.len();
+        self.pending.push(Piece::Static(b));
+    }
+
+    fn push(&mut self, data: &Arc<Vec<u8>>, start: usize, end: usize) -> io::Result<()> {
+        let same = matches!(self.pending.last(), Some(Piece::Run(d, _, _)) if Arc::ptr_eq(d, data));
+        if !same {
+            self.chunks += 1;
+        }
+        self.bytes += end - start;
+        self.pending.push(Piece::Run(Arc::clone(data), start, end));
+        if self.pending.len() >= Self::MAX_PIECES || self.bytes >= Self::MAX_BYTES || self.chunks >= Self::MAX_CHUNKS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let mut slices: Vec<IoSlice<'_>> = self
+            .pending
+            .iter()
+            .map(|p| match p {
+                Piece::Static(b) => IoSlice::new(b),
+                Piece::Run(d, a, b) => IoSlice::new(&d[*a..*b]),
+            })
+            .collect();
+        write_all_vectored(self.out, &mut slices)?;
+        drop(slices);
+        self.pending.clear();
+        self.bytes = 0;
+        self.chunks = 0;
+        Ok(())
+    }
+}
+
+/// `write_all` for a list of slices (the std one is not stable yet).
+fn write_all_vectored(out: &mut dyn Write, mut bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
+    IoSlice::advance_slices(&mut bufs, 0);
+    while !bufs.is_empty() {
+        match out.write_vectored(bufs) {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::WriteZero,
+                    "failed to write the whole output",
+                ))
+            }
+            Ok(n) => IoSlice::advance_slices(&mut bufs, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// One session's files, cut into chunks as they are requested.
 struct Stream {
-    jobs: Vec<ChunkJob>,
-    /// Jobs requested so far.
-    requested: usize,
+    /// Plan indices of its files, in (date, part) order.
+    files: Vec<usize>,
+    /// The file and offset the next chunk starts at.
+    file_pos: usize,
+    offset: u64,
+    /// Chunks requested and consumed so far.
+    requested: u64,
+    consumed: u64,
     /// Requested, not yet consumed chunks, in order; `None` until parsed.
     slots: VecDeque<Option<Parsed>>,
     /// Next element of the front chunk.
     cursor: usize,
+    /// Emitting, and not finished.
+    active: bool,
     lines: LineNumbers,
+}
+
+impl Stream {
+    /// The next chunk of at most `size` bytes, if any is left.
+    fn next_job(&mut self, plans: &[FilePlan], size: u64) -> Option<ChunkJob> {
+        while let Some(&f) = self.files.get(self.file_pos) {
+            let len = plans[f].file.size;
+            if self.offset < len {
+                let end = (self.offset + size.max(1)).min(len);
+                let job = ChunkJob {
+                    file: f,
+                    start: self.offset,
+                    end,
+                };
+                self.offset = end;
+                return Some(job);
+            }
+            self.file_pos += 1;
+            self.offset = 0;
+        }
+        None
+    }
+
+    /// Whether any byte is left to request.
+    fn has_more(&self, plans: &[FilePlan]) -> bool {
+        self.files[self.file_pos.min(self.files.len())..]
+            .iter()
+            .enumerate()
+            .any(|(i, &f)| plans[f].file.size > if i == 0 { self.offset } else { 0 })
+    }
 }
 
 type HeapKey = Reverse<(i64, Arc<str>, u32)>;
 
-/// How the merge cuts and prefetches, from the number of streams.
-fn merge_shape(streams: usize, threads: usize, chunk_bytes: u64) -> (u64, usize) {
-    let streams = streams.max(1);
-    // Enough parsed ahead to keep every worker busy when few streams are open.
-    let depth = if streams >= 2 * threads {
+/// Prefetch depth and chunk size for `active` streams: enough parsed ahead to
+/// keep every worker busy when few streams are open, and all of it within
+/// [`MERGE_BUDGET`].
+fn merge_shape(active: usize, threads: usize, chunk_bytes: u64) -> (u64, usize) {
+    let active = active.max(1);
+    let depth = if active >= 2 * threads {
         1
     } else {
-        (2 * threads).div_ceil(streams) + 1
+        (2 * threads).div_ceil(active) + 1
     };
-    let per_stream = MERGE_BUDGET / (streams as u64 * (depth as u64 + 1));
+    let per_stream = MERGE_BUDGET / (active as u64 * (depth as u64 + 1));
     let size = per_stream.max(MIN_MERGE_CHUNK).min(chunk_bytes.max(1));
     (size, depth)
 }
 
+/// The size of every stream's head chunk.
+fn head_chunk(streams: usize, chunk_bytes: u64) -> u64 {
+    (HEAD_BUDGET / streams.max(1) as u64)
+        .clamp(MIN_HEAD_CHUNK, MAX_HEAD_CHUNK)
+        .min(chunk_bytes.max(1))
+}
+
+/// A parsed chunk on its way back: (stream, request number, result).
+type Arrival = (usize, u64, std::thread::Result<Parsed>);
+
 struct Merger<'s, 'a> {
     shared: &'s Shared<'a>,
     streams: Vec<Stream>,
-    depth: usize,
+    threads: usize,
+    head_chunk: u64,
+    /// Streams emitting and not finished.
+    active: usize,
     max_inflight: usize,
     inflight: usize,
     queue: VecDeque<usize>,
-    tx: crossbeam_channel::Sender<(usize, std::thread::Result<Parsed>)>,
-    rx: crossbeam_channel::Receiver<(usize, std::thread::Result<Parsed>)>,
+    tx: crossbeam_channel::Sender<Arrival>,
+    rx: crossbeam_channel::Receiver<Arrival>,
     counts: Counts,
 }
 
 impl<'s, 'a> Merger<'s, 'a> {
+    /// Whether stream `s` may have another chunk requested: a stream not yet
+    /// started holds only its head chunk; an active one parses ahead.
     fn eligible(&self, s: usize) -> bool {
         let st = &self.streams[s];
-        st.requested < st.jobs.len() && st.slots.len() <= self.depth
+        let depth = if st.active {
+            merge_shape(self.active, self.threads, self.shared.chunk_bytes).1
+        } else {
+            0
+        };
+        st.slots.len() <= depth && st.has_more(self.shared.plans)
+    }
+
+    /// Marks stream `s` as emitting; it may now parse ahead.
+    fn activate<'scope>(&mut self, scope: &rayon::Scope<'scope>, s: usize)
+    where
+        's: 'scope,
+        'a: 'scope,
+    {
+        if !self.streams[s].active {
+            self.streams[s].active = true;
+            self.active += 1;
+            self.queue.push_back(s);
+            self.pump(scope);
+        }
     }
 
     /// Starts queued requests while workers have room.
@@ -174,8 +331,16 @@ impl<'s, 'a> Merger<'s, 'a> {
             if !self.eligible(s) || self.shared.cancel.load(Ordering::Relaxed) {
                 continue;
             }
+            let size = if self.streams[s].active {
+                merge_shape(self.active, self.threads, self.shared.chunk_bytes).0
+            } else {
+                self.head_chunk
+            };
             let st = &mut self.streams[s];
-            let job = st.jobs[st.requested];
+            let Some(job) = st.next_job(self.shared.plans, size) else {
+                continue;
+            };
+            let seq = st.requested;
             st.requested += 1;
             st.slots.push_back(None);
             self.inflight += 1;
@@ -184,15 +349,17 @@ impl<'s, 'a> Merger<'s, 'a> {
             scope.spawn(move |_| {
                 let parsed = catch_unwind(AssertUnwindSafe(|| {
                     let hint = (job.end - job.start) as usize;
-                    let (report, read_error, chunk) = run_job(shared, job, JsonChunk::with_capacity(hint));
+                    let (report, read_error, mut chunk) = run_job(shared, job, JsonChunk::with_capacity(hint));
+                    let bytes = Arc::new(std::mem::take(&mut chunk.data));
                     Parsed {
                         job,
                         report,
                         read_error,
                         chunk,
+                        bytes,
                     }
                 }));
-                let _ = tx.send((s, parsed));
+                let _ = tx.send((s, seq, parsed));
             });
             if self.eligible(s) {
                 self.queue.push_back(s);
@@ -206,7 +373,7 @@ impl<'s, 'a> Merger<'s, 'a> {
         's: 'scope,
         'a: 'scope,
     {
-        let (s, parsed) = loop {
+        let (s, seq, parsed) = loop {
             match self.rx.recv_timeout(std::time::Duration::from_millis(100)) {
                 Ok(m) => break m,
                 Err(_) if self.shared.cancel.load(Ordering::Relaxed) => return Err(PipelineError::Cancelled),
@@ -215,12 +382,11 @@ impl<'s, 'a> Merger<'s, 'a> {
         };
         self.inflight -= 1;
         let parsed = parsed.map_err(|p| PipelineError::Panic {
-            file: self.shared.path(self.streams[s].jobs[0].file),
+            file: self.shared.path(self.streams[s].files[0]),
             message: panic_message(p),
         })?;
         let st = &mut self.streams[s];
-        let consumed = st.requested - st.slots.len();
-        let at = st.jobs[consumed..].iter().position(|j| *j == parsed.job).unwrap_or(0);
+        let at = (seq - st.consumed) as usize;
         st.slots[at] = Some(parsed);
         if self.eligible(s) {
             self.queue.push_back(s);
@@ -244,7 +410,13 @@ impl<'s, 'a> Merger<'s, 'a> {
         loop {
             let st = &self.streams[s];
             match st.slots.front() {
-                None if st.requested == st.jobs.len() => return Ok(None),
+                None if !st.has_more(self.shared.plans) => {
+                    if st.active {
+                        self.streams[s].active = false;
+                        self.active -= 1;
+                    }
+                    return Ok(None);
+                }
                 None => {
                     self.queue.push_front(s);
                     self.pump(scope);
@@ -276,6 +448,7 @@ impl<'s, 'a> Merger<'s, 'a> {
         let st = &mut self.streams[s];
         if let Some(Some(p)) = st.slots.pop_front() {
             st.cursor = 0;
+            st.consumed += 1;
             st.lines
                 .report(self.shared, p.job.file, &p.report, p.read_error.as_ref(), problems)?;
             self.counts.add(&p.report.counts);
@@ -303,14 +476,17 @@ pub fn run_json(shared: &Shared<'_>, out: &mut dyn Write, problems: &mut Problem
         }
     }
     let threads = shared.pool.current_num_threads();
-    let (chunk, depth) = merge_shape(groups.len(), threads, shared.chunk_bytes);
     let streams: Vec<Stream> = groups
-        .iter()
-        .map(|g| Stream {
-            jobs: g.iter().flat_map(|&f| jobs_for(shared.plans, chunk, f)).collect(),
+        .into_iter()
+        .map(|files| Stream {
+            files,
+            file_pos: 0,
+            offset: 0,
             requested: 0,
+            consumed: 0,
             slots: VecDeque::new(),
             cursor: 0,
+            active: false,
             lines: LineNumbers::default(),
         })
         .collect();
@@ -318,8 +494,10 @@ pub fn run_json(shared: &Shared<'_>, out: &mut dyn Write, problems: &mut Problem
     let mut m = Merger {
         shared,
         queue: (0..streams.len()).collect(),
+        head_chunk: head_chunk(streams.len(), shared.chunk_bytes),
         streams,
-        depth,
+        threads,
+        active: 0,
         max_inflight: 2 * threads + 2,
         inflight: 0,
         tx,
@@ -327,6 +505,12 @@ pub fn run_json(shared: &Shared<'_>, out: &mut dyn Write, problems: &mut Problem
         counts: Counts::default(),
     };
 
+    let mut runs = Runs {
+        out,
+        pending: Vec::with_capacity(Runs::MAX_PIECES),
+        bytes: 0,
+        chunks: 0,
+    };
     let result = shared.pool.in_place_scope(|scope| -> Result<(), PipelineError> {
         m.pump(scope);
         let mut heap: BinaryHeap<HeapKey> = BinaryHeap::with_capacity(m.streams.len());
@@ -338,6 +522,7 @@ pub fn run_json(shared: &Shared<'_>, out: &mut dyn Write, problems: &mut Problem
         let mut written = 0u64;
         while let Some(Reverse((t, sid, s32))) = heap.pop() {
             let s = s32 as usize;
+            m.activate(scope, s);
             {
                 // Emit the run of this stream's elements that come before the
                 // next stream's head, as one slice of its chunk.
@@ -359,12 +544,12 @@ pub fn run_json(shared: &Shared<'_>, out: &mut dyn Write, problems: &mut Problem
                 } else {
                     to = p.chunk.keys.len();
                 }
-                let run = p.chunk.run(from, to);
+                let (a, b) = p.chunk.run(from, to);
                 if written == 0 {
-                    out.write_all(b"[\n")?;
-                    out.write_all(&run[SEP.len()..])?;
+                    runs.push_static(b"[\n");
+                    runs.push(&p.bytes, a + SEP.len(), b)?;
                 } else {
-                    out.write_all(run)?;
+                    runs.push(&p.bytes, a, b)?;
                 }
                 written += (to - from) as u64;
                 st.cursor = to;
@@ -374,7 +559,8 @@ pub fn run_json(shared: &Shared<'_>, out: &mut dyn Write, problems: &mut Problem
                 heap.push(k);
             }
         }
-        out.write_all(if written == 0 { b"[]\n" } else { b"\n]\n" })?;
+        runs.push_static(if written == 0 { b"[]\n" } else { b"\n]\n" });
+        runs.flush()?;
         Ok(())
     });
     if result.is_err() {
@@ -389,13 +575,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn shape_keeps_the_budget_with_many_streams() {
+    fn shape_keeps_the_budget_with_many_active_streams() {
         let (size, depth) = merge_shape(1, 2, 1 << 20);
         assert_eq!((size, depth), (1 << 20, 5));
-        let (size, depth) = merge_shape(500, 2, 1 << 20);
-        assert_eq!(depth, 1);
-        assert!(size * 500 * 2 <= MERGE_BUDGET.max(MIN_MERGE_CHUNK * 1000));
+        for active in [2, 10, 300, 2000] {
+            let (size, depth) = merge_shape(active, 2, 1 << 20);
+            let held = size * active as u64 * (depth as u64 + 1);
+            assert!(
+                held <= MERGE_BUDGET.max(MIN_MERGE_CHUNK * active as u64 * 2),
+                "{active}: {held}"
+            );
+        }
         assert_eq!(merge_shape(100_000, 2, 1 << 20).0, MIN_MERGE_CHUNK);
         assert_eq!(merge_shape(3, 2, 100).0, 100);
+    }
+
+    #[test]
+    fn head_chunks_shrink_with_the_number_of_streams() {
+        assert_eq!(head_chunk(1, 1 << 20), MAX_HEAD_CHUNK);
+        assert_eq!(head_chunk(1000, 1 << 20), 8 * 1024 * 1024 / 1000);
+        assert_eq!(head_chunk(100_000, 1 << 20), MIN_HEAD_CHUNK);
+        assert_eq!(head_chunk(10, 100), 100);
     }
 }
