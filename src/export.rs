@@ -39,6 +39,10 @@ impl ExportError {
     pub fn is_cancelled(&self) -> bool {
         matches!(self, ExportError::Pipeline(PipelineError::Cancelled))
     }
+
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, ExportError::Pipeline(p) if p.is_broken_pipe())
+    }
 }
 
 impl From<StrictAbort> for ExportError {

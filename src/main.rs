@@ -28,9 +28,12 @@ fn main() -> ExitCode {
                 eprintln!("coder-telemetry: error: {e}");
                 return ExitCode::from(2);
             }
-            let cancelled = CANCEL.load(Ordering::Relaxed)
-                && e.downcast_ref::<coder_telemetry::export::ExportError>()
-                    .is_some_and(|x| x.is_cancelled());
+            let export_error = e.downcast_ref::<coder_telemetry::export::ExportError>();
+            if export_error.is_some_and(|x| x.is_broken_pipe()) {
+                // `coder-telemetry export -o - | head`: the reader has what it wanted.
+                return ExitCode::SUCCESS;
+            }
+            let cancelled = CANCEL.load(Ordering::Relaxed) && export_error.is_some_and(|x| x.is_cancelled());
             if cancelled {
                 eprintln!("coder-telemetry: interrupted; nothing was written");
                 return ExitCode::from(130);

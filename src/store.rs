@@ -51,17 +51,17 @@ pub fn parse_name(name: &str) -> Option<(String, i64, String, u64)> {
 /// Why the store could not be listed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot read the store folder {path}: {source}")]
-    Unreadable { path: PathBuf, source: std::io::Error },
+    #[error("cannot read the store folder {path}: {error}")]
+    Unreadable { path: PathBuf, error: std::io::Error },
     #[error("the store {0} is not a folder")]
     NotAFolder(PathBuf),
 }
 
 /// Lists the telemetry files of `dir` in canonical order (§1.3), ignoring every other name.
 pub fn list(dir: &Path) -> Result<Vec<StoreFile>, StoreError> {
-    let unreadable = |source| StoreError::Unreadable {
+    let unreadable = |error| StoreError::Unreadable {
         path: dir.to_path_buf(),
-        source,
+        error,
     };
     if dir.exists() && !dir.is_dir() {
         return Err(StoreError::NotAFolder(dir.to_path_buf()));

@@ -15,14 +15,14 @@ pub enum OutputError {
     Exists(PathBuf),
     #[error("the output folder {0} does not exist")]
     NoParent(PathBuf),
-    #[error("cannot write in {path}: {source}")]
-    Io { path: PathBuf, source: io::Error },
+    #[error("cannot write in {path}: {error}")]
+    Io { path: PathBuf, error: io::Error },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> OutputError + '_ {
-    move |source| OutputError::Io {
+    move |error| OutputError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 

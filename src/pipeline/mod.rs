@@ -50,9 +50,22 @@ pub enum PipelineError {
     #[error(transparent)]
     Strict(#[from] StrictAbort),
     #[error("writing the output failed: {0}")]
-    Write(#[from] io::Error),
+    Write(io::Error),
     #[error("internal error while processing {file}: {message}")]
     Panic { file: String, message: String },
+}
+
+impl From<io::Error> for PipelineError {
+    fn from(e: io::Error) -> Self {
+        PipelineError::Write(e)
+    }
+}
+
+impl PipelineError {
+    /// The reader of our stdout went away (`| head`): not worth an error.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, PipelineError::Write(e) if e.kind() == io::ErrorKind::BrokenPipe)
+    }
 }
 
 /// What the pipeline needs besides the files.

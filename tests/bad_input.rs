@@ -1,0 +1,337 @@
+//! One test per kind of bad input (SPEC §7.1, §7.4): the exact number of
+//! exported events, and the reported file, line and reason.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+
+const NAME: &str = "telemetry-2026-11-20-s1.jsonl";
+
+/// Exports `bytes` as the only file of a store; returns (summary, exported events, stderr).
+fn run(bytes: &[u8], extra: &[&str]) -> (Value, Vec<Value>, String) {
+    let s = Store::new();
+    s.raw(NAME, bytes);
+    let out = tempfile::tempdir().unwrap();
+    let target = out.path().join("out.json");
+    let o = export(
+        s.path(),
+        &[&["--summary-json", "-o", target.to_str().unwrap()], extra].concat(),
+    )
+    .assert()
+    .success();
+    let summary = json(&o.get_output().stdout);
+    let events = if target.exists() {
+        json(&std::fs::read(&target).unwrap()).as_array().unwrap().clone()
+    } else {
+        vec![]
+    };
+    (
+        summary,
+        events,
+        String::from_utf8_lossy(&o.get_output().stderr).into_owned(),
+    )
+}
+
+fn good(i: u32) -> String {
+    row(
+        "good.event",
+        &format!("2026-11-20T10:00:{i:02}Z"),
+        json!({"event_id": format!("{:016x}", i + 1)}),
+    )
+}
+
+/// A file: header, good row 1, `bad`, good row 2. The bad line is line 3.
+fn with_bad_line(bad: &str) -> Vec<u8> {
+    format!("{}\n{}\n{}\n{}\n", header("s1"), good(1), bad, good(2)).into_bytes()
+}
+
+/// Asserts one skipped line, at line 3, whose reason contains `reason`, and two events exported.
+fn assert_line3(bad: &str, reason: &str) {
+    let (sum, events, stderr) = run(&with_bad_line(bad), &[]);
+    assert_eq!(events.len(), 2, "{bad}: the other events are exported");
+    assert_eq!(sum["skipped_lines"], 1, "{bad}");
+    let p = &sum["problems"][0];
+    assert!(p["file"].as_str().unwrap().ends_with(NAME));
+    assert_eq!(p["line"], 3, "{bad}");
+    let got = p["reason"].as_str().unwrap();
+    assert!(got.contains(reason), "{bad}: reason {got:?} should contain {reason:?}");
+    assert!(
+        stderr.contains(&format!("{NAME}:3: {got}")),
+        "stderr names FILE:LINE: {stderr}"
+    );
+}
+
+#[test]
+fn invalid_json() {
+    assert_line3("{\"event_name\": oops}", "invalid JSON");
+    assert_line3("{\"a\":1}{\"b\":2}", "invalid JSON");
+}
+
+#[test]
+fn not_an_object() {
+    assert_line3("[1,2,3]", "not a JSON object (found an array)");
+    assert_line3("\"just a string\"", "not a JSON object (found a string)");
+    assert_line3("42", "not a JSON object (found a number)");
+    assert_line3("null", "not a JSON object (found null)");
+}
+
+#[test]
+fn missing_event_name() {
+    assert_line3(r#"{"timestamp":"2026-11-20T10:00:00Z"}"#, "missing event_name");
+}
+
+#[test]
+fn missing_or_invalid_timestamp() {
+    assert_line3(r#"{"event_name":"x"}"#, "missing timestamp");
+    assert_line3(
+        r#"{"event_name":"x","timestamp":"2026-11-20 10:00:00"}"#,
+        "invalid timestamp \"2026-11-20 10:00:00\"",
+    );
+    assert_line3(
+        r#"{"event_name":"x","timestamp":"2026-02-30T10:00:00Z"}"#,
+        "not a valid calendar date",
+    );
+    assert_line3(
+        r#"{"event_name":"x","timestamp":1732400000}"#,
+        "timestamp is a number, expected a string",
+    );
+}
+
+#[test]
+fn wrongly_typed_fields_name_the_field() {
+    for (field, bad, reason) in [
+        (
+            "properties",
+            json!({"k": {"nested": true}}),
+            "properties.k is an object",
+        ),
+        (
+            "properties",
+            json!("text"),
+            "properties is a string, expected an object",
+        ),
+        (
+            "measurements",
+            json!({"m": "12"}),
+            "measurements.m is a string, expected a number",
+        ),
+        ("event_sequence", json!("7"), "event_sequence is a string"),
+        ("error", json!(["boom"]), "error is an array, expected an object"),
+        ("trace_id", json!(12), "trace_id is a number, expected a string"),
+        ("deployment_url", json!(true), "deployment_url is a boolean"),
+    ] {
+        let mut v: Value = serde_json::from_str(&good(9)).unwrap();
+        v[field] = bad;
+        assert_line3(&v.to_string(), reason);
+    }
+}
+
+#[test]
+fn invalid_ids_on_a_span() {
+    let span = |trace: &str, id: &str| {
+        row(
+            "a.span",
+            "2026-11-20T10:00:05Z",
+            json!({"trace_id": trace, "event_id": id, "properties": {"result": "success"}}),
+        )
+    };
+    assert_line3(&span("xyz", "0123456789abcdef"), "span has an invalid trace_id \"xyz\"");
+    assert_line3(
+        &span("0123456789abcdef0123456789abcdef", "123"),
+        "span has an invalid event_id \"123\"",
+    );
+    assert_line3(
+        &span("00000000000000000000000000000000", "0123456789abcdef"),
+        "invalid trace_id",
+    );
+}
+
+#[test]
+fn second_header_and_unknown_kind() {
+    assert_line3(&header("s1"), "second header line");
+    assert_line3(
+        r#"{"kind":"footer","event_name":"x","timestamp":"2026-11-20T10:00:00Z"}"#,
+        "unknown kind \"footer\"",
+    );
+}
+
+#[test]
+fn rows_before_a_required_header() {
+    // A v1 row (no inline context) with no header before it.
+    let text = format!(
+        "{}\n{}\n",
+        good(1),
+        v0_row("s1", "v0.ok", "2026-11-20T10:00:02Z", json!({}))
+    );
+    let (sum, events, _) = run(text.as_bytes(), &[]);
+    assert_eq!(events.len(), 1, "the v0 row with its own context is kept");
+    assert_eq!(sum["problems"][0]["line"], 1);
+    assert!(sum["problems"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("before the file header"));
+    // A header that comes late does not count as the file's header.
+    let text = format!("{}\n{}\n{}\n", good(1), header("s1"), good(2));
+    let (sum, events, _) = run(text.as_bytes(), &[]);
+    assert_eq!(events.len(), 0);
+    assert_eq!(sum["skipped_lines"], 3);
+    assert!(sum["problems"][1]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("not the first line"));
+}
+
+#[test]
+fn truncated_last_line() {
+    let text = format!("{}\n{}\n{}", header("s1"), good(1), &good(2)[..40]);
+    let (sum, events, _) = run(text.as_bytes(), &[]);
+    assert_eq!(events.len(), 1);
+    assert_eq!(sum["problems"][0]["line"], 3);
+    assert!(sum["problems"][0]["reason"].as_str().unwrap().contains("truncated"));
+    // A complete last line without newline is fine.
+    let text = format!("{}\n{}\n{}", header("s1"), good(1), good(2));
+    let (sum, events, _) = run(text.as_bytes(), &[]);
+    assert_eq!((events.len(), sum["skipped_lines"].as_u64()), (2, Some(0)));
+}
+
+#[test]
+fn unsupported_schema_version_skips_the_file() {
+    let mut h: Value = serde_json::from_str(&header("s1")).unwrap();
+    h["schema_version"] = json!(2);
+    let text = format!("{h}\n{}\n", good(1));
+    let (sum, events, stderr) = run(text.as_bytes(), &[]);
+    assert_eq!(events.len(), 0);
+    assert_eq!(
+        (sum["skipped_files"].as_u64(), sum["skipped_lines"].as_u64()),
+        (Some(1), Some(0))
+    );
+    assert!(
+        stderr.contains(&format!("{NAME}: unsupported schema_version 2")),
+        "{stderr}"
+    );
+    assert!(sum["problems"][0]["line"].is_null());
+}
+
+#[test]
+fn crlf_bom_and_blank_lines_are_not_problems() {
+    let text = format!("\u{feff}{}\r\n\r\n{}\r\n   \n\n{}\r\n", header("s1"), good(1), good(2));
+    let (sum, events, _) = run(text.as_bytes(), &[]);
+    assert_eq!((events.len(), sum["skipped_lines"].as_u64()), (2, Some(0)));
+    // v0 file starting with a BOM.
+    let text = format!("\u{feff}{}\n", v0_row("s1", "v0", "2026-11-20T10:00:00Z", json!({})));
+    let (_, events, _) = run(text.as_bytes(), &[]);
+    assert_eq!(events.len(), 1);
+}
+
+#[test]
+fn lone_surrogate_becomes_replacement_character_and_event_is_kept() {
+    let bad = r#"{"event_id":"00000000000000aa","event_name":"x\ud800y","timestamp":"2026-11-20T10:00:03Z","properties":{"p":"\udfff","ok":"\ud83d\ude00"},"deployment_url":"https://d"}"#;
+    let (sum, events, _) = run(&with_bad_line(bad), &[]);
+    assert_eq!((events.len(), sum["skipped_lines"].as_u64()), (3, Some(0)));
+    let e = events.iter().find(|e| e["event_id"] == "00000000000000aa").unwrap();
+    assert_eq!(e["event_name"], "x\u{fffd}y");
+    assert_eq!(e["properties"]["p"], "\u{fffd}");
+    assert_eq!(e["properties"]["ok"], "😀");
+}
+
+#[test]
+fn numbers_beyond_u64_are_kept_as_doubles() {
+    let line = r#"{"event_name":"big","timestamp":"2026-11-20T10:00:03Z","measurements":{"huge":123456789012345678901234567890,"neg":-99999999999999999999},"event_sequence":18446744073709551615}"#;
+    let (sum, events, _) = run(&with_bad_line(line), &[]);
+    assert_eq!(sum["skipped_lines"], 0);
+    let e = events.iter().find(|e| e["event_name"] == "big").unwrap();
+    assert!((e["measurements"]["huge"].as_f64().unwrap() - 1.2345678901234568e29).abs() < 1e14);
+    assert!(e["measurements"]["neg"].as_f64().unwrap() < -9.9e19);
+    assert_eq!(e["event_sequence"], json!(18446744073709551615u64));
+}
+
+#[test]
+fn very_long_line_works() {
+    let long = "x".repeat(30 * 1024 * 1024);
+    let line = row(
+        "long.line",
+        "2026-11-20T10:00:03Z",
+        json!({"properties": {"blob": long}}),
+    );
+    // Small chunks: the long line spans many of them.
+    let (sum, events, _) = run(&with_bad_line(&line), &["--chunk-bytes", "1MiB"]);
+    assert_eq!((events.len(), sum["skipped_lines"].as_u64()), (3, Some(0)));
+    let long = events.iter().find(|e| e["event_name"] == "long.line").unwrap();
+    assert_eq!(long["properties"]["blob"].as_str().unwrap().len(), 30 * 1024 * 1024);
+}
+
+#[test]
+fn invalid_utf8_is_a_reported_bad_line() {
+    let mut bytes = format!("{}\n{}\n", header("s1"), good(1)).into_bytes();
+    bytes.extend_from_slice(b"{\"event_name\":\"bad \xff\xfe\",\"timestamp\":\"2026-11-20T10:00:00Z\"}\n");
+    bytes.extend_from_slice(format!("{}\n", good(2)).as_bytes());
+    let (sum, events, _) = run(&bytes, &[]);
+    assert_eq!((events.len(), sum["skipped_lines"].as_u64()), (2, Some(1)));
+    assert!(
+        sum["problems"][0]["reason"].as_str().unwrap().contains("UTF-8"),
+        "{}",
+        sum["problems"][0]
+    );
+}
+
+#[test]
+fn unreadable_file_is_skipped_and_reported() {
+    let s = Store::new();
+    s.file(NAME, &[header("s1"), good(1)]);
+    std::fs::create_dir(s.path().join("telemetry-2026-11-20-dir.jsonl")).unwrap();
+    let o = export(s.path(), &["--summary-json", "-o", "-"]).assert().success();
+    let stderr = String::from_utf8_lossy(&o.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("telemetry-2026-11-20-dir.jsonl: cannot read file"),
+        "{stderr}"
+    );
+    let sum = json(stderr.lines().last().unwrap().as_bytes());
+    assert_eq!(
+        (sum["events"].as_u64(), sum["skipped_files"].as_u64()),
+        (Some(1), Some(1))
+    );
+}
+
+#[test]
+fn strict_stops_at_the_first_problem_and_writes_nothing() {
+    let s = Store::new();
+    s.raw(NAME, &with_bad_line("{broken"));
+    let out = tempfile::tempdir().unwrap();
+    for (fmt, name) in [("json", "s.json"), ("otlp", "s.zip"), ("otlp", "s-dir")] {
+        let target = out.path().join(name);
+        export(s.path(), &["--strict", "--format", fmt, "-o", target.to_str().unwrap()])
+            .assert()
+            .code(1)
+            .stderr(predicates::str::contains(format!("{NAME}:3:")).and(predicates::str::contains("--strict")));
+        assert!(!target.exists());
+    }
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0, "no temporaries left");
+    // Without problems, --strict exports normally.
+    let clean = Store::new();
+    clean.file(NAME, &[header("s1"), good(1)]);
+    export(
+        clean.path(),
+        &["--strict", "-o", out.path().join("ok.json").to_str().unwrap()],
+    )
+    .assert()
+    .success();
+}
+
+use predicates::prelude::PredicateBooleanExt;
+
+#[test]
+fn many_problems_print_the_first_and_count_the_rest() {
+    let mut text = format!("{}\n", header("s1"));
+    for _ in 0..50 {
+        text.push_str("{bad\n");
+    }
+    text.push_str(&good(1));
+    text.push('\n');
+    let (sum, events, stderr) = run(text.as_bytes(), &[]);
+    assert_eq!(events.len(), 1);
+    assert_eq!(sum["skipped_lines"], 50);
+    assert_eq!(sum["problems"].as_array().unwrap().len(), 20);
+    assert_eq!(stderr.lines().filter(|l| l.contains(NAME)).count(), 20);
+    assert!(stderr.contains("30 more problems"), "{stderr}");
+}
