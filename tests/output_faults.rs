@@ -120,7 +120,7 @@ fn ctrl_c_in_the_middle_leaves_nothing() {
     let out = tempfile::tempdir().unwrap();
     for (fmt, name) in [("json", "big.json"), ("otlp", "big.zip")] {
         let target = out.path().join(name);
-        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("coder-telemetry"))
+        let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("coder-telemetry"))
             .arg("export")
             .arg(s.path())
             .args([
