@@ -1,0 +1,227 @@
+//! Criterion benchmarks of each stage, in MB of input per second
+//! (`Throughput::Bytes`), on a store made by testdata-gen:
+//!
+//! - `parse`: simd-json's raw tape (the floor any parse pays) beside our
+//!   rows (tape + row walk + context + route + range), per chunk;
+//! - `encode`: parse plus encoding into the JSON-array and OTLP sinks;
+//! - `export`: the whole export per format, one id per thread count, beside a
+//!   `sequential` baseline that runs the same work in one loop without the
+//!   pipeline (so the pipeline's own cost and its scaling are both visible).
+//!
+//! `cargo bench --bench pipeline`; `BENCH_STORE_SIZE=256MiB` for a larger store.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use clap::Parser as _;
+use coder_telemetry::config::{Config, Format, Output, DEFAULT_CHUNK_BYTES};
+use coder_telemetry::encode::metrics::Temporality;
+use coder_telemetry::encode::Event;
+use coder_telemetry::export::{export, Hooks};
+use coder_telemetry::output::layout::Layout;
+use coder_telemetry::pipeline::batch::OtlpSink;
+use coder_telemetry::pipeline::chunk::{jobs_for, prepare, read_chunk, ChunkBuf, FilePlan};
+use coder_telemetry::pipeline::merge::JsonChunk;
+use coder_telemetry::pipeline::work::{EventSink, ParseOptions, Parser};
+use coder_telemetry::range::{Preset, RangeSpec};
+use coder_telemetry::route::{MetricEvents, Signal};
+use coder_telemetry::store;
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    store: PathBuf,
+    plans: Vec<FilePlan>,
+    bytes: u64,
+    out: tempfile::TempDir,
+}
+
+fn fixture() -> Fixture {
+    let size = std::env::var("BENCH_STORE_SIZE").unwrap_or_else(|_| "64MiB".into());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let args = testdata_gen::Args::parse_from([
+        "testdata-gen",
+        "--out",
+        dir.path().to_str().expect("utf-8 path"),
+        "--size",
+        &size,
+        "--days",
+        "2",
+        "--sessions-per-day",
+        "4",
+        "--quiet",
+    ]);
+    testdata_gen::generate(&args).expect("generate the store");
+    let mut files = store::list(dir.path()).expect("list store");
+    store::stat_sizes(&mut files);
+    let bytes = files.iter().map(|f| f.size).sum();
+    let plans = files.into_iter().map(|f| prepare(f).expect("readable")).collect();
+    // Outputs on tmpfs when there is one: measure the exporter, not the disk.
+    let out = if Path::new("/dev/shm").is_dir() {
+        tempfile::tempdir_in("/dev/shm")
+    } else {
+        tempfile::tempdir()
+    }
+    .expect("output dir");
+    Fixture {
+        store: dir.path().to_path_buf(),
+        _dir: dir,
+        plans,
+        bytes,
+        out,
+    }
+}
+
+/// A sink that keeps nothing: parse and route only.
+struct Discard;
+impl EventSink for Discard {
+    fn event(&mut self, _: &FilePlan, _: &Event<'_>, _: Signal) -> (u64, u64) {
+        (0, 0)
+    }
+}
+
+/// The first 1 MiB chunk of the largest file, as the workers see it.
+fn sample_chunk(f: &Fixture) -> (usize, ChunkBuf) {
+    let (i, plan) = f
+        .plans
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, p)| p.file.size)
+        .expect("a file");
+    let job = jobs_for(&f.plans, DEFAULT_CHUNK_BYTES, i).next().expect("a chunk");
+    (
+        i,
+        read_chunk(&plan.file.path, job.start, job.end, plan.file.size).expect("read"),
+    )
+}
+
+fn clone_chunk(c: &ChunkBuf) -> ChunkBuf {
+    ChunkBuf {
+        buf: c.buf.clone(),
+        len: c.len,
+        first: c.first,
+        limit: c.limit,
+        base: c.base,
+        at_eof: c.at_eof,
+    }
+}
+
+fn stages(c: &mut Criterion) {
+    let f = fixture();
+    let (file, chunk) = sample_chunk(&f);
+    let plan = &f.plans[file];
+    let range = RangeSpec::Preset(Preset::AllTime).resolve(chrono::Utc::now());
+    let metrics = MetricEvents::default();
+    let opts = ParseOptions {
+        range: &range,
+        metrics: &metrics,
+    };
+
+    let mut g = c.benchmark_group("parse");
+    g.throughput(Throughput::Bytes(chunk.len as u64));
+    g.bench_function("simd_json_tape", |b| {
+        let mut buffers = simd_json::Buffers::new(64 * 1024);
+        b.iter_batched_ref(
+            || clone_chunk(&chunk),
+            |c| {
+                let mut pos = c.first;
+                let data_len = c.len;
+                while pos < data_len {
+                    let end = memchr::memchr(b'\n', &c.buf[pos..data_len]).map_or(data_len, |i| pos + i);
+                    let mut tape = simd_json::Tape::null();
+                    let _ = simd_json::fill_tape_padded(&mut c.buf[pos..], end - pos, &mut buffers, &mut tape);
+                    pos = end + 1;
+                }
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.bench_function("rows", |b| {
+        let mut parser = Parser::default();
+        b.iter_batched_ref(
+            || clone_chunk(&chunk),
+            |c| parser.process(plan, c, opts, &mut Discard),
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("encode");
+    g.throughput(Throughput::Bytes(chunk.len as u64));
+    g.bench_function("json_element", |b| {
+        let mut parser = Parser::default();
+        b.iter_batched_ref(
+            || clone_chunk(&chunk),
+            |c| {
+                let mut sink = JsonChunk::with_capacity(c.len);
+                parser.process(plan, c, opts, &mut sink);
+                sink
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.bench_function("otlp_records", |b| {
+        let mut parser = Parser::default();
+        b.iter_batched_ref(
+            || clone_chunk(&chunk),
+            |c| {
+                let mut sink = OtlpSink::new(&[], c.len);
+                parser.process(plan, c, opts, &mut sink);
+                sink.batch
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("export");
+    g.throughput(Throughput::Bytes(f.bytes));
+    g.sample_size(10);
+    g.bench_function(BenchmarkId::new("otlp", "sequential"), |b| {
+        let mut parser = Parser::default();
+        b.iter(|| {
+            for i in 0..f.plans.len() {
+                for job in jobs_for(&f.plans, DEFAULT_CHUNK_BYTES, i) {
+                    let p = &f.plans[i];
+                    let mut c = read_chunk(&p.file.path, job.start, job.end, p.file.size).expect("read");
+                    let mut sink = OtlpSink::new(&[], c.len);
+                    parser.process(p, &mut c, opts, &mut sink);
+                }
+            }
+        })
+    });
+    let now = chrono::Utc::now();
+    for (name, format, target) in [
+        ("json", Format::Json, "out.json"),
+        ("otlp-dir", Format::Otlp, "out-dir"),
+        ("otlp-zip", Format::Otlp, "out.zip"),
+    ] {
+        for threads in [1usize, 2] {
+            let cfg = Config {
+                store: f.store.clone(),
+                range: RangeSpec::Preset(Preset::AllTime).resolve(now),
+                format,
+                output: Output::Path(f.out.path().join(target)),
+                force: true,
+                strict: false,
+                layout: Layout::Single,
+                max_request_bytes: 16 << 20,
+                compression_level: 1,
+                temporality: Temporality::Delta,
+                metric_events: MetricEvents::default(),
+                resource_attrs: vec![],
+                threads,
+                chunk_bytes: DEFAULT_CHUNK_BYTES,
+                now,
+                now_given: true,
+            };
+            g.bench_function(BenchmarkId::new(name, format!("{threads}-threads")), |b| {
+                b.iter(|| export(&cfg, &AtomicBool::new(false), Hooks::default()).expect("export"))
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, stages);
+criterion_main!(benches);
