@@ -503,13 +503,16 @@ pub fn fix_lone_surrogates(line: &mut [u8]) -> bool {
     {
         return false;
     }
+    // Exactly four hex digits (`from_str_radix` alone would accept a sign).
     let hex4 = |b: &[u8], at: usize| -> Option<u32> {
-        let s = std::str::from_utf8(b.get(at..at + 4)?).ok()?;
-        u32::from_str_radix(s, 16).ok()
+        let digits = b.get(at..at + 4)?;
+        digits
+            .iter()
+            .try_fold(0u32, |acc, &d| Some(acc * 16 + (d as char).to_digit(16)?))
     };
     let mut changed = false;
     let mut i = 0;
-    while let Some(off) = memchr::memchr(b'\\', &line[i..]) {
+    while let Some(off) = line.get(i..).and_then(|rest| memchr::memchr(b'\\', rest)) {
         let p = i + off;
         if line.get(p + 1) != Some(&b'u') {
             i = p + 2; // a two-character escape such as \\ or \"
@@ -732,6 +735,18 @@ pub(crate) mod tests {
         let mut buffers = simd_json::Buffers::new(len);
         let mut tape = simd_json::Tape::null();
         assert!(simd_json::fill_tape_padded(&mut bytes, len, &mut buffers, &mut tape).is_err());
+    }
+
+    #[test]
+    fn backslash_at_the_end_of_a_line_does_not_panic() {
+        // Found by the fuzzer: a `\uD` escape, then a backslash as the last byte.
+        let mut line = b"}\x005\x06\\\x00\\uD\xff\\5".to_vec();
+        assert!(!fix_lone_surrogates(&mut line));
+        let mut line = br#""\ud800\"#.to_vec();
+        assert!(fix_lone_surrogates(&mut line));
+        assert_eq!(&line, br#""\ufffd\"#);
+        let mut line = br#""\u+800 \ud+00""#.to_vec();
+        assert!(!fix_lone_surrogates(&mut line), "not hex escapes");
     }
 
     #[test]

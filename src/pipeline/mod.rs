@@ -20,6 +20,7 @@ pub mod batch;
 pub mod chunk;
 pub mod merge;
 pub mod order;
+pub mod probe;
 pub mod work;
 
 use std::cell::RefCell;
