@@ -54,24 +54,36 @@ pub fn check_target(target: &Path, force: bool) -> Result<(), OutputError> {
     Ok(())
 }
 
+/// Temporaries are private by default; the output they become gets the
+/// permissions of any new file (`0666`/`0777` less the umask).
+fn set_mode(b: &mut tempfile::Builder<'_, '_>, mode: u32) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        b.permissions(std::fs::Permissions::from_mode(mode));
+    }
+    #[cfg(not(unix))]
+    let _ = (b, mode);
+}
+
 /// A temporary file beside `target`.
 pub fn temp_file(target: &Path) -> Result<NamedTempFile, OutputError> {
     let parent = parent_of(target);
-    tempfile::Builder::new()
-        .prefix(&prefix(target))
-        .suffix(".tmp")
-        .tempfile_in(&parent)
-        .map_err(io_err(&parent))
+    let name = prefix(target);
+    let mut b = tempfile::Builder::new();
+    b.prefix(&name).suffix(".tmp");
+    set_mode(&mut b, 0o666);
+    b.tempfile_in(&parent).map_err(io_err(&parent))
 }
 
 /// A temporary folder beside `target`.
 pub fn temp_dir(target: &Path) -> Result<TempDir, OutputError> {
     let parent = parent_of(target);
-    tempfile::Builder::new()
-        .prefix(&prefix(target))
-        .suffix(".tmp")
-        .tempdir_in(&parent)
-        .map_err(io_err(&parent))
+    let name = prefix(target);
+    let mut b = tempfile::Builder::new();
+    b.prefix(&name).suffix(".tmp");
+    set_mode(&mut b, 0o777);
+    b.tempdir_in(&parent).map_err(io_err(&parent))
 }
 
 /// Moves an existing target aside (for `--force`), to be removed once the new one is in place.
@@ -160,6 +172,24 @@ mod tests {
         commit_file(tmp, &t).unwrap();
         assert_eq!(std::fs::read_to_string(&t).unwrap(), "new");
         assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn outputs_get_ordinary_permissions_not_the_temporaries_private_ones() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("out.json");
+        commit_file(temp_file(&f).unwrap(), &f).unwrap();
+        let dir = d.path().join("out");
+        commit_dir(temp_dir(&dir).unwrap(), &dir).unwrap();
+        // Whatever the umask, group/other get at least what the umask allows,
+        // and never less than a file created with File::create would.
+        let plain = d.path().join("plain");
+        std::fs::File::create(&plain).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&f), mode(&plain));
+        assert_eq!(mode(&dir) & 0o666, mode(&plain));
     }
 
     #[test]
