@@ -402,6 +402,16 @@ fn one_line_summary_on_stderr_and_quiet_silences_it() {
         .stderr("");
 }
 
+/// The binary with only `HOME` pointing at `home` among the probed variables.
+fn with_home(home: &Path) -> assert_cmd::Command {
+    let mut c = bin();
+    c.env("HOME", home);
+    for v in ["XDG_CONFIG_HOME", "XDG_DATA_HOME", "VSCODE_PORTABLE", "VSCODE_APPDATA"] {
+        c.env_remove(v);
+    }
+    c
+}
+
 #[test]
 fn paths_lists_candidates_and_marks_the_default() {
     let home = tempfile::tempdir().unwrap();
@@ -409,15 +419,7 @@ fn paths_lists_candidates_and_marks_the_default() {
         .path()
         .join(".vscode-server/data/User/globalStorage/coder.coder-remote/telemetry");
     std::fs::create_dir_all(&found).unwrap();
-    let out = bin()
-        .arg("paths")
-        .env("HOME", home.path())
-        .env_remove("XDG_CONFIG_HOME")
-        .env_remove("XDG_DATA_HOME")
-        .env_remove("VSCODE_PORTABLE")
-        .env_remove("VSCODE_APPDATA")
-        .assert()
-        .success();
+    let out = with_home(home.path()).arg("paths").assert().success();
     let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
     assert!(
         text.contains(".config/Code/User/globalStorage/coder.coder-remote/telemetry"),
@@ -432,13 +434,8 @@ fn paths_lists_candidates_and_marks_the_default() {
         let e = e.unwrap();
         std::fs::copy(e.path(), found.join(e.file_name())).unwrap();
     }
-    bin()
+    with_home(home.path())
         .args(["export", "--now", NOW, "-o", "-"])
-        .env("HOME", home.path())
-        .env_remove("XDG_CONFIG_HOME")
-        .env_remove("XDG_DATA_HOME")
-        .env_remove("VSCODE_PORTABLE")
-        .env_remove("VSCODE_APPDATA")
         .assert()
         .success()
         .stderr(predicate::str::contains("using the store of VS Code Server"));

@@ -5,33 +5,19 @@ mod common;
 
 use std::collections::HashMap;
 
-use clap::Parser;
 use common::*;
 use serde_json::Value;
 
-fn generate(dir: &std::path::Path, wire: &str, faults: f64, seed: u64) -> Value {
-    let args = testdata_gen::Args::parse_from([
-        "testdata-gen",
-        "--out",
-        dir.to_str().unwrap(),
-        "--size",
+fn generate(wire: &str, faults: f64, seed: u64) -> (Store, Value) {
+    let (faults, seed) = (faults.to_string(), seed.to_string());
+    generated_store(
         "3MiB",
-        "--days",
-        "3",
-        "--sessions-per-day",
-        "4",
-        "--rotate",
-        "200KiB",
-        "--wire",
-        wire,
-        "--faults",
-        &faults.to_string(),
-        "--seed",
-        &seed.to_string(),
-        "--quiet",
-    ]);
-    let expected = testdata_gen::generate(&args).expect("generate");
-    serde_json::from_str(&expected).unwrap()
+        3,
+        4,
+        &[
+            "--rotate", "200KiB", "--wire", wire, "--faults", &faults, "--seed", &seed,
+        ],
+    )
 }
 
 fn summary_of(stdout: &[u8]) -> Value {
@@ -41,8 +27,7 @@ fn summary_of(stdout: &[u8]) -> Value {
 #[test]
 fn generated_faults_are_all_reported_and_every_other_event_exported() {
     for (wire, seed) in [("v1", 1), ("v0", 2), ("camel", 3), ("mixed", 4)] {
-        let store = Store::new();
-        let expected = generate(store.path(), wire, 0.03, seed);
+        let (store, expected) = generate(wire, 0.03, seed);
         assert!(expected["fault_lines"].as_u64().unwrap() > 20, "the store has faults");
         let out = tempfile::tempdir().unwrap();
         for (fmt, name) in [("json", "a.json"), ("otlp", "a.zip")] {
@@ -74,8 +59,7 @@ impl Rng {
 
 #[test]
 fn every_tenth_line_corrupted_loses_no_valid_event() {
-    let store = Store::new();
-    generate(store.path(), "mixed", 0.0, 11);
+    let (store, _) = generate("mixed", 0.0, 11);
     let mut rng = Rng(0x5eed);
     let mut valid_ids: HashMap<String, u32> = HashMap::new();
     let mut corrupted = 0u64;

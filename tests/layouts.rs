@@ -8,29 +8,11 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use clap::Parser;
 use common::*;
 use serde_json::{json, Value};
 
 fn generated() -> Store {
-    let s = Store::new();
-    let args = testdata_gen::Args::parse_from([
-        "testdata-gen",
-        "--out",
-        s.path().to_str().unwrap(),
-        "--size",
-        "1MiB",
-        "--days",
-        "2",
-        "--sessions-per-day",
-        "3",
-        "--wire",
-        "each",
-        "--quiet",
-    ]);
-    testdata_gen::generate(&args).unwrap();
-    std::fs::remove_file(s.path().join("expected.json")).unwrap();
-    s
+    generated_store("1MiB", 2, 3, &["--wire", "each"]).0
 }
 
 fn run(store: &Path, target: &Path, args: &[&str]) -> Value {

@@ -9,27 +9,11 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use clap::Parser;
 use common::*;
 use predicates::prelude::*;
 
 fn store_of_size(size: &str) -> Store {
-    let s = Store::new();
-    let args = testdata_gen::Args::parse_from([
-        "testdata-gen",
-        "--out",
-        s.path().to_str().unwrap(),
-        "--size",
-        size,
-        "--days",
-        "2",
-        "--sessions-per-day",
-        "3",
-        "--quiet",
-    ]);
-    testdata_gen::generate(&args).unwrap();
-    std::fs::remove_file(s.path().join("expected.json")).unwrap();
-    s
+    generated_store(size, 2, 3, &[]).0
 }
 
 fn entries(dir: &Path) -> Vec<String> {

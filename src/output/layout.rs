@@ -219,6 +219,18 @@ impl EnvelopeWriter {
         Ok(())
     }
 
+    /// Opens the request and block as needed, or separates from the previous record.
+    fn before_records(&mut self) -> io::Result<()> {
+        if !self.in_request {
+            self.open_request()?;
+        }
+        if self.block_open {
+            self.put(b",")
+        } else {
+            self.open_block()
+        }
+    }
+
     /// Starts a new resource block; it is written when its first record is.
     pub fn begin_block(&mut self, head: BlockHead) -> io::Result<()> {
         self.close_block()?;
@@ -235,14 +247,7 @@ impl EnvelopeWriter {
                 self.close_request()?;
             }
         }
-        if !self.in_request {
-            self.open_request()?;
-        }
-        if self.block_open {
-            self.put(b",")?;
-        } else {
-            self.open_block()?;
-        }
+        self.before_records()?;
         self.put(rec)?;
         self.request_records += 1;
         if self.layout != Layout::Single
@@ -261,14 +266,7 @@ impl EnvelopeWriter {
         }
         if self.layout == Layout::Single {
             // Whole segment at once: it is already comma-joined.
-            if !self.in_request {
-                self.open_request()?;
-            }
-            if self.block_open {
-                self.put(b",")?;
-            } else {
-                self.open_block()?;
-            }
+            self.before_records()?;
             self.request_records += seg.ends.len();
             return self.put(&seg.data);
         }

@@ -49,6 +49,30 @@ impl Store {
     }
 }
 
+/// A store written by testdata-gen: `size`, over `days` days with
+/// `sessions` sessions a day; returns it with its `expected.json`.
+pub fn generated_store(size: &str, days: u32, sessions: u32, extra: &[&str]) -> (Store, Value) {
+    use clap::Parser;
+    let s = Store::new();
+    let (days, sessions) = (days.to_string(), sessions.to_string());
+    let mut argv = vec![
+        "testdata-gen",
+        "--out",
+        s.path().to_str().expect("utf-8 temp path"),
+        "--size",
+        size,
+        "--days",
+        &days,
+        "--sessions-per-day",
+        &sessions,
+        "--quiet",
+    ];
+    argv.extend_from_slice(extra);
+    let expected = testdata_gen::generate(&testdata_gen::Args::parse_from(argv)).expect("generate a store");
+    std::fs::remove_file(s.path().join("expected.json")).expect("generator writes expected.json");
+    (s, serde_json::from_str(&expected).expect("expected.json is JSON"))
+}
+
 /// The eight context fields of a session.
 pub fn context(session: &str) -> Value {
     json!({
