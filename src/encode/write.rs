@@ -74,20 +74,10 @@ pub fn write_str_body(out: &mut Vec<u8>, bytes: &[u8]) {
             i += 8;
         }
     }
-    // The tail (< 8 bytes), padded with a byte that needs no escape.
-    let tail = &bytes[i..];
-    let mut w = [b'a'; 8];
-    for (d, s) in w.iter_mut().zip(tail) {
-        *d = *s;
-    }
-    if word_needs_escape(u64::from_le_bytes(w)) {
-        for &b in tail {
-            write_byte(out, b);
-        }
-    } else {
-        for &b in tail {
-            out.push(b);
-        }
+    // The tail (< 8 bytes) byte by byte: building a padded word here costs a
+    // memcpy call and a store-forwarding stall, more than a few table lookups.
+    for &b in &bytes[i..] {
+        write_byte(out, b);
     }
 }
 
