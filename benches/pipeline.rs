@@ -4,6 +4,8 @@
 //! - `parse`: simd-json's raw tape (the floor any parse pays) beside our
 //!   rows (tape + row walk + context + route + range), per chunk;
 //! - `encode`: parse plus encoding into the JSON-array and OTLP sinks;
+//! - `write`: already encoded OTLP records through the envelope writer of
+//!   each layout (into a discarding sink), and through deflate into a zip;
 //! - `export`: the whole export per format, one id per thread count, beside a
 //!   `sequential` baseline that runs the same work in one loop without the
 //!   pipeline (so the pipeline's own cost and its scaling are both visible).
@@ -18,8 +20,10 @@ use coder_telemetry::config::{Config, Format, Output, DEFAULT_CHUNK_BYTES};
 use coder_telemetry::encode::metrics::Temporality;
 use coder_telemetry::encode::Event;
 use coder_telemetry::export::{export, Hooks};
-use coder_telemetry::output::layout::Layout;
+use coder_telemetry::output::layout::{EnvelopeWriter, Layout, RecordWriter, LOGS};
+use coder_telemetry::output::sink::{EntrySink, ZipSink};
 use coder_telemetry::pipeline::batch::OtlpSink;
+use coder_telemetry::pipeline::batch::Segment;
 use coder_telemetry::pipeline::chunk::{jobs_for, prepare, read_chunk, ChunkBuf, FilePlan};
 use coder_telemetry::pipeline::merge::JsonChunk;
 use coder_telemetry::pipeline::work::{EventSink, ParseOptions, Parser};
@@ -78,6 +82,35 @@ impl EventSink for Discard {
     fn event(&mut self, _: &FilePlan, _: &Event<'_>, _: Signal) -> (u64, u64) {
         (0, 0)
     }
+}
+
+/// An entry sink that drops everything: the writer's own cost only.
+struct NullSink;
+impl EntrySink for NullSink {
+    fn start(&mut self, _: &str) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn write(&mut self, b: &[u8]) -> std::io::Result<()> {
+        std::hint::black_box(b);
+        Ok(())
+    }
+    fn end(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn finish(self: Box<Self>) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn clone_segments(segs: &[Segment]) -> Vec<Segment> {
+    segs.iter()
+        .map(|s| Segment {
+            key: s.key.clone(),
+            head: s.head.clone(),
+            data: s.data.clone(),
+            ends: s.ends.clone(),
+        })
+        .collect()
 }
 
 /// The first 1 MiB chunk of the largest file, as the workers see it.
@@ -171,6 +204,47 @@ fn stages(c: &mut Criterion) {
             },
             BatchSize::LargeInput,
         )
+    });
+    g.finish();
+
+    // The write stage: the chunk's OTLP batch, encoded once, written again and again.
+    let batch = {
+        let mut parser = Parser::default();
+        let mut sink = OtlpSink::new(&[], chunk.len);
+        parser.process(plan, &mut clone_chunk(&chunk), opts, &mut sink);
+        sink.batch
+    };
+    let encoded: u64 = batch
+        .logs
+        .iter()
+        .chain(&batch.traces)
+        .map(|s| s.data.len() as u64)
+        .sum();
+    let mut g = c.benchmark_group("write");
+    g.throughput(Throughput::Bytes(encoded));
+    for (id, layout) in [
+        ("single", Layout::Single),
+        ("split", Layout::Split),
+        ("jsonl", Layout::Jsonl),
+    ] {
+        g.bench_function(id, |b| {
+            b.iter(|| {
+                let mut w = RecordWriter::new(EnvelopeWriter::new(LOGS, layout, 1 << 20, Box::new(NullSink)));
+                w.segments(clone_segments(&batch.logs)).expect("write");
+                w.segments(clone_segments(&batch.traces)).expect("write");
+                w.finish().expect("finish")
+            })
+        });
+    }
+    g.bench_function("zip-deflate-1", |b| {
+        let path = f.out.path().join("write-bench.zip");
+        b.iter(|| {
+            let sink = ZipSink::create(&path, 1).expect("zip");
+            let mut w = RecordWriter::new(EnvelopeWriter::new(LOGS, Layout::Single, 1 << 20, Box::new(sink)));
+            w.segments(clone_segments(&batch.logs)).expect("write");
+            w.segments(clone_segments(&batch.traces)).expect("write");
+            w.finish().expect("finish")
+        })
     });
     g.finish();
 

@@ -138,6 +138,9 @@ fn run_export(args: &cli::ExportArgs) -> anyhow::Result<ExitCode> {
     }
     if !quiet {
         eprintln!("{}", summary.line());
+    } else if summary.output.is_none() {
+        // Even quiet, say why there is no file (SPEC §8.3).
+        eprintln!("coder-telemetry: no events matched; nothing was written");
     }
     if args.summary_json {
         let text = summary.json().to_string();

@@ -252,6 +252,15 @@ fn empty_export_writes_no_file_and_says_so() {
         assert!(!target.exists(), "{name}");
     }
     assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0, "no temporaries left");
+    // Quiet still says why there is no file.
+    export(
+        s.path(),
+        &["--from", "2020-01-01", "--to", "2020-01-02", "--quiet", "-o"],
+    )
+    .arg(out.path().join("q.json"))
+    .assert()
+    .success()
+    .stderr(predicate::str::contains("no events matched"));
     // An empty store, too.
     let empty = Store::new();
     export(empty.path(), &["-o"])
