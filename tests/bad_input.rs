@@ -183,6 +183,22 @@ fn rows_before_a_required_header() {
 }
 
 #[test]
+fn inline_context_in_a_headed_file_is_merged_with_the_header() {
+    let line = row(
+        "x",
+        "2026-11-20T10:00:03Z",
+        json!({"context": {"os_version": "override", "deployment_url": "https://inline"}}),
+    );
+    let (sum, events, _) = run(&with_bad_line(&line), &[]);
+    assert_eq!(sum["skipped_lines"], 0);
+    let e = events.iter().find(|e| e["event_name"] == "x").unwrap();
+    assert_eq!(e["context"]["os_version"], "override");
+    assert_eq!(e["context"]["session_id"], "s1", "header fields stay");
+    // The row's own deployment_url (v1) wins over the inline context's.
+    assert_eq!(e["context"]["deployment_url"], "https://coder.example.com");
+}
+
+#[test]
 fn truncated_last_line() {
     let text = format!("{}\n{}\n{}", header("s1"), good(1), &good(2)[..40]);
     let (sum, events, _) = run(text.as_bytes(), &[]);

@@ -157,7 +157,18 @@ fn event<S: EventSink>(
     };
     let header = plan.header.as_ref();
     let mut ctx = match (row.context, header) {
-        (Some(c), _) => c,
+        // A row of a headed file may still carry some context: its fields win.
+        (Some(inline), Some(h)) => {
+            let mut c = h.context();
+            for (slot, v) in c.fields.iter_mut().zip(inline.fields) {
+                if v.is_some() {
+                    *slot = v;
+                }
+            }
+            c.deployment_url = inline.deployment_url.or(c.deployment_url);
+            c
+        }
+        (Some(c), None) => c,
         (None, Some(h)) => h.context(),
         (None, None) => return Err(RowError::NoContext),
     };
