@@ -33,6 +33,8 @@ pub enum ExportError {
     Pipeline(#[from] PipelineError),
     #[error("cannot start worker threads: {0}")]
     Threads(String),
+    #[error("--format otlp writes a folder or a .zip, not stdout")]
+    OtlpToStdout,
 }
 
 impl ExportError {
@@ -80,6 +82,9 @@ impl Default for Hooks {
 /// Runs the export described by `cfg`.
 pub fn export(cfg: &Config, cancel: &AtomicBool, hooks: Hooks) -> Result<Summary, ExportError> {
     let started = Instant::now();
+    if cfg.format == Format::Otlp && cfg.output == Output::Stdout {
+        return Err(ExportError::OtlpToStdout);
+    }
     if let Output::Path(p) = &cfg.output {
         atomic::check_target(p, cfg.force)?;
     }
@@ -158,7 +163,7 @@ fn export_json(cfg: &Config, shared: &Shared<'_>, problems: &mut Problems) -> Re
 
 fn export_otlp(cfg: &Config, shared: &Shared<'_>, problems: &mut Problems) -> Result<Exported, ExportError> {
     let Output::Path(target) = &cfg.output else {
-        unreachable!("the command line refuses -o - with --format otlp")
+        return Err(ExportError::OtlpToStdout);
     };
     // A folder target is staged as a folder; a zip is staged as per-signal
     // temporary zips in a work folder, merged into one file at the end.

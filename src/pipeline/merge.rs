@@ -527,8 +527,12 @@ pub fn run_json(shared: &Shared<'_>, out: &mut dyn Write, problems: &mut Problem
                 // Emit the run of this stream's elements that come before the
                 // next stream's head, as one slice of its chunk.
                 let st = &mut m.streams[s];
+                // A stream in the heap has its front chunk parsed (head() put it there).
                 let Some(Some(p)) = st.slots.front() else {
-                    unreachable!("a stream in the heap has its front chunk parsed")
+                    return Err(PipelineError::Panic {
+                        file: shared.path(st.files[0]),
+                        message: "merge lost the head of a session stream".into(),
+                    });
                 };
                 let from = st.cursor;
                 let mut to = from + 1;
