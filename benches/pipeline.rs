@@ -287,7 +287,7 @@ fn stages(c: &mut Criterion) {
                 threads,
                 chunk_bytes: DEFAULT_CHUNK_BYTES,
                 now,
-                now_given: true,
+                now_given: None,
             };
             g.bench_function(BenchmarkId::new(name, format!("{threads}-threads")), |b| {
                 b.iter(|| export(&cfg, &AtomicBool::new(false), Hooks::default()).expect("export"))

@@ -257,7 +257,7 @@ pub fn config(a: &ExportArgs) -> Result<(Config, Option<String>), UsageError> {
         threads,
         chunk_bytes,
         now,
-        now_given: a.now.is_some(),
+        now_given: a.now.clone(),
     };
     Ok((cfg, store_note))
 }

@@ -57,7 +57,8 @@ pub struct Config {
     pub chunk_bytes: u64,
     /// The `--now` value, or the clock.
     pub now: DateTime<Utc>,
-    pub now_given: bool,
+    /// The `--now` text exactly as given: the manifest's `exportedAt`.
+    pub now_given: Option<String>,
 }
 
 impl Config {

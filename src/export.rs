@@ -203,7 +203,10 @@ fn export_otlp(cfg: &Config, shared: &Shared<'_>, problems: &mut Problems) -> Re
             Temporality::Cumulative => "cumulative",
         },
         range: &cfg.range,
-        exported_at: cfg.now.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        exported_at: match &cfg.now_given {
+            Some(text) => text.clone(),
+            None => cfg.now.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        },
         source_files: shared.plans.len() as u64,
         counts,
         skipped_lines: problems.skipped_lines(),

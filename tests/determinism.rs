@@ -132,7 +132,7 @@ fn config(store: &Path, out: PathBuf, format: Format, layout: Layout, threads: u
         threads,
         chunk_bytes: chunk,
         now,
-        now_given: true,
+        now_given: Some(NOW.to_string()),
     }
 }
 

@@ -458,6 +458,19 @@ fn otlp_records_match_the_model_one_by_one() {
     assert_eq!(manifest["range"]["start"], "2026-11-19T00:00:00Z");
     assert_eq!(manifest["range"]["end"], "2026-11-21T00:00:00Z");
     assert_eq!(manifest["exportedAt"], NOW);
+    // The --now value exactly as given, offsets included.
+    let again = out.path().join("again");
+    export(
+        store.path(),
+        &["--format", "otlp", "--now", "2026-11-24T14:00:00+02:00", "-o"],
+    )
+    .arg(&again)
+    .assert()
+    .success();
+    assert_eq!(
+        json(&read_output(&again)["manifest.json"])["exportedAt"],
+        "2026-11-24T14:00:00+02:00"
+    );
 }
 
 #[test]
