@@ -105,7 +105,7 @@ pub struct ExportArgs {
     /// Add a resource attribute to every resource (repeatable); OTEL_RESOURCE_ATTRIBUTES is read too
     #[arg(long = "resource-attr", value_name = "KEY=VALUE")]
     pub resource_attrs: Vec<String>,
-    /// Worker threads [default: all cores]
+    /// Use at most N cores: N parse workers, with writers sharing those cores [default: all cores]
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     /// No progress bar and no summary line
