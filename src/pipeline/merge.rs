@@ -37,7 +37,7 @@ use crate::row::ctx;
 
 /// Input bytes the active streams may hold (chunks being consumed and parsed
 /// ahead); the encoded elements take about twice that.
-const MERGE_BUDGET: u64 = 16 * 1024 * 1024;
+const MERGE_BUDGET: u64 = 8 * 1024 * 1024;
 /// Input bytes of all head chunks together (streams not started yet).
 const HEAD_BUDGET: u64 = 8 * 1024 * 1024;
 /// The smallest merge chunk: a dozen typical lines.

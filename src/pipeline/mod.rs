@@ -81,9 +81,10 @@ pub struct Shared<'a> {
 }
 
 impl Shared<'_> {
-    /// Chunks between the dispatcher and the ordered stage.
+    /// Chunks between the dispatcher and the ordered stage: enough for every
+    /// worker to have one in hand and one finished while the writers catch up.
     pub fn window(&self) -> usize {
-        4 * self.pool.current_num_threads() + 4
+        2 * self.pool.current_num_threads() + 2
     }
 
     pub fn path(&self, file: usize) -> String {
