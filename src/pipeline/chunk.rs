@@ -129,6 +129,17 @@ fn read_up_to(f: &mut File, buf: &mut Vec<u8>, n: usize) -> io::Result<usize> {
 
 /// Reads the lines a job owns, up to the file's selected size.
 pub fn read_chunk(path: &std::path::Path, start: u64, end: u64, size: u64) -> io::Result<ChunkBuf> {
+    read_chunk_into(path, start, end, size, Vec::new())
+}
+
+/// [`read_chunk`] into a buffer the caller reuses from chunk to chunk.
+pub fn read_chunk_into(
+    path: &std::path::Path,
+    start: u64,
+    end: u64,
+    size: u64,
+    mut buf: Vec<u8>,
+) -> io::Result<ChunkBuf> {
     let mut f = File::open(path)?;
     let from = start.saturating_sub(1);
     if from >= size {
@@ -136,7 +147,8 @@ pub fn read_chunk(path: &std::path::Path, start: u64, end: u64, size: u64) -> io
     }
     f.seek(SeekFrom::Start(from))?;
     let want = (end.min(size) - from) as usize;
-    let mut buf = Vec::with_capacity(want + EXTEND + PAD);
+    buf.clear();
+    buf.reserve(want + EXTEND + PAD);
     let got = read_up_to(&mut f, &mut buf, want)?;
     // The file shrank: read what is there.
     let end = from + got as u64;

@@ -34,14 +34,19 @@ use crossbeam_channel::{bounded, unbounded, RecvTimeoutError};
 use crate::output::layout::{MetricWriter, RecordWriter, WriterSummary};
 use crate::report::{Problems, StrictAbort};
 use batch::{OtlpBatch, OtlpSink};
-use chunk::{jobs_for, read_chunk, ChunkJob, FilePlan};
+use chunk::{jobs_for, read_chunk_into, ChunkJob, FilePlan};
 use order::Reorder;
 use work::{ChunkReport, Counts, ParseOptions, Parser};
 
 thread_local! {
     /// Each worker thread keeps its parser buffers from one chunk to the next.
     static PARSER: RefCell<Parser> = RefCell::new(Parser::default());
+    /// And its read buffer: no allocation per chunk, no heap fragmentation.
+    static READ_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
+
+/// Read buffers grown past this (by a very long line) are not kept.
+const KEEP_READ_BUF: usize = 4 << 20;
 
 /// Why the pipeline stopped.
 #[derive(Debug, thiserror::Error)]
@@ -144,7 +149,8 @@ pub fn run_job<S: work::EventSink>(
 ) -> (ChunkReport, Option<io::Error>, S) {
     let plan = &shared.plans[job.file];
     let bytes = job.end - job.start;
-    match read_chunk(&plan.file.path, job.start, job.end, plan.file.size) {
+    let buf = READ_BUF.with(|b| std::mem::take(&mut *b.borrow_mut()));
+    match read_chunk_into(&plan.file.path, job.start, job.end, plan.file.size, buf) {
         Err(e) => (
             ChunkReport {
                 bytes,
@@ -156,6 +162,9 @@ pub fn run_job<S: work::EventSink>(
         Ok(mut c) => {
             let mut report = PARSER.with(|p| p.borrow_mut().process(plan, &mut c, shared.opts, &mut sink));
             report.bytes = bytes;
+            if c.buf.capacity() <= KEEP_READ_BUF {
+                READ_BUF.with(|b| *b.borrow_mut() = c.buf);
+            }
             (report, None, sink)
         }
     }
