@@ -334,7 +334,7 @@ struct SeriesState {
 }
 
 /// Buffered metric points of a block are flushed past this many bytes.
-const METRIC_FLUSH_BYTES: usize = 4 * 1024 * 1024;
+const METRIC_FLUSH_BYTES: usize = 1024 * 1024;
 
 /// Groups metric points per series inside each resource block.
 pub struct MetricWriter {
@@ -448,9 +448,12 @@ impl MetricWriter {
                 from = to + 1;
                 first = last + 1;
             }
+            // Release, not clear: in a long block every series would otherwise
+            // keep its own high-water capacity, and memory would grow with
+            // the block instead of staying under the flush bound.
             let s = &mut self.series[i];
-            s.points.clear();
-            s.ends.clear();
+            s.points = Vec::new();
+            s.ends = Vec::new();
         }
         self.buffered = 0;
         Ok(())
