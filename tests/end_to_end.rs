@@ -25,20 +25,6 @@ fn nanos(ts: &str) -> u128 {
     dt.timestamp_nanos_opt().unwrap() as u128
 }
 
-/// A small deterministic generator (xorshift) so the store is the same every run.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 fn hex(rng: &mut Rng, digits: usize) -> String {
     (0..digits)
         .map(|_| format!("{:x}", rng.below(16)))

@@ -46,17 +46,6 @@ fn generated_faults_are_all_reported_and_every_other_event_exported() {
     }
 }
 
-/// A tiny deterministic generator.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 #[test]
 fn every_tenth_line_corrupted_loses_no_valid_event() {
     let (store, _) = generate("mixed", 0.0, 11);

@@ -73,6 +73,22 @@ pub fn generated_store(size: &str, days: u32, sessions: u32, extra: &[&str]) -> 
     (s, serde_json::from_str(&expected).expect("expected.json is JSON"))
 }
 
+/// A small deterministic generator (xorshift), so test stores are the same every run.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
 /// The eight context fields of a session.
 pub fn context(session: &str) -> Value {
     json!({
