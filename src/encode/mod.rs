@@ -13,7 +13,7 @@ pub mod spans;
 pub mod write;
 
 use crate::row::{Context, Pairs, Row, Scalar};
-use write::{write_f64, write_num, write_str};
+use write::{write_f64, write_str};
 
 /// An event ready to encode: the row, its full context (header or inline,
 /// plus `deployment_url`), and its effective schema version (§2.4).
@@ -115,11 +115,6 @@ pub fn write_exception_attrs(out: &mut Vec<u8>, sep: &mut Sep, e: &crate::row::E
     if let Some(c) = e.code {
         write_attr_scalar(out, sep, "exception.code", c);
     }
-}
-
-/// Writes a number as JSON (re-exported for encoders of raw values).
-pub fn write_number(out: &mut Vec<u8>, n: write::Num) {
-    write_num(out, n)
 }
 
 #[cfg(test)]

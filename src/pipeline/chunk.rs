@@ -14,7 +14,7 @@
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 
-use crate::row::{ctx, parse_tape, Context, Line, SUPPORTED_SCHEMA_VERSION};
+use crate::row::{parse_tape, Context, Line, SUPPORTED_SCHEMA_VERSION};
 use crate::store::StoreFile;
 
 /// Bytes of padding simd-json may read past a line; the next lines of a chunk
@@ -46,10 +46,6 @@ impl OwnedHeader {
             fields: std::array::from_fn(|i| self.fields[i].as_deref()),
             deployment_url: self.deployment_url.as_deref(),
         }
-    }
-
-    pub fn session_id(&self) -> Option<&str> {
-        self.fields[ctx::SESSION_ID].as_deref()
     }
 }
 
