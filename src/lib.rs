@@ -6,11 +6,13 @@
 //! signal) -> [`encode`] (record bytes) -> [`pipeline`] (parallel, ordered)
 //! -> [`output`] (layout, packaging, atomic rename). [`export`] runs one
 //! export end to end from a validated [`config::Config`]; the command line
-//! lives in the binary and is the only user of clap.
+//! lives in the binary and is the only user of clap. [`heap`] tunes the
+//! allocator for long runs.
 
 pub mod config;
 pub mod encode;
 pub mod export;
+pub mod heap;
 pub mod output;
 pub mod pipeline;
 pub mod range;

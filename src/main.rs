@@ -20,25 +20,7 @@ use cli::{Cli, Command, UsageError};
 
 static CANCEL: AtomicBool = AtomicBool::new(false);
 
-/// Chunk buffers (1-4 MiB) are allocated and freed thousands of times per
-/// GB. By default glibc serves them with fresh mmaps or trims them back to
-/// the OS, and every reuse then faults in and zeroes new pages: about a
-/// tenth of the workers' time. Keeping them in the heap costs nothing in
-/// peak memory, which the pipeline bounds anyway.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn keep_freed_buffers() {
-    // SAFETY: mallopt only sets allocator parameters; called before any thread starts.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn keep_freed_buffers() {}
-
 fn main() -> ExitCode {
-    keep_freed_buffers();
     match run() {
         Ok(code) => code,
         Err(e) => {
@@ -127,6 +109,7 @@ fn confine_to_cpus(_n: usize) {}
 
 fn run_export(args: &cli::ExportArgs) -> anyhow::Result<ExitCode> {
     let (cfg, store_note) = cli::config(args)?;
+    coder_telemetry::heap::tune_for(cfg.format);
     if args.threads.is_some() {
         // Before any thread starts, so that every thread inherits the mask.
         confine_to_cpus(cfg.threads);

@@ -7,6 +7,7 @@
 //! because the writer groups them per series and may keep running totals.
 
 use super::chunk::FilePlan;
+use super::pool;
 use super::work::EventSink;
 use crate::encode::metrics::{for_each_point, write_point_attrs, MetricKind, PointValue};
 use crate::encode::resource::{write_resource, write_scope};
@@ -37,6 +38,14 @@ pub struct Segment {
     pub data: Vec<u8>,
     /// End offset of each record in `data`; record `i` starts after `ends[i-1]` and its comma.
     pub ends: Vec<u32>,
+}
+
+/// The buffers go back to the pool for the next chunk.
+impl Drop for Segment {
+    fn drop(&mut self) {
+        pool::RECORDS.give(std::mem::take(&mut self.data));
+        pool::ENDS.give(std::mem::take(&mut self.ends));
+    }
 }
 
 impl Segment {
@@ -78,6 +87,13 @@ pub struct MetricSegment {
     pub attrs: Vec<u8>,
     pub series: Vec<SeriesDef>,
     pub points: Vec<PointRec>,
+}
+
+impl Drop for MetricSegment {
+    fn drop(&mut self) {
+        pool::ATTRS.give(std::mem::take(&mut self.attrs));
+        pool::POINTS.give(std::mem::take(&mut self.points));
+    }
 }
 
 /// Everything one chunk sends to the envelope writers.
@@ -136,8 +152,8 @@ fn segment<'s>(
         segs.push(Segment {
             key,
             head,
-            data: Vec::with_capacity(capacity),
-            ends: Vec::new(),
+            data: pool::RECORDS.take(capacity),
+            ends: pool::ENDS.take(0),
         });
     }
     let last = segs.len() - 1;
@@ -176,9 +192,9 @@ impl EventSink for OtlpSink<'_> {
                     segs.push(MetricSegment {
                         key,
                         head,
-                        attrs: Vec::new(),
+                        attrs: pool::ATTRS.take(0),
                         series: Vec::new(),
-                        points: Vec::new(),
+                        points: pool::POINTS.take(0),
                     });
                 }
                 let Some(seg) = segs.last_mut() else {

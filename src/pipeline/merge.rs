@@ -31,6 +31,7 @@ use super::{panic_message, run_job, LineNumbers, PipelineError, Shared};
 use crate::encode::json::{write_context, write_element_head};
 use crate::encode::metrics::for_each_point;
 use crate::encode::Event;
+use crate::heap::Trim;
 use crate::report::Problems;
 use crate::route::Signal;
 use crate::row::ctx;
@@ -289,6 +290,7 @@ struct Merger<'s, 'a> {
     tx: crossbeam_channel::Sender<Arrival>,
     rx: crossbeam_channel::Receiver<Arrival>,
     counts: Counts,
+    trim: Trim,
 }
 
 impl<'s, 'a> Merger<'s, 'a> {
@@ -453,6 +455,7 @@ impl<'s, 'a> Merger<'s, 'a> {
                 .report(self.shared, p.job.file, &p.report, p.read_error.as_ref(), problems)?;
             self.counts.add(&p.report.counts);
             (self.shared.progress)(p.report.bytes);
+            self.trim.advance(p.report.bytes);
         }
         if self.eligible(s) {
             self.queue.push_back(s);
@@ -503,6 +506,7 @@ pub fn run_json(shared: &Shared<'_>, out: &mut dyn Write, problems: &mut Problem
         tx,
         rx,
         counts: Counts::default(),
+        trim: Trim::default(),
     };
 
     let mut runs = Runs {

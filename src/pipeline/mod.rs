@@ -20,6 +20,7 @@ pub mod batch;
 pub mod chunk;
 pub mod merge;
 pub mod order;
+pub mod pool;
 pub mod probe;
 pub mod work;
 
