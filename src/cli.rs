@@ -188,10 +188,11 @@ pub fn config(a: &ExportArgs) -> Result<(Config, Option<String>), UsageError> {
     let max_request_bytes = match &a.max_request_bytes {
         None => default_max_request_bytes(layout),
         Some(s) => match parse_size(s) {
-            Some(n) if (1024..=(1u64 << 32)).contains(&n) => n as usize,
+            // Any positive size: a record that cannot fit is written alone and counted.
+            Some(n) if (1..=(1u64 << 32)).contains(&n) => n as usize,
             _ => {
                 return Err(usage(format!(
-                    "--max-request-bytes {s:?}: expected a size from 1KiB to 4GiB, such as 1048576 or 16MiB"
+                    "--max-request-bytes {s:?}: expected a size from 1 byte to 4GiB, such as 1048576 or 16MiB"
                 )))
             }
         },

@@ -325,7 +325,7 @@ fn usage_errors_exit_2_and_say_what_is_accepted() {
         (&["--format", "xml"], "json"),
         (&["--layout", "zigzag"], "single"),
         (&["--max-request-bytes", "12 parsecs"], "--max-request-bytes"),
-        (&["--max-request-bytes", "10"], "--max-request-bytes"),
+        (&["--max-request-bytes", "0"], "--max-request-bytes"),
         (&["--compression-level", "12"], "--compression-level"),
         (&["--threads", "0"], "--threads"),
         (&["--resource-attr", "novalue"], "KEY=VALUE"),

@@ -219,6 +219,33 @@ fn a_record_larger_than_the_cap_is_written_alone_and_reported() {
 }
 
 #[test]
+fn a_cap_smaller_than_any_record_writes_each_record_alone() {
+    let store = generated();
+    let out = tempfile::tempdir().unwrap();
+    for layout in ["split", "jsonl"] {
+        let t = out.path().join(layout);
+        let summary = run(store.path(), &t, &["--layout", layout, "--max-request-bytes", "1"]);
+        let e = read_output(&t);
+        let logs = requests(&e, "logs");
+        let spans = requests(&e, "traces");
+        let metrics = requests(&e, "metrics");
+        // One record (a metric entry holds one point) per request, nothing lost.
+        assert_eq!(logs.len() as u64, summary["logs"].as_u64().unwrap(), "{layout}");
+        assert_eq!(spans.len() as u64, summary["spans"].as_u64().unwrap(), "{layout}");
+        assert_eq!(
+            metrics.len() as u64,
+            summary["metric_points"].as_u64().unwrap(),
+            "{layout}"
+        );
+        assert_eq!(decode_logs(&logs).len(), logs.len());
+        decode_traces(&spans);
+        decode_metrics(&metrics);
+        let all = logs.len() + spans.len() + metrics.len();
+        assert_eq!(summary["oversize_records"].as_u64().unwrap(), all as u64, "{layout}");
+    }
+}
+
+#[test]
 fn layouts_are_identical_for_one_and_two_threads() {
     let store = generated();
     let out = tempfile::tempdir().unwrap();
