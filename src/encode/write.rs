@@ -133,18 +133,74 @@ pub fn is_integral(v: f64) -> bool {
     v.is_finite() && v.fract() == 0.0 && v.abs() < INTEGRAL_LIMIT
 }
 
-/// Writes a finite double: integral values as integers, others shortest round-trip.
-/// Non-finite values have no JSON form and are written as `null`; callers that
-/// must not emit `null` drop them first.
+/// Writes a finite double as JavaScript would: integral values as integers,
+/// others shortest round-trip. Non-finite values have no JSON form and are
+/// written as `null`; callers that must not emit `null` drop them first.
 #[inline]
 pub fn write_f64(out: &mut Vec<u8>, v: f64) {
     if is_integral(v) {
         // -0.0 is integral; write it as 0.
         write_i64(out, v as i64);
     } else if v.is_finite() {
-        out.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
+        let mut buf = ryu::Buffer::new();
+        let text = buf.format_finite(v);
+        if text.as_bytes().contains(&b'e') {
+            write_js_exponent_form(out, text);
+        } else {
+            // ryu's plain notation is JavaScript's too (it uses it for a narrower range).
+            out.extend_from_slice(text.as_bytes());
+        }
     } else {
         out.extend_from_slice(b"null");
+    }
+}
+
+/// Rewrites ryu's exponent notation (`1e-6`, `1.5e20`) the way ECMAScript
+/// `Number::toString` writes the same digits: plain for a decimal exponent
+/// in (-7, 21), else `d.ddde+N` / `d.ddde-N`.
+fn write_js_exponent_form(out: &mut Vec<u8>, text: &str) {
+    let (sign, text) = match text.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", text),
+    };
+    let (mantissa, exp) = text.split_once('e').unwrap_or((text, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    // The significant digits, and `n`: the value is 0.DIGITS x 10^n.
+    let mut digits: Vec<u8> = int.bytes().chain(frac.bytes()).collect();
+    let mut n = int.len() as i32 + exp;
+    let lead = digits.iter().take_while(|&&d| d == b'0').count();
+    digits.drain(..lead);
+    n -= lead as i32;
+    while digits.last() == Some(&b'0') {
+        digits.pop();
+    }
+    if digits.is_empty() {
+        out.push(b'0');
+        return;
+    }
+    let k = digits.len() as i32;
+    out.extend_from_slice(sign.as_bytes());
+    if k <= n && n <= 21 {
+        out.extend_from_slice(&digits);
+        out.resize(out.len() + (n - k) as usize, b'0');
+    } else if 0 < n && n <= 21 {
+        out.extend_from_slice(&digits[..n as usize]);
+        out.push(b'.');
+        out.extend_from_slice(&digits[n as usize..]);
+    } else if -6 < n && n <= 0 {
+        out.extend_from_slice(b"0.");
+        out.resize(out.len() + (-n) as usize, b'0');
+        out.extend_from_slice(&digits);
+    } else {
+        out.push(digits[0]);
+        if k > 1 {
+            out.push(b'.');
+            out.extend_from_slice(&digits[1..]);
+        }
+        out.push(b'e');
+        out.push(if n > 0 { b'+' } else { b'-' });
+        write_i64(out, i64::from((n - 1).abs()));
     }
 }
 
@@ -230,11 +286,37 @@ mod tests {
     #[test]
     fn other_doubles_are_shortest_round_trip() {
         assert_eq!(s(|o| write_f64(o, 0.1)), "0.1");
-        assert_eq!(s(|o| write_f64(o, 1.5e-7)), "1.5e-7");
-        assert_eq!(s(|o| write_f64(o, 1e21)), "1e21");
+        assert_eq!(s(|o| write_f64(o, -2.5)), "-2.5");
         let v = 0.1 + 0.2;
         let text = s(|o| write_f64(o, v));
+        assert_eq!(text, "0.30000000000000004");
         assert_eq!(text.parse::<f64>().unwrap(), v);
+    }
+
+    #[test]
+    fn doubles_are_written_as_javascript_writes_them() {
+        // Expected strings are what `String(x)` gives in node.
+        for (v, js) in [
+            (0.000001, "0.000001"),
+            (0.0000012345, "0.0000012345"),
+            (1.5e-7, "1.5e-7"),
+            (-1e-7, "-1e-7"),
+            (1e20, "100000000000000000000"),
+            (1.5e20, "150000000000000000000"),
+            (1e21, "1e+21"),
+            (1.2345678901234568e29, "1.2345678901234568e+29"),
+            (-1.5e300, "-1.5e+300"),
+            (5e-324, "5e-324"),
+            (f64::MAX, "1.7976931348623157e+308"),
+            (123.456, "123.456"),
+            (0.00001, "0.00001"),
+            (1e16 + 0.5, "10000000000000000"),
+            (9.5e18, "9500000000000000000"),
+        ] {
+            assert_eq!(s(|o| write_f64(o, v)), js, "{v:e}");
+            let back: f64 = s(|o| write_f64(o, v)).parse().unwrap();
+            assert_eq!(back, v, "{js} must round-trip");
+        }
     }
 
     #[test]
