@@ -147,14 +147,16 @@ impl Summary {
     /// The one-line summary.
     pub fn line(&self) -> String {
         let c = &self.counts;
-        let target = match &self.output {
-            Some(o) => format!("to {o}"),
-            None => "nothing written: no events matched".to_string(),
+        let mut s = match &self.output {
+            Some(o) => format!(
+                "exported {} events ({} logs, {} spans, {} metric events -> {} points) from {} files to {o} in {:.2}s",
+                c.events, c.logs, c.spans, c.metric_events, c.metric_points, self.files_read, self.elapsed_s
+            ),
+            None => format!(
+                "no events matched, nothing written ({} files read in {:.2}s)",
+                self.files_read, self.elapsed_s
+            ),
         };
-        let mut s = format!(
-            "exported {} events ({} logs, {} spans, {} metric events -> {} points) from {} files {} in {:.2}s",
-            c.events, c.logs, c.spans, c.metric_events, c.metric_points, self.files_read, target, self.elapsed_s
-        );
         if self.skipped_lines + self.skipped_files > 0 {
             s.push_str(&format!(
                 "; skipped {} lines and {} files",
@@ -218,5 +220,29 @@ mod tests {
         ] {
             assert!(v.get(k).is_some(), "{k}");
         }
+    }
+
+    #[test]
+    fn summary_line_names_counts_output_and_skips_or_says_nothing_was_written() {
+        let mut s = Summary {
+            files_read: 3,
+            skipped_lines: 2,
+            output: Some("out.json".to_string()),
+            elapsed_s: 1.234,
+            ..Summary::default()
+        };
+        s.counts.events = 7;
+        s.counts.logs = 4;
+        s.counts.spans = 3;
+        assert_eq!(
+            s.line(),
+            "exported 7 events (4 logs, 3 spans, 0 metric events -> 0 points) from 3 files to out.json in 1.23s; \
+             skipped 2 lines and 0 files"
+        );
+        s.output = None;
+        assert_eq!(
+            s.line(),
+            "no events matched, nothing written (3 files read in 1.23s); skipped 2 lines and 0 files"
+        );
     }
 }
