@@ -86,7 +86,11 @@ pub fn export(cfg: &Config, cancel: &AtomicBool, hooks: Hooks) -> Result<Summary
         return Err(ExportError::OtlpToStdout);
     }
     if let Output::Path(p) = &cfg.output {
-        atomic::check_target(p, cfg.force)?;
+        if !atomic::is_special(p) {
+            atomic::check_target(p, cfg.force)?;
+        } else if cfg.format == Format::Otlp {
+            return Err(OutputError::Special(p.clone()).into());
+        }
     }
     let mut files = store::select(store::list(&cfg.store)?, &cfg.range);
     store::stat_sizes(&mut files);
@@ -146,6 +150,18 @@ fn export_json(cfg: &Config, shared: &Shared<'_>, problems: &mut Problems) -> Re
             let counts = run_json(shared, &mut out, problems)?;
             out.flush()?;
             Ok((counts, Some("-".to_string()), 0))
+        }
+        Output::Path(target) if atomic::is_special(target) => {
+            // `/dev/null`, a pipe: written in place, never replaced.
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(target)
+                .map_err(|error| OutputError::Io {
+                    path: target.clone(),
+                    error,
+                })?;
+            let counts = run_json(shared, &mut &file, problems)?;
+            Ok((counts, Some(target.display().to_string()), 0))
         }
         Output::Path(target) => {
             let tmp = atomic::temp_file(target)?;

@@ -141,3 +141,50 @@ fn ctrl_c_in_the_middle_leaves_nothing() {
         );
     }
 }
+
+/// A named pipe stands in for `/dev/null` and friends (a test must not risk
+/// the real one): an existing target that is not a regular file or folder.
+fn fifo(dir: &Path) -> std::path::PathBuf {
+    use std::os::unix::fs::FileTypeExt;
+    let path = dir.join("pipe");
+    let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    // SAFETY: a plain libc call with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    assert!(std::fs::metadata(&path).unwrap().file_type().is_fifo());
+    path
+}
+
+#[test]
+fn dev_null_style_target_was_replaced_by_a_regular_file() {
+    use std::os::unix::fs::FileTypeExt;
+    let s = store_of_size("200KiB");
+    let out = tempfile::tempdir().unwrap();
+    let pipe = fifo(out.path());
+    let expected = export(s.path(), &["-o", "-"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    // JSON streams into the pipe, with or without --force, and the pipe stays a pipe.
+    for force in [false, true] {
+        let reader = {
+            let pipe = pipe.clone();
+            std::thread::spawn(move || std::fs::read(pipe).unwrap())
+        };
+        let mut args = vec!["-o", pipe.to_str().unwrap()];
+        if force {
+            args.push("--force");
+        }
+        export(s.path(), &args).assert().success();
+        assert_eq!(reader.join().unwrap(), expected, "force: {force}");
+        assert!(std::fs::metadata(&pipe).unwrap().file_type().is_fifo());
+    }
+    // OTLP needs a folder or a zip: refused, and the pipe is left alone.
+    export(s.path(), &["--format", "otlp", "--force", "-o", pipe.to_str().unwrap()])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("not a regular file or folder"));
+    assert!(std::fs::metadata(&pipe).unwrap().file_type().is_fifo());
+    assert_eq!(entries(out.path()), ["pipe"]);
+}

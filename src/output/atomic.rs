@@ -2,6 +2,10 @@
 //! folder beside the target and renamed into place only when complete. The
 //! temporaries are removed when dropped, so a failure, an early return or a
 //! Ctrl-C (which unwinds through the normal error path) leaves nothing behind.
+//!
+//! An existing target that is neither a regular file nor a folder
+//! (`/dev/null`, a named pipe, a terminal) is never replaced, whatever
+//! `--force` says: a JSON export streams into it, like `-o -`.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -13,6 +17,8 @@ use tempfile::{NamedTempFile, TempDir};
 pub enum OutputError {
     #[error("{0} already exists (use --force to overwrite it)")]
     Exists(PathBuf),
+    #[error("{0} is not a regular file or folder; --format otlp writes a folder or a .zip file")]
+    Special(PathBuf),
     #[error("the output folder {0} does not exist")]
     NoParent(PathBuf),
     #[error("cannot write in {path}: {error}")]
@@ -40,6 +46,12 @@ fn prefix(target: &Path) -> String {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     format!(".{name}.")
+}
+
+/// Whether `target` exists and is neither a regular file nor a folder
+/// (following symlinks): a device, a named pipe or a socket.
+pub fn is_special(target: &Path) -> bool {
+    std::fs::metadata(target).is_ok_and(|m| !m.is_file() && !m.is_dir())
 }
 
 /// Refuses an existing target without `--force` and a missing parent folder.

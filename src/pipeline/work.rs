@@ -134,12 +134,26 @@ impl Parser {
     }
 }
 
+/// What a user can act on, from simd-json's error: the kind of mistake and
+/// the byte column (1-based) where the parser gave up.
 fn json_error(e: &simd_json::Error) -> String {
-    let text = e.to_string();
-    if text.contains("InvalidUtf8") || text.contains("UTF") {
-        "the line is not valid UTF-8".to_string()
-    } else {
-        text
+    use simd_json::ErrorType as T;
+    let col = e.index() + 1;
+    match e.error() {
+        T::InvalidUtf8 => "the line is not valid UTF-8".to_string(),
+        T::InvalidNumber | T::InvalidExponent => {
+            format!("malformed number, or one beyond the range of a double, at column {col}")
+        }
+        // simd-json points at a structural character near the string, not the escape.
+        T::InvalidEscape | T::InvalidUnicodeEscape | T::InvalidUnicodeCodepoint => {
+            "invalid escape sequence in a string".to_string()
+        }
+        T::KeyMustBeAString => format!("object key is not a string at column {col}"),
+        T::Eof => "the line ends inside a value".to_string(),
+        _ => match e.character() {
+            Some(c) if !c.is_control() => format!("syntax error at column {col} (at {c:?})"),
+            _ => format!("syntax error at column {col}"),
+        },
     }
 }
 
