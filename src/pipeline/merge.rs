@@ -8,8 +8,11 @@
 //! emits, it is *active* and gets full chunks plus a bounded number parsed
 //! ahead. Chunks are cut when requested, sized so that the active streams
 //! together stay under a fixed budget, and requested in the order streams run
-//! out of data, which is merge order. So memory stays bounded whether 2 or
-//! 2,000 sessions are in range, and sessions of different days (which never
+//! out of data, which is merge order. Head chunks share a budget too: past
+//! it (thousands of sessions, a fleet archive), a stream whose first key is
+//! known is *parked*: its head chunk is let go and read again when the
+//! merge gets near that key. So memory stays bounded whether 2 or 20,000
+//! sessions are in range, and sessions of different days (which never
 //! overlap) do not shrink each other's chunks.
 //!
 //! Ties on the timestamp go to the smaller `context.session_id`, then to the
@@ -39,8 +42,11 @@ use crate::row::ctx;
 /// Input bytes the active streams may hold (chunks being consumed and parsed
 /// ahead); the encoded elements take about twice that.
 const MERGE_BUDGET: u64 = 8 * 1024 * 1024;
-/// Input bytes of all head chunks together (streams not started yet).
+/// Input bytes of all head chunks held together (streams not started yet),
+/// and at most this many chunks' worth (so that small test chunks exercise
+/// parking too).
 const HEAD_BUDGET: u64 = 8 * 1024 * 1024;
+const HEAD_BUDGET_CHUNKS: u64 = 8;
 /// The smallest merge chunk: a dozen typical lines.
 const MIN_MERGE_CHUNK: u64 = 8 * 1024;
 /// Head chunks: small, but enough for a header and a first event.
@@ -217,6 +223,8 @@ struct Stream {
     cursor: usize,
     /// Emitting, and not finished.
     active: bool,
+    /// Its first key is known, its head chunk was let go (see [`Merger::park`]).
+    parked: bool,
     lines: LineNumbers,
 }
 
@@ -267,9 +275,14 @@ fn merge_shape(active: usize, threads: usize, chunk_bytes: u64) -> (u64, usize) 
     (size, depth)
 }
 
+/// Input bytes that head chunks may hold together.
+fn head_budget(chunk_bytes: u64) -> u64 {
+    HEAD_BUDGET.min(HEAD_BUDGET_CHUNKS * chunk_bytes.max(1))
+}
+
 /// The size of every stream's head chunk.
 fn head_chunk(streams: usize, chunk_bytes: u64) -> u64 {
-    (HEAD_BUDGET / streams.max(1) as u64)
+    (head_budget(chunk_bytes) / streams.max(1) as u64)
         .clamp(MIN_HEAD_CHUNK, MAX_HEAD_CHUNK)
         .min(chunk_bytes.max(1))
 }
@@ -284,6 +297,12 @@ struct Merger<'s, 'a> {
     head_chunk: u64,
     /// Streams emitting and not finished.
     active: usize,
+    /// Streams not started that hold their parsed head chunk, and the most
+    /// that may: with thousands of sessions the others are parked.
+    held: usize,
+    max_held: usize,
+    /// First keys of parked streams, to take them back in merge order.
+    parked: BinaryHeap<HeapKey>,
     max_inflight: usize,
     inflight: usize,
     queue: VecDeque<usize>,
@@ -298,12 +317,62 @@ impl<'s, 'a> Merger<'s, 'a> {
     /// started holds only its head chunk; an active one parses ahead.
     fn eligible(&self, s: usize) -> bool {
         let st = &self.streams[s];
+        if st.parked {
+            return false;
+        }
         let depth = if st.active {
             merge_shape(self.active, self.threads, self.shared.chunk_bytes).1
         } else {
             0
         };
         st.slots.len() <= depth && st.has_more(self.shared.plans)
+    }
+
+    /// Lets go of the parsed head chunk of stream `s` (not started), keeping
+    /// only its first key: the stream is rewound to that chunk's start and
+    /// re-reads it when the merge gets near it ([`Merger::refill`]). Its
+    /// problems were not reported yet, so they are reported once, on the
+    /// second reading.
+    fn park(&mut self, s: usize, key: HeapKey) {
+        let st = &mut self.streams[s];
+        if let Some(Some(p)) = st.slots.pop_front() {
+            if let Some(pos) = st.files.iter().position(|&f| f == p.job.file) {
+                st.file_pos = pos;
+            }
+            st.offset = p.job.start;
+            st.requested = st.consumed;
+            st.cursor = 0;
+        }
+        st.parked = true;
+        self.parked.push(key);
+    }
+
+    /// Makes parked stream `s` request its head chunk again.
+    fn unpark<'scope>(&mut self, scope: &rayon::Scope<'scope>, s: usize)
+    where
+        's: 'scope,
+        'a: 'scope,
+    {
+        self.streams[s].parked = false;
+        self.queue.push_back(s);
+        self.pump(scope);
+    }
+
+    /// Re-reads parked heads, earliest first, while the held budget allows.
+    fn refill<'scope>(&mut self, scope: &rayon::Scope<'scope>)
+    where
+        's: 'scope,
+        'a: 'scope,
+    {
+        while self.held < self.max_held {
+            let Some(Reverse((_, _, s))) = self.parked.pop() else {
+                break;
+            };
+            if self.streams[s as usize].parked {
+                self.held += 1;
+                self.unpark(scope, s as usize);
+            }
+        }
     }
 
     /// Marks stream `s` as emitting; it may now parse ahead.
@@ -490,17 +559,22 @@ pub fn run_json(shared: &Shared<'_>, out: &mut dyn Write, problems: &mut Problem
             slots: VecDeque::new(),
             cursor: 0,
             active: false,
+            parked: false,
             lines: LineNumbers::default(),
         })
         .collect();
     let (tx, rx) = unbounded();
+    let head_chunk = head_chunk(streams.len(), shared.chunk_bytes);
     let mut m = Merger {
         shared,
         queue: (0..streams.len()).collect(),
-        head_chunk: head_chunk(streams.len(), shared.chunk_bytes),
+        head_chunk,
         streams,
         threads,
         active: 0,
+        held: 0,
+        max_held: (head_budget(shared.chunk_bytes) / head_chunk).max(1) as usize,
+        parked: BinaryHeap::new(),
         max_inflight: 2 * threads + 2,
         inflight: 0,
         tx,
@@ -520,13 +594,29 @@ pub fn run_json(shared: &Shared<'_>, out: &mut dyn Write, problems: &mut Problem
         let mut heap: BinaryHeap<HeapKey> = BinaryHeap::with_capacity(m.streams.len());
         for s in 0..m.streams.len() {
             if let Some(k) = m.head(scope, s, problems)? {
+                if m.held < m.max_held {
+                    m.held += 1;
+                } else {
+                    m.park(s, k.clone());
+                }
                 heap.push(k);
             }
         }
         let mut written = 0u64;
         while let Some(Reverse((t, sid, s32))) = heap.pop() {
             let s = s32 as usize;
+            if m.streams[s].parked {
+                // Needed before its turn to be re-read came: read it now.
+                m.unpark(scope, s);
+            } else if !m.streams[s].active {
+                m.held = m.held.saturating_sub(1);
+            }
+            if !matches!(m.streams[s].slots.front(), Some(Some(_))) {
+                // A head being re-read: wait for it (same chunk, same first key).
+                m.head(scope, s, problems)?;
+            }
             m.activate(scope, s);
+            m.refill(scope);
             {
                 // Emit the run of this stream's elements that come before the
                 // next stream's head, as one slice of its chunk.
@@ -604,5 +694,11 @@ mod tests {
         assert_eq!(head_chunk(1000, 1 << 20), 8 * 1024 * 1024 / 1000);
         assert_eq!(head_chunk(100_000, 1 << 20), MIN_HEAD_CHUNK);
         assert_eq!(head_chunk(10, 100), 100);
+    }
+
+    #[test]
+    fn head_budget_is_a_few_chunks_at_most() {
+        assert_eq!(head_budget(1 << 20), HEAD_BUDGET);
+        assert_eq!(head_budget(100), 800);
     }
 }
