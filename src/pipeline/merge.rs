@@ -218,7 +218,9 @@ struct Stream {
     requested: u64,
     consumed: u64,
     /// Requested, not yet consumed chunks, in order; `None` until parsed.
-    slots: VecDeque<Option<Parsed>>,
+    /// Boxed: a stream's empty queue then costs a few words, not a few
+    /// `Parsed`s of capacity (tens of MiB with 30,000 sessions).
+    slots: VecDeque<Option<Box<Parsed>>>,
     /// Next element of the front chunk.
     cursor: usize,
     /// Emitting, and not finished.
@@ -288,7 +290,7 @@ fn head_chunk(streams: usize, chunk_bytes: u64) -> u64 {
 }
 
 /// A parsed chunk on its way back: (stream, request number, result).
-type Arrival = (usize, u64, std::thread::Result<Parsed>);
+type Arrival = (usize, u64, std::thread::Result<Box<Parsed>>);
 
 struct Merger<'s, 'a> {
     shared: &'s Shared<'a>,
@@ -343,6 +345,7 @@ impl<'s, 'a> Merger<'s, 'a> {
             st.requested = st.consumed;
             st.cursor = 0;
         }
+        st.slots = VecDeque::new();
         st.parked = true;
         self.parked.push(key);
     }
@@ -422,13 +425,13 @@ impl<'s, 'a> Merger<'s, 'a> {
                     let hint = (job.end - job.start) as usize;
                     let (report, read_error, mut chunk) = run_job(shared, job, JsonChunk::with_capacity(hint));
                     let bytes = Arc::new(std::mem::take(&mut chunk.data));
-                    Parsed {
+                    Box::new(Parsed {
                         job,
                         report,
                         read_error,
                         chunk,
                         bytes,
-                    }
+                    })
                 }));
                 let _ = tx.send((s, seq, parsed));
             });
@@ -482,8 +485,10 @@ impl<'s, 'a> Merger<'s, 'a> {
             let st = &self.streams[s];
             match st.slots.front() {
                 None if !st.has_more(self.shared.plans) => {
+                    let st = &mut self.streams[s];
+                    st.slots = VecDeque::new();
                     if st.active {
-                        self.streams[s].active = false;
+                        st.active = false;
                         self.active -= 1;
                     }
                     return Ok(None);
