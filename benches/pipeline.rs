@@ -21,7 +21,7 @@ use coder_telemetry::encode::metrics::Temporality;
 use coder_telemetry::encode::Event;
 use coder_telemetry::export::{export, Hooks};
 use coder_telemetry::output::layout::{EnvelopeWriter, Layout, RecordWriter, LOGS};
-use coder_telemetry::output::sink::{EntrySink, ZipSink};
+use coder_telemetry::output::sink::{EntrySink, ZipSink, ZipStyle};
 use coder_telemetry::pipeline::batch::OtlpSink;
 use coder_telemetry::pipeline::batch::Segment;
 use coder_telemetry::pipeline::chunk::{jobs_for, prepare, read_chunk, ChunkBuf, FilePlan};
@@ -239,7 +239,7 @@ fn stages(c: &mut Criterion) {
     g.bench_function("zip-deflate-1", |b| {
         let path = f.out.path().join("write-bench.zip");
         b.iter(|| {
-            let sink = ZipSink::create(&path, 1).expect("zip");
+            let sink = ZipSink::create(&path, ZipStyle::new(1, &chrono::Utc::now())).expect("zip");
             let mut w = RecordWriter::new(EnvelopeWriter::new(LOGS, Layout::Single, 1 << 20, Box::new(sink)));
             w.segments(clone_segments(&batch.logs)).expect("write");
             w.segments(clone_segments(&batch.traces)).expect("write");

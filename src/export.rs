@@ -14,7 +14,7 @@ use crate::encode::metrics::Temporality;
 use crate::output::atomic::{self, OutputError};
 use crate::output::layout::{EnvelopeWriter, MetricWriter, RecordWriter, LOGS, METRICS, TRACES};
 use crate::output::manifest::{manifest_bytes, ManifestData};
-use crate::output::sink::{assemble_zip, EntrySink, FolderSink, ZipSink};
+use crate::output::sink::{assemble_zip, EntrySink, FolderSink, ZipSink, ZipStyle};
 use crate::pipeline::chunk::{prepare, FilePlan};
 use crate::pipeline::merge::run_json;
 use crate::pipeline::work::{Counts, ParseOptions};
@@ -185,10 +185,11 @@ fn export_otlp(cfg: &Config, shared: &Shared<'_>, problems: &mut Problems) -> Re
     // temporary zips in a work folder, merged into one file at the end.
     let work = atomic::temp_dir(target)?;
     let zip = cfg.is_zip();
+    let style = ZipStyle::new(cfg.compression_level, &cfg.now);
     let part = |name: &str| work.path().join(format!("{name}.zip"));
     let sink = |name: &str| -> Result<Box<dyn EntrySink>, ExportError> {
         Ok(if zip {
-            Box::new(ZipSink::create(&part(name), cfg.compression_level)?)
+            Box::new(ZipSink::create(&part(name), style)?)
         } else {
             Box::new(FolderSink::new(work.path()))
         })
@@ -233,7 +234,7 @@ fn export_otlp(cfg: &Config, shared: &Shared<'_>, problems: &mut Problems) -> Re
     if zip {
         let parts: Vec<PathBuf> = [LOGS.file, TRACES.file, METRICS.file].iter().map(|n| part(n)).collect();
         let tmp = atomic::temp_file(target)?;
-        assemble_zip(tmp.path(), &parts, ("manifest.json", &manifest), cfg.compression_level)?;
+        assemble_zip(tmp.path(), &parts, ("manifest.json", &manifest), style)?;
         atomic::commit_file(tmp, target)?;
     } else {
         write_file(&work.path().join("manifest.json"), &manifest)?;

@@ -246,6 +246,25 @@ fn a_cap_smaller_than_any_record_writes_each_record_alone() {
 }
 
 #[test]
+fn zip_entries_carry_the_export_time() {
+    // NOW is 2026-11-24T12:00:00Z; entries used to say 1980-01-01.
+    let store = generated();
+    let out = tempfile::tempdir().unwrap();
+    for layout in ["single", "split"] {
+        let t = out.path().join(format!("{layout}.zip"));
+        run(store.path(), &t, &["--layout", layout]);
+        let mut zip = zip::ZipArchive::new(std::fs::File::open(&t).unwrap()).unwrap();
+        assert!(zip.len() >= 2);
+        for i in 0..zip.len() {
+            let e = zip.by_index(i).unwrap();
+            let m = e.last_modified().unwrap();
+            let when = (m.year(), m.month(), m.day(), m.hour(), m.minute(), m.second());
+            assert_eq!(when, (2026, 11, 24, 12, 0, 0), "{layout}: {:?}", e.name());
+        }
+    }
+}
+
+#[test]
 fn layouts_are_identical_for_one_and_two_threads() {
     let store = generated();
     let out = tempfile::tempdir().unwrap();

@@ -68,9 +68,42 @@ impl EntrySink for FolderSink {
     }
 }
 
+/// How entries are stored: the deflate level, and the time every entry
+/// carries (the export's "now", so that a zip with `--now` fixed is the same
+/// byte for byte, and unzipped files show when they were exported).
+#[derive(Clone, Copy, Debug)]
+pub struct ZipStyle {
+    pub level: i64,
+    pub modified: zip::DateTime,
+}
+
+impl ZipStyle {
+    /// Entry times are UTC; zip cannot store times before 1980 or after 2107
+    /// (those get zip's default, 1980-01-01).
+    pub fn new(level: i64, now: &chrono::DateTime<chrono::Utc>) -> Self {
+        use chrono::{Datelike, Timelike};
+        let modified = u16::try_from(now.year())
+            .ok()
+            .and_then(|y| {
+                zip::DateTime::from_date_and_time(
+                    y,
+                    now.month() as u8,
+                    now.day() as u8,
+                    now.hour() as u8,
+                    now.minute() as u8,
+                    now.second() as u8,
+                )
+                .ok()
+            })
+            .unwrap_or_default();
+        Self { level, modified }
+    }
+}
+
 /// Deflate options for every entry: large-file mode, since an envelope can
 /// exceed 4 GiB.
-pub fn zip_options(level: i64) -> SimpleFileOptions {
+pub fn zip_options(style: ZipStyle) -> SimpleFileOptions {
+    let level = style.level;
     let method = if level == 0 {
         CompressionMethod::Stored
     } else {
@@ -80,6 +113,7 @@ pub fn zip_options(level: i64) -> SimpleFileOptions {
         .compression_method(method)
         .compression_level((level > 0).then_some(level))
         .large_file(true)
+        .last_modified_time(style.modified)
 }
 
 /// Writes entries into a temporary zip (one per signal).
@@ -90,11 +124,11 @@ pub struct ZipSink {
 }
 
 impl ZipSink {
-    pub fn create(path: &Path, level: i64) -> io::Result<Self> {
+    pub fn create(path: &Path, style: ZipStyle) -> io::Result<Self> {
         let file = BufWriter::with_capacity(BUFFER, File::create(path)?);
         Ok(Self {
             zip: ZipWriter::new(file),
-            options: zip_options(level),
+            options: zip_options(style),
             buf: Vec::with_capacity(BUFFER),
         })
     }
@@ -139,14 +173,14 @@ impl EntrySink for ZipSink {
 
 /// Builds the final archive from the per-signal temporary zips (copying their
 /// compressed bytes, not recompressing) and a last small entry.
-pub fn assemble_zip(target: &Path, parts: &[PathBuf], last: (&str, &[u8]), level: i64) -> io::Result<()> {
+pub fn assemble_zip(target: &Path, parts: &[PathBuf], last: (&str, &[u8]), style: ZipStyle) -> io::Result<()> {
     let file = BufWriter::with_capacity(BUFFER, File::create(target)?);
     let mut zip = ZipWriter::new(file);
     for p in parts {
         let archive = zip::ZipArchive::new(File::open(p)?).map_err(io::Error::other)?;
         zip.merge_archive(archive).map_err(io::Error::other)?;
     }
-    zip.start_file(last.0, zip_options(level)).map_err(io::Error::other)?;
+    zip.start_file(last.0, zip_options(style)).map_err(io::Error::other)?;
     zip.write_all(last.1)?;
     let mut inner = zip.finish().map_err(io::Error::other)?;
     inner.flush()?;
