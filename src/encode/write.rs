@@ -320,6 +320,33 @@ mod tests {
     }
 
     #[test]
+    fn every_double_round_trips_in_javascript_notation() {
+        // Random bit patterns cover every exponent; the rules are ECMAScript's.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Half raw bit patterns, half values around the plain range's edges.
+            let v = if x & 1 == 0 {
+                f64::from_bits(x)
+            } else {
+                ((x >> 11) % 10_000_000) as f64 * 10f64.powi((x >> 40) as i32 % 32 - 16)
+            };
+            if !v.is_finite() {
+                continue;
+            }
+            let text = s(|o| write_f64(o, v));
+            assert_eq!(text.parse::<f64>().unwrap(), v, "{text}");
+            let plain = v == 0.0 || (1e-6..1e21).contains(&v.abs());
+            assert_eq!(!text.contains('e'), plain, "{text}");
+            if !plain {
+                assert!(text.contains("e+") || text.contains("e-"), "{text}");
+            }
+        }
+    }
+
+    #[test]
     fn non_finite_doubles_become_null() {
         assert_eq!(s(|o| write_f64(o, f64::NAN)), "null");
         assert_eq!(s(|o| write_f64(o, f64::INFINITY)), "null");
