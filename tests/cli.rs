@@ -32,6 +32,27 @@ fn summary(out: &[u8]) -> Value {
     json(out)
 }
 
+/// Exports 2026-11-12..14 to stdout: (stderr, the `--summary-json` object on its last line).
+fn export_nov_12_to_14(s: &Store) -> (String, Value) {
+    let out = export(
+        s.path(),
+        &[
+            "--from",
+            "2026-11-12",
+            "--to",
+            "2026-11-14",
+            "-o",
+            "-",
+            "--summary-json",
+        ],
+    )
+    .assert()
+    .success();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    let sum = summary(stderr.lines().last().unwrap().as_bytes());
+    (stderr, sum)
+}
+
 fn events_for(store: &Path, args: &[&str]) -> u64 {
     let out = export(store, &[&["-o", "-", "--summary-json", "--quiet"], args].concat())
         .assert()
@@ -182,23 +203,8 @@ fn files_are_selected_by_name_only() {
     s.raw("notes.txt", b"hello");
     s.raw("telemetry-2026-11-12-x.jsonl.bak", b"garbage");
     s.raw("telemetry-2026-13-12-x.jsonl", b"garbage");
-    let out = export(
-        s.path(),
-        &[
-            "--from",
-            "2026-11-12",
-            "--to",
-            "2026-11-14",
-            "-o",
-            "-",
-            "--summary-json",
-        ],
-    )
-    .assert()
-    .success();
-    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    let (stderr, sum) = export_nov_12_to_14(&s);
     assert!(!stderr.contains("gone") && !stderr.contains("garbage"), "{stderr}");
-    let sum = summary(stderr.lines().last().unwrap().as_bytes());
     assert_eq!(
         (sum["files_read"].as_u64(), sum["skipped_files"].as_u64()),
         (Some(3), Some(0))
@@ -209,26 +215,11 @@ fn files_are_selected_by_name_only() {
 fn unreadable_file_in_range_is_reported_and_skipped() {
     let s = daily_store();
     std::os::unix::fs::symlink("/nonexistent/target", s.path().join("telemetry-2026-11-12-gone.jsonl")).unwrap();
-    let out = export(
-        s.path(),
-        &[
-            "--from",
-            "2026-11-12",
-            "--to",
-            "2026-11-14",
-            "-o",
-            "-",
-            "--summary-json",
-        ],
-    )
-    .assert()
-    .success();
-    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    let (stderr, sum) = export_nov_12_to_14(&s);
     assert!(
         stderr.contains("telemetry-2026-11-12-gone.jsonl: cannot read file"),
         "{stderr}"
     );
-    let sum = summary(stderr.lines().last().unwrap().as_bytes());
     assert_eq!(
         (sum["events"].as_u64(), sum["skipped_files"].as_u64()),
         (Some(3), Some(1))

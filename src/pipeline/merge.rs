@@ -42,10 +42,10 @@ use crate::row::ctx;
 /// Input bytes the active streams may hold (chunks being consumed and parsed
 /// ahead); the encoded elements take about twice that.
 const MERGE_BUDGET: u64 = 8 * 1024 * 1024;
-/// Input bytes of all head chunks held together (streams not started yet),
-/// and at most this many chunks' worth (so that small test chunks exercise
-/// parking too).
+/// Input bytes of all head chunks held together (streams not started yet).
 const HEAD_BUDGET: u64 = 8 * 1024 * 1024;
+/// And at most this many chunks' worth, so that small test chunks exercise
+/// parking too.
 const HEAD_BUDGET_CHUNKS: u64 = 8;
 /// The smallest merge chunk: a dozen typical lines.
 const MIN_MERGE_CHUNK: u64 = 8 * 1024;
