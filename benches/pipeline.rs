@@ -19,6 +19,7 @@ use clap::Parser as _;
 use coder_telemetry::config::{Config, Format, Output, DEFAULT_CHUNK_BYTES};
 use coder_telemetry::encode::metrics::Temporality;
 use coder_telemetry::encode::Event;
+use coder_telemetry::encode::DEFAULT_ATTRIBUTE_LIMIT;
 use coder_telemetry::export::{export, Hooks};
 use coder_telemetry::output::layout::{EnvelopeWriter, Layout, RecordWriter, LOGS};
 use coder_telemetry::output::sink::{EntrySink, ZipSink, ZipStyle};
@@ -56,7 +57,7 @@ fn fixture() -> Fixture {
         "--quiet",
     ]);
     testdata_gen::generate(&args).expect("generate the store");
-    let mut files = store::list(dir.path()).expect("list store");
+    let mut files = store::list(dir.path()).expect("list store").files;
     store::stat_sizes(&mut files);
     let bytes = files.iter().map(|f| f.size).sum();
     let plans = files.into_iter().map(|f| prepare(f).expect("readable")).collect();
@@ -136,6 +137,7 @@ fn clone_chunk(c: &ChunkBuf) -> ChunkBuf {
         limit: c.limit,
         base: c.base,
         at_eof: c.at_eof,
+        shrunk: c.shrunk,
     }
 }
 
@@ -145,9 +147,11 @@ fn stages(c: &mut Criterion) {
     let plan = &f.plans[file];
     let range = RangeSpec::Preset(Preset::AllTime).resolve(chrono::Utc::now());
     let metrics = MetricEvents::default();
+    let cancel = std::sync::atomic::AtomicBool::new(false);
     let opts = ParseOptions {
         range: &range,
         metrics: &metrics,
+        cancel: &cancel,
     };
 
     let mut g = c.benchmark_group("parse");
@@ -198,7 +202,7 @@ fn stages(c: &mut Criterion) {
         b.iter_batched_ref(
             || clone_chunk(&chunk),
             |c| {
-                let mut sink = OtlpSink::new(&[], c.len);
+                let mut sink = OtlpSink::new(&[], DEFAULT_ATTRIBUTE_LIMIT, c.len);
                 parser.process(plan, c, opts, &mut sink);
                 sink.batch
             },
@@ -210,7 +214,7 @@ fn stages(c: &mut Criterion) {
     // The write stage: the chunk's OTLP batch, encoded once, written again and again.
     let batch = {
         let mut parser = Parser::default();
-        let mut sink = OtlpSink::new(&[], chunk.len);
+        let mut sink = OtlpSink::new(&[], DEFAULT_ATTRIBUTE_LIMIT, chunk.len);
         parser.process(plan, &mut clone_chunk(&chunk), opts, &mut sink);
         sink.batch
     };
@@ -258,7 +262,7 @@ fn stages(c: &mut Criterion) {
                 for job in jobs_for(&f.plans, DEFAULT_CHUNK_BYTES, i) {
                     let p = &f.plans[i];
                     let mut c = read_chunk(&p.file.path, job.start, job.end, p.file.size).expect("read");
-                    let mut sink = OtlpSink::new(&[], c.len);
+                    let mut sink = OtlpSink::new(&[], DEFAULT_ATTRIBUTE_LIMIT, c.len);
                     parser.process(p, &mut c, opts, &mut sink);
                 }
             }
@@ -286,6 +290,8 @@ fn stages(c: &mut Criterion) {
                 resource_attrs: vec![],
                 threads,
                 chunk_bytes: DEFAULT_CHUNK_BYTES,
+                late_days: coder_telemetry::config::DEFAULT_LATE_DAYS,
+                attr_limit: coder_telemetry::encode::DEFAULT_ATTRIBUTE_LIMIT,
                 now,
                 now_given: None,
             };

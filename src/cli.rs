@@ -9,9 +9,10 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use coder_telemetry::config::{
     default_max_request_bytes, merge_resource_attrs, parse_otel_resource_attributes, parse_resource_attr, parse_size,
-    Config, Format, Output, DEFAULT_CHUNK_BYTES,
+    Config, Format, Output, DEFAULT_CHUNK_BYTES, DEFAULT_LATE_DAYS, MAX_THREADS,
 };
 use coder_telemetry::encode::metrics::Temporality;
+use coder_telemetry::encode::DEFAULT_ATTRIBUTE_LIMIT;
 use coder_telemetry::output::layout::Layout;
 use coder_telemetry::range::{Preset, RangeSpec};
 use coder_telemetry::route::MetricEvents;
@@ -78,6 +79,10 @@ pub struct ExportArgs {
     /// Anchor presets and the manifest at this instant instead of the clock
     #[arg(long, value_name = "RFC3339")]
     pub now: Option<String>,
+    /// Also read files dated up to N days after the range: the extension names
+    /// a file by the day it flushed it, so late events sit in the next day's file
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_LATE_DAYS)]
+    pub late_days: u32,
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,
     /// Output path: a .zip gets a zip, any other path a folder (otlp) or file (json); - is stdout (json)
@@ -105,8 +110,8 @@ pub struct ExportArgs {
     /// Add a resource attribute to every resource (repeatable); OTEL_RESOURCE_ATTRIBUTES is read too
     #[arg(long = "resource-attr", value_name = "KEY=VALUE")]
     pub resource_attrs: Vec<String>,
-    /// Use at most N cores: N parse workers, with writers sharing those cores [default: all cores]
-    #[arg(long, value_name = "N")]
+    /// Use at most N cores (1 to 1024): N parse workers, with writers sharing those cores [default: all cores]
+    #[arg(short = 'j', long, value_name = "N")]
     pub threads: Option<usize>,
     /// No progress bar and no summary line
     #[arg(short, long)]
@@ -204,9 +209,19 @@ pub fn config(a: &ExportArgs) -> Result<(Config, Option<String>), UsageError> {
         )));
     }
     let threads = match a.threads {
-        Some(0) => return Err(usage("--threads 0: expected at least 1")),
+        Some(n) if !(1..=MAX_THREADS).contains(&n) => {
+            return Err(usage(format!("--threads {n}: expected 1 to {MAX_THREADS}")))
+        }
         Some(n) => n,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        None => std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS)),
+    };
+    let attr_limit = match std::env::var("OTEL_ATTRIBUTE_COUNT_LIMIT") {
+        Ok(v) => v.trim().parse::<usize>().map_err(|_| {
+            usage(format!(
+                "OTEL_ATTRIBUTE_COUNT_LIMIT={v:?}: expected a whole number of attributes (default {DEFAULT_ATTRIBUTE_LIMIT})"
+            ))
+        })?,
+        Err(_) => DEFAULT_ATTRIBUTE_LIMIT,
     };
     let chunk_bytes = match &a.chunk_bytes {
         None => DEFAULT_CHUNK_BYTES,
@@ -257,6 +272,8 @@ pub fn config(a: &ExportArgs) -> Result<(Config, Option<String>), UsageError> {
         resource_attrs: merge_resource_attrs(env_attrs, flag_attrs),
         threads,
         chunk_bytes,
+        late_days: a.late_days,
+        attr_limit,
         now,
         now_given: a.now.clone(),
     };

@@ -39,6 +39,13 @@ pub fn default_max_request_bytes(layout: Layout) -> usize {
 /// Default input chunk size for the workers.
 pub const DEFAULT_CHUNK_BYTES: u64 = 1024 * 1024;
 
+/// Default `--late-days`: the extension flushes every 15 s, so events of the
+/// range's last minutes may sit in the next day's file (§1.2).
+pub const DEFAULT_LATE_DAYS: u32 = 1;
+
+/// `--threads` accepts 1 to this (§8.7).
+pub const MAX_THREADS: usize = 1024;
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub store: PathBuf,
@@ -55,6 +62,10 @@ pub struct Config {
     pub resource_attrs: Vec<(String, String)>,
     pub threads: usize,
     pub chunk_bytes: u64,
+    /// Files dated up to this many days after the range are read too (§1.2).
+    pub late_days: u32,
+    /// Attributes per record or data point (`OTEL_ATTRIBUTE_COUNT_LIMIT`).
+    pub attr_limit: usize,
     /// The `--now` value, or the clock.
     pub now: DateTime<Utc>,
     /// The `--now` text exactly as given: the manifest's `exportedAt`.

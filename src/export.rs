@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 use crate::config::{Config, Format, Output};
 use crate::encode::metrics::Temporality;
-use crate::output::atomic::{self, OutputError};
+use crate::output::atomic::{self, Inputs, OutputError};
 use crate::output::layout::{EnvelopeWriter, MetricWriter, RecordWriter, LOGS, METRICS, TRACES};
 use crate::output::manifest::{manifest_bytes, ManifestData};
 use crate::output::sink::{assemble_zip, EntrySink, FolderSink, ZipSink, ZipStyle};
@@ -85,15 +85,23 @@ pub fn export(cfg: &Config, cancel: &AtomicBool, hooks: Hooks) -> Result<Summary
     if cfg.format == Format::Otlp && cfg.output == Output::Stdout {
         return Err(ExportError::OtlpToStdout);
     }
+    let store::Listing { mut files, rejected } = store::select(store::list(&cfg.store)?, &cfg.range, cfg.late_days);
+    store::stat_sizes(&mut files);
+    let inputs = Inputs::new(std::slice::from_ref(&cfg.store), files.iter().filter_map(|f| f.id));
+    let mut notes = Vec::new();
     if let Output::Path(p) = &cfg.output {
         if !atomic::is_special(p) {
-            atomic::check_target(p, cfg.force)?;
+            atomic::check_target(p, cfg.force, &inputs)?;
+            for stale in atomic::clean_stale(&atomic::parent_of(p)) {
+                notes.push(format!(
+                    "removed {}, left behind by an export that was killed",
+                    stale.display()
+                ));
+            }
         } else if cfg.format == Format::Otlp {
             return Err(OutputError::Special(p.clone()).into());
         }
     }
-    let mut files = store::select(store::list(&cfg.store)?, &cfg.range);
-    store::stat_sizes(&mut files);
 
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(cfg.threads)
@@ -101,6 +109,9 @@ pub fn export(cfg: &Config, cancel: &AtomicBool, hooks: Hooks) -> Result<Summary
         .build()
         .map_err(|e| ExportError::Threads(e.to_string()))?;
     let mut problems = Problems::new(cfg.strict, hooks.problem);
+    for r in &rejected {
+        problems.file(&r.path.display().to_string(), r.reason.clone())?;
+    }
 
     // Headers, in parallel; unreadable files are reported in canonical order.
     let prepared: Vec<_> = pool.install(|| files.into_par_iter().map(prepare).collect());
@@ -118,6 +129,7 @@ pub fn export(cfg: &Config, cancel: &AtomicBool, hooks: Hooks) -> Result<Summary
         opts: ParseOptions {
             range: &cfg.range,
             metrics: &cfg.metric_events,
+            cancel,
         },
         chunk_bytes: cfg.chunk_bytes,
         pool: &pool,
@@ -125,8 +137,8 @@ pub fn export(cfg: &Config, cancel: &AtomicBool, hooks: Hooks) -> Result<Summary
         progress: &*hooks.progress,
     };
     let (counts, output, oversize) = match cfg.format {
-        Format::Json => export_json(cfg, &shared, &mut problems)?,
-        Format::Otlp => export_otlp(cfg, &shared, &mut problems)?,
+        Format::Json => export_json(cfg, &shared, &inputs, &mut problems)?,
+        Format::Otlp => export_otlp(cfg, &shared, &inputs, &mut problems)?,
     };
     Ok(Summary {
         counts,
@@ -137,12 +149,18 @@ pub fn export(cfg: &Config, cancel: &AtomicBool, hooks: Hooks) -> Result<Summary
         output,
         elapsed_s: started.elapsed().as_secs_f64(),
         problems: problems.shown().to_vec(),
+        notes,
     })
 }
 
 type Exported = (Counts, Option<String>, u64);
 
-fn export_json(cfg: &Config, shared: &Shared<'_>, problems: &mut Problems) -> Result<Exported, ExportError> {
+fn export_json(
+    cfg: &Config,
+    shared: &Shared<'_>,
+    inputs: &Inputs,
+    problems: &mut Problems,
+) -> Result<Exported, ExportError> {
     match &cfg.output {
         Output::Stdout => {
             let stdout = io::stdout();
@@ -171,13 +189,18 @@ fn export_json(cfg: &Config, shared: &Shared<'_>, problems: &mut Problems) -> Re
             if counts.events == 0 {
                 return Ok((counts, None, 0));
             }
-            atomic::commit_file(tmp, target)?;
+            atomic::commit_file(tmp, target, cfg.force, inputs)?;
             Ok((counts, Some(target.display().to_string()), 0))
         }
     }
 }
 
-fn export_otlp(cfg: &Config, shared: &Shared<'_>, problems: &mut Problems) -> Result<Exported, ExportError> {
+fn export_otlp(
+    cfg: &Config,
+    shared: &Shared<'_>,
+    inputs: &Inputs,
+    problems: &mut Problems,
+) -> Result<Exported, ExportError> {
     let Output::Path(target) = &cfg.output else {
         return Err(ExportError::OtlpToStdout);
     };
@@ -198,6 +221,7 @@ fn export_otlp(cfg: &Config, shared: &Shared<'_>, problems: &mut Problems) -> Re
     let outcome = run_otlp(
         shared,
         &cfg.resource_attrs,
+        cfg.attr_limit,
         RecordWriter::new(envelope(LOGS, sink(LOGS.file)?)),
         RecordWriter::new(envelope(TRACES, sink(TRACES.file)?)),
         MetricWriter::new(envelope(METRICS, sink(METRICS.file)?), cfg.temporality),
@@ -234,11 +258,11 @@ fn export_otlp(cfg: &Config, shared: &Shared<'_>, problems: &mut Problems) -> Re
     if zip {
         let parts: Vec<PathBuf> = [LOGS.file, TRACES.file, METRICS.file].iter().map(|n| part(n)).collect();
         let tmp = atomic::temp_file(target)?;
-        assemble_zip(tmp.path(), &parts, ("manifest.json", &manifest), style)?;
-        atomic::commit_file(tmp, target)?;
+        assemble_zip(tmp.as_file(), &parts, ("manifest.json", &manifest), style)?;
+        atomic::commit_file(tmp, target, cfg.force, inputs)?;
     } else {
         write_file(&work.path().join("manifest.json"), &manifest)?;
-        atomic::commit_dir(work, target)?;
+        atomic::commit_dir(work, target, cfg.force, inputs)?;
     }
     Ok((counts, Some(target.display().to_string()), oversize))
 }

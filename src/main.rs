@@ -107,6 +107,22 @@ fn confine_to_cpus(n: usize) {
 #[cfg(not(target_os = "linux"))]
 fn confine_to_cpus(_n: usize) {}
 
+/// How long an interrupted export may take to stop on its own (SPEC §9.2:
+/// within 1 s).
+const STOP_WITHIN: Duration = Duration::from_millis(800);
+
+/// Ctrl-C or SIGTERM: tell the pipeline to stop (workers check between
+/// lines, writers between records). Should anything still be busy after
+/// [`STOP_WITHIN`], remove the temporaries here and exit; the registry
+/// lock taken for that keeps any commit from starting.
+fn on_interrupt() {
+    CANCEL.store(true, Ordering::SeqCst);
+    std::thread::sleep(STOP_WITHIN);
+    let _registry = coder_telemetry::output::atomic::abandon_all();
+    eprintln!("coder-telemetry: interrupted; nothing was written");
+    std::process::exit(130);
+}
+
 fn run_export(args: &cli::ExportArgs) -> anyhow::Result<ExitCode> {
     let (cfg, store_note) = cli::config(args)?;
     coder_telemetry::heap::tune_for(cfg.format);
@@ -114,7 +130,7 @@ fn run_export(args: &cli::ExportArgs) -> anyhow::Result<ExitCode> {
         // Before any thread starts, so that every thread inherits the mask.
         confine_to_cpus(cfg.threads);
     }
-    let _ = ctrlc::set_handler(|| CANCEL.store(true, Ordering::Relaxed));
+    let _ = ctrlc::set_handler(on_interrupt);
     let quiet = args.quiet;
     if let (Some(note), false) = (&store_note, quiet) {
         eprintln!("{note}");
@@ -170,6 +186,9 @@ fn run_export(args: &cli::ExportArgs) -> anyhow::Result<ExitCode> {
         eprintln!("... and {unshown} more problems not shown");
     }
     if !quiet {
+        for note in &summary.notes {
+            eprintln!("coder-telemetry: {note}");
+        }
         eprintln!("{}", summary.line());
     } else if summary.output.is_none() {
         // Even quiet, say why there is no file (SPEC §8.3).

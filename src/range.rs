@@ -183,10 +183,13 @@ impl DateRange {
         self.start.is_none_or(|s| s <= t) && self.end.is_none_or(|e| t < e)
     }
 
-    /// Whether a file dated `day` (days since the epoch) can hold an event of the range.
-    pub fn holds_day(&self, day: i64) -> bool {
+    /// Whether a file dated `day` (days since the epoch) can hold an event of
+    /// the range: its day overlaps the range, or lies at most `late_days`
+    /// after it (a file is dated by the day it was flushed, §1.2).
+    pub fn holds_day(&self, day: i64, late_days: u32) -> bool {
         let (lo, hi) = (day * NANOS_PER_DAY, (day + 1) * NANOS_PER_DAY);
-        self.start.is_none_or(|s| s < hi) && self.end.is_none_or(|e| lo < e)
+        let late = i64::from(late_days) * NANOS_PER_DAY;
+        self.start.is_none_or(|s| s < hi) && self.end.is_none_or(|e| lo < e.saturating_add(late))
     }
 
     /// `coder-telemetry-{part}.json` or `coder-telemetry-{part}.otlp.zip` (§3.4).
@@ -230,7 +233,7 @@ mod tests {
     fn all_time_is_unbounded() {
         let r = RangeSpec::Preset(Preset::AllTime).resolve(now());
         assert_eq!((r.start, r.end), (None, None));
-        assert!(r.contains(0) && r.holds_day(0));
+        assert!(r.contains(0) && r.holds_day(0, 0));
         assert_eq!(r.suggested_name(true), "coder-telemetry-all-time-2026-11-24.otlp.zip");
     }
 
@@ -254,10 +257,14 @@ mod tests {
             let d = parse_day("x", s).unwrap();
             days_from_civil(i64::from(d.year()), d.month(), d.day())
         };
-        assert!(!r.holds_day(day("2026-11-22")));
-        assert!(r.holds_day(day("2026-11-23")));
-        assert!(r.holds_day(day("2026-11-24")));
-        assert!(!r.holds_day(day("2026-11-25")));
+        assert!(!r.holds_day(day("2026-11-22"), 0));
+        assert!(r.holds_day(day("2026-11-23"), 0));
+        assert!(r.holds_day(day("2026-11-24"), 0));
+        assert!(!r.holds_day(day("2026-11-25"), 0));
+        assert!(r.holds_day(day("2026-11-25"), 1));
+        assert!(!r.holds_day(day("2026-11-26"), 1));
+        // Late days never reach before the range.
+        assert!(!r.holds_day(day("2026-11-22"), 5));
     }
 
     #[test]

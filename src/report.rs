@@ -120,6 +120,8 @@ pub struct Summary {
     pub output: Option<String>,
     pub elapsed_s: f64,
     pub problems: Vec<Problem>,
+    /// Things done besides the export that the person should know of.
+    pub notes: Vec<String>,
 }
 
 impl Summary {

@@ -203,6 +203,8 @@ pub enum RowError {
     Json(String),
     #[error("truncated last line (no newline at end of file and incomplete JSON)")]
     Truncated,
+    #[error("truncated line: the JSON ends before its object is complete")]
+    TruncatedLine,
     #[error("not a JSON object (found {0})")]
     NotObject(&'static str),
     #[error("missing {0}")]

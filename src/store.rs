@@ -24,28 +24,76 @@ pub struct StoreFile {
     pub part: u64,
     /// Size in bytes when selected (0 until [`stat_sizes`]).
     pub size: u64,
+    /// (device, inode) when selected, so that an output path can be told
+    /// apart from every input, whatever name it is reached by.
+    pub id: Option<(u64, u64)>,
 }
 
-/// Parses `telemetry-YYYY-MM-DD-{session}[.{part}].jsonl` into (date, day, session, part).
-pub fn parse_name(name: &str) -> Option<(String, i64, String, u64)> {
-    let rest = name.strip_prefix("telemetry-")?.strip_suffix(".jsonl")?;
-    let date = rest.get(..10)?;
+/// The parts of a telemetry file name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NameParts {
+    pub date: String,
+    pub day: i64,
+    pub session: String,
+    pub part: u64,
+}
+
+/// Why a name that looks like a telemetry file cannot be read as one.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("the rotation part number {0} is too large")]
+    PartTooLarge(String),
+    #[error("the file name is not valid UTF-8")]
+    NotUtf8,
+}
+
+/// `telemetry-YYYY-MM-DD-` and `.jsonl` around a non-empty session part:
+/// returns the day and the rest (`{session}[.{part}]`).
+fn split_name(name: &[u8]) -> Option<(&[u8], &[u8])> {
+    let rest = name.strip_prefix(b"telemetry-")?.strip_suffix(b".jsonl")?;
+    let (date, tail) = (rest.get(..10)?, rest.get(10..)?.strip_prefix(b"-")?);
+    Some((date, tail))
+}
+
+fn day_of(date: &str) -> Option<i64> {
     let d = parse_day("file name", date).ok()?;
-    let tail = rest.get(10..)?.strip_prefix('-')?;
+    Some(days_from_civil(i64::from(d.year()), d.month(), d.day()))
+}
+
+/// Parses `telemetry-YYYY-MM-DD-{session}[.{part}].jsonl`. `Ok(None)`: not a
+/// telemetry name (ignored, §1.1); `Err`: a telemetry name that cannot be
+/// read as one (reported), with its day.
+pub fn parse_name(name: &str) -> Result<Option<NameParts>, (i64, NameError)> {
+    let Some((date, tail)) = split_name(name.as_bytes()) else {
+        return Ok(None);
+    };
+    // Both are ASCII-delimited slices of a `str`.
+    let (date, tail) = (String::from_utf8_lossy(date), String::from_utf8_lossy(tail));
+    let Some(day) = day_of(&date) else {
+        return Ok(None);
+    };
     let (session, part) = match tail.split_once('.') {
-        None => (tail, 0),
+        None => (&*tail, 0),
         Some((s, p)) => {
             if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
-                return None;
+                return Ok(None);
             }
-            (s, p.parse().ok()?)
+            match p.parse() {
+                Ok(n) => (s, n),
+                Err(_) if !s.is_empty() => return Err((day, NameError::PartTooLarge(p.to_string()))),
+                Err(_) => return Ok(None),
+            }
         }
     };
     if session.is_empty() {
-        return None;
+        return Ok(None);
     }
-    let day = days_from_civil(i64::from(d.year()), d.month(), d.day());
-    Some((date.to_string(), day, session.to_string(), part))
+    Ok(Some(NameParts {
+        date: date.into_owned(),
+        day,
+        session: session.to_string(),
+        part,
+    }))
 }
 
 /// Why the store could not be listed.
@@ -57,8 +105,53 @@ pub enum StoreError {
     NotAFolder(PathBuf),
 }
 
-/// Lists the telemetry files of `dir` in canonical order (§1.3), ignoring every other name.
-pub fn list(dir: &Path) -> Result<Vec<StoreFile>, StoreError> {
+/// An entry with a telemetry name that is skipped without being opened (§7.1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejected {
+    pub path: PathBuf,
+    /// The day in its name, for selection by range.
+    pub day: i64,
+    pub reason: String,
+}
+
+/// A store's telemetry entries.
+#[derive(Clone, Debug, Default)]
+pub struct Listing {
+    /// Regular files, in canonical order (§1.3).
+    pub files: Vec<StoreFile>,
+    /// Everything else with a telemetry name, in name order.
+    pub rejected: Vec<Rejected>,
+}
+
+/// What kind of entry `t` is, in words, when it is not a regular file.
+fn not_regular(t: std::fs::FileType) -> Option<&'static str> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return Some("a named pipe (FIFO)");
+        }
+        if t.is_socket() {
+            return Some("a socket");
+        }
+        if t.is_block_device() || t.is_char_device() {
+            return Some("a device");
+        }
+    }
+    if t.is_symlink() {
+        Some("a symbolic link")
+    } else if t.is_dir() {
+        Some("a folder")
+    } else if t.is_file() {
+        None
+    } else {
+        Some("not a regular file")
+    }
+}
+
+/// Lists the telemetry entries of `dir`, ignoring every other name. Types
+/// come from the directory listing itself: nothing is opened or followed.
+pub fn list(dir: &Path) -> Result<Listing, StoreError> {
     let unreadable = |error| StoreError::Unreadable {
         path: dir.to_path_buf(),
         error,
@@ -66,25 +159,51 @@ pub fn list(dir: &Path) -> Result<Vec<StoreFile>, StoreError> {
     if dir.exists() && !dir.is_dir() {
         return Err(StoreError::NotAFolder(dir.to_path_buf()));
     }
-    let mut files = Vec::new();
+    let mut out = Listing::default();
     for entry in std::fs::read_dir(dir).map_err(unreadable)? {
         let entry = entry.map_err(unreadable)?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if let Some((date, day, session, part)) = parse_name(name) {
-            files.push(StoreFile {
-                path: entry.path(),
-                name: name.to_string(),
-                date,
-                day,
-                session,
-                part,
-                size: 0,
-            });
+        let os_name = entry.file_name();
+        let parsed = match os_name.to_str() {
+            Some(name) => parse_name(name),
+            None => {
+                // Not UTF-8: still a telemetry file if the name has that shape.
+                let bytes = os_name.as_encoded_bytes();
+                match split_name(bytes).and_then(|(d, _)| day_of(std::str::from_utf8(d).ok()?)) {
+                    Some(day) => Err((day, NameError::NotUtf8)),
+                    None => Ok(None),
+                }
+            }
+        };
+        let reject = |day, reason: String| Rejected {
+            path: entry.path(),
+            day,
+            reason,
+        };
+        match parsed {
+            Ok(None) => {}
+            Err((day, e)) => out.rejected.push(reject(day, format!("{e}; skipped"))),
+            Ok(Some(p)) => match entry.file_type().map(not_regular) {
+                Ok(Some(kind)) => out.rejected.push(reject(
+                    p.day,
+                    format!("{kind}, not a regular file; skipped without opening it"),
+                )),
+                Err(e) => out.rejected.push(reject(p.day, format!("cannot read file: {e}"))),
+                Ok(None) => out.files.push(StoreFile {
+                    path: entry.path(),
+                    name: os_name.to_string_lossy().into_owned(),
+                    date: p.date,
+                    day: p.day,
+                    session: p.session,
+                    part: p.part,
+                    size: 0,
+                    id: None,
+                }),
+            },
         }
     }
-    sort_canonical(&mut files);
-    Ok(files)
+    sort_canonical(&mut out.files);
+    out.rejected.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
 }
 
 /// (date, session, part): strings, strings, integers (§1.3).
@@ -92,16 +211,39 @@ pub fn sort_canonical(files: &mut [StoreFile]) {
     files.sort_by(|a, b| (&a.date, &a.session, a.part).cmp(&(&b.date, &b.session, b.part)));
 }
 
-/// Keeps the files whose date can hold an event of `range` (§1.2).
-pub fn select(files: Vec<StoreFile>, range: &DateRange) -> Vec<StoreFile> {
-    files.into_iter().filter(|f| range.holds_day(f.day)).collect()
+/// Keeps the entries whose date can hold an event of `range`, reading files
+/// dated up to `late_days` after its end (§1.2: a file is named by the day it
+/// was flushed, which can be after its events' day).
+pub fn select(listing: Listing, range: &DateRange, late_days: u32) -> Listing {
+    let keep = |day: i64| range.holds_day(day, late_days);
+    Listing {
+        files: listing.files.into_iter().filter(|f| keep(f.day)).collect(),
+        rejected: listing.rejected.into_iter().filter(|r| keep(r.day)).collect(),
+    }
 }
 
-/// Fills in each selected file's size. A file that cannot be `stat`ed keeps
-/// size 0 and is reported when the pipeline fails to open it.
+/// Fills in each selected file's size and identity. A file that cannot be
+/// `stat`ed keeps size 0 and is reported when the pipeline fails to open it.
 pub fn stat_sizes(files: &mut [StoreFile]) {
     for f in files {
-        f.size = std::fs::metadata(&f.path).map(|m| m.len()).unwrap_or(0);
+        if let Ok(m) = std::fs::symlink_metadata(&f.path) {
+            f.size = m.len();
+            f.id = file_id(&m);
+        }
+    }
+}
+
+/// (device, inode) of a file, where the platform has them.
+pub fn file_id(m: &std::fs::Metadata) -> Option<(u64, u64)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Some((m.dev(), m.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = m;
+        None
     }
 }
 
@@ -214,11 +356,20 @@ mod tests {
     fn parses_file_names() {
         assert_eq!(
             parse_name("telemetry-2026-11-20-abc.jsonl"),
-            Some(("2026-11-20".into(), 20777, "abc".into(), 0))
+            Ok(Some(NameParts {
+                date: "2026-11-20".into(),
+                day: 20777,
+                session: "abc".into(),
+                part: 0
+            }))
         );
         assert_eq!(
-            parse_name("telemetry-2026-11-20-1f2e-33aa.12.jsonl").map(|x| (x.2, x.3)),
-            Some(("1f2e-33aa".into(), 12))
+            parse_name("telemetry-2026-11-20-1f2e-33aa.12.jsonl").map(|x| x.map(|p| (p.session, p.part))),
+            Ok(Some(("1f2e-33aa".into(), 12)))
+        );
+        assert_eq!(
+            parse_name("telemetry-2026-11-20-abc.99999999999999999999999.jsonl"),
+            Err((20777, NameError::PartTooLarge("99999999999999999999999".into())))
         );
         for bad in [
             "telemetry-2026-11-20.jsonl",
@@ -231,20 +382,21 @@ mod tests {
             "other-2026-11-20-a.jsonl",
             "telemetry-2026-11-20-a.-1.jsonl",
         ] {
-            assert_eq!(parse_name(bad), None, "{bad}");
+            assert_eq!(parse_name(bad), Ok(None), "{bad}");
         }
     }
 
     fn file(name: &str) -> StoreFile {
-        let (date, day, session, part) = parse_name(name).unwrap();
+        let p = parse_name(name).unwrap().unwrap();
         StoreFile {
             path: PathBuf::from(name),
             name: name.into(),
-            date,
-            day,
-            session,
-            part,
+            date: p.date,
+            day: p.day,
+            session: p.session,
+            part: p.part,
             size: 0,
+            id: None,
         }
     }
 
@@ -280,15 +432,64 @@ mod tests {
             "telemetry-2026-10-31-a.jsonl",
             "telemetry-2026-11-01-a.jsonl",
             "telemetry-2026-11-08-a.jsonl",
+            "telemetry-2026-11-09-a.jsonl",
         ]
         .into_iter()
         .map(file)
         .collect();
+        let listing = Listing {
+            files,
+            rejected: Vec::new(),
+        };
         let now = chrono::Utc::now();
         let r = RangeSpec::days("2026-11-01", "2026-11-07").unwrap().resolve(now);
-        let sel = select(files, &r);
-        assert_eq!(sel.len(), 1);
-        assert_eq!(sel[0].date, "2026-11-01");
+        let dates = |late| -> Vec<String> {
+            select(listing.clone(), &r, late)
+                .files
+                .into_iter()
+                .map(|f| f.date)
+                .collect()
+        };
+        assert_eq!(dates(0), ["2026-11-01"]);
+        // The day after the range is read for late-flushed events, by default.
+        assert_eq!(dates(1), ["2026-11-01", "2026-11-08"]);
+        assert_eq!(dates(2), ["2026-11-01", "2026-11-08", "2026-11-09"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn entries_that_are_not_regular_files_are_rejected_without_opening() {
+        let d = tempfile::tempdir().unwrap();
+        let p = |n: &str| d.path().join(n);
+        std::fs::write(p("telemetry-2026-11-20-a.jsonl"), "").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", p("telemetry-2026-11-20-b.jsonl")).unwrap();
+        std::fs::create_dir(p("telemetry-2026-11-20-c.jsonl")).unwrap();
+        let fifo = std::ffi::CString::new(p("telemetry-2026-11-20-d.jsonl").to_str().unwrap()).unwrap();
+        // SAFETY: a plain libc call with a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+        std::fs::write(p("telemetry-2026-11-20-e.123456789012345678901234.jsonl"), "").unwrap();
+        use std::os::unix::ffi::OsStrExt;
+        let bad = std::ffi::OsStr::from_bytes(b"telemetry-2026-11-20-\xff.jsonl");
+        std::fs::write(d.path().join(bad), "").unwrap();
+        std::fs::write(p("notes.txt"), "").unwrap();
+        let l = list(d.path()).unwrap();
+        assert_eq!(l.files.len(), 1);
+        let reasons: Vec<String> = l
+            .rejected
+            .iter()
+            .map(|r| format!("{}: {}", r.path.file_name().unwrap().to_string_lossy(), r.reason))
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                "telemetry-2026-11-20-b.jsonl: a symbolic link, not a regular file; skipped without opening it",
+                "telemetry-2026-11-20-c.jsonl: a folder, not a regular file; skipped without opening it",
+                "telemetry-2026-11-20-d.jsonl: a named pipe (FIFO), not a regular file; skipped without opening it",
+                "telemetry-2026-11-20-e.123456789012345678901234.jsonl: the rotation part number \
+                 123456789012345678901234 is too large; skipped",
+                "telemetry-2026-11-20-\u{fffd}.jsonl: the file name is not valid UTF-8; skipped",
+            ]
+        );
     }
 
     #[test]

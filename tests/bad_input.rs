@@ -292,14 +292,14 @@ fn invalid_utf8_is_a_reported_bad_line() {
 }
 
 #[test]
-fn unreadable_file_is_skipped_and_reported() {
+fn a_folder_with_a_telemetry_name_is_skipped_and_reported() {
     let s = Store::new();
     s.file(NAME, &[header("s1"), good(1)]);
     std::fs::create_dir(s.path().join("telemetry-2026-11-20-dir.jsonl")).unwrap();
     let o = export(s.path(), &["--summary-json", "-o", "-"]).assert().success();
     let stderr = String::from_utf8_lossy(&o.get_output().stderr).into_owned();
     assert!(
-        stderr.contains("telemetry-2026-11-20-dir.jsonl: cannot read file"),
+        stderr.contains("telemetry-2026-11-20-dir.jsonl: a folder, not a regular file; skipped without opening it"),
         "{stderr}"
     );
     let sum = json(stderr.lines().last().unwrap().as_bytes());

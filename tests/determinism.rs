@@ -131,6 +131,8 @@ fn config(store: &Path, out: PathBuf, format: Format, layout: Layout, threads: u
         resource_attrs: vec![],
         threads,
         chunk_bytes: chunk,
+        late_days: coder_telemetry::config::DEFAULT_LATE_DAYS,
+        attr_limit: coder_telemetry::encode::DEFAULT_ATTRIBUTE_LIMIT,
         now,
         now_given: Some(NOW.to_string()),
     }

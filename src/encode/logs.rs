@@ -1,11 +1,11 @@
 //! LogRecord (SPEC §6.4): one per log event, span-attached logs included.
 
 use super::write::{write_nanos, write_str, write_str_lower};
-use super::{write_exception_attrs, write_measure_attrs, write_prop_attrs, Event, Sep};
+use super::{exception_attr_count, write_exception_attrs, write_measure_attrs, write_prop_attrs, Attrs, Event};
 use crate::row::is_valid_id;
 
-/// Appends one LogRecord object.
-pub fn write_log_record(out: &mut Vec<u8>, ev: &Event<'_>) {
+/// Appends one LogRecord object with at most `attr_limit` attributes.
+pub fn write_log_record(out: &mut Vec<u8>, ev: &Event<'_>, attr_limit: usize) {
     let r = &ev.row;
     let t = ev.time_unix_nano();
     out.extend_from_slice(b"{\"timeUnixNano\":");
@@ -20,13 +20,13 @@ pub fn write_log_record(out: &mut Vec<u8>, ev: &Event<'_>) {
     out.extend_from_slice(b",\"body\":{\"stringValue\":");
     write_str(out, r.event_name);
     out.extend_from_slice(b"},\"attributes\":[");
-    let mut sep = Sep::default();
-    write_prop_attrs(out, &mut sep, r.props());
-    write_measure_attrs(out, &mut sep, r.measures(), None);
+    let mut attrs = Attrs::new(attr_limit, r.error.as_ref().map_or(0, exception_attr_count));
+    write_prop_attrs(out, &mut attrs, r.props());
+    write_measure_attrs(out, &mut attrs, r.measures(), None);
     if let Some(e) = &r.error {
-        write_exception_attrs(out, &mut sep, e);
+        write_exception_attrs(out, &mut attrs.sep, e);
     }
-    out.push(b']');
+    attrs.close(out);
     // Span-attached logs carry their span's ids; ids OTLP cannot hold are left out.
     if let Some(tid) = r.trace_id.filter(|t| is_valid_id(t, 32)) {
         out.extend_from_slice(b",\"traceId\":");
@@ -45,7 +45,9 @@ mod tests {
     use crate::encode::testing::{pretty, text, with_event};
 
     fn record(line: &str) -> serde_json::Value {
-        let s = with_event(line, |ev| text(|o| write_log_record(o, ev)));
+        let s = with_event(line, |ev| {
+            text(|o| write_log_record(o, ev, crate::encode::DEFAULT_ATTRIBUTE_LIMIT))
+        });
         serde_json::from_str(&s).unwrap()
     }
 
@@ -53,11 +55,11 @@ mod tests {
     fn snapshot_info_and_error_logs() {
         let info = with_event(
             r#"{"event_name":"extension.activated","timestamp":"2026-11-20T10:00:00.000000001Z","properties":{"mode":"remote","n":5},"measurements":{"startupMs":812.25}}"#,
-            |ev| text(|o| write_log_record(o, ev)),
+            |ev| text(|o| write_log_record(o, ev, crate::encode::DEFAULT_ATTRIBUTE_LIMIT)),
         );
         let error = with_event(
             r#"{"event_name":"login.failed","timestamp":"2026-11-20T10:00:01Z","error":{"message":"401 Unauthorized","type":"HttpError","code":"401"}}"#,
-            |ev| text(|o| write_log_record(o, ev)),
+            |ev| text(|o| write_log_record(o, ev, crate::encode::DEFAULT_ATTRIBUTE_LIMIT)),
         );
         insta::assert_snapshot!(format!("{}\n{}", pretty(&info), pretty(&error)));
     }
@@ -94,6 +96,27 @@ mod tests {
             .map(|a| a["key"].clone())
             .collect();
         assert_eq!(keys, vec![serde_json::json!("exception.message")]);
+    }
+
+    #[test]
+    fn attributes_beyond_the_limit_are_dropped_and_counted_exception_attributes_kept() {
+        let props: Vec<String> = (0..10).map(|i| format!(r#""p{i}":"v""#)).collect();
+        let line = format!(
+            r#"{{"event_name":"a","timestamp":"2026-11-20T10:00:00Z","properties":{{{}}},"measurements":{{"m":1}},"error":{{"message":"m","code":"E"}}}}"#,
+            props.join(",")
+        );
+        let r: serde_json::Value =
+            serde_json::from_str(&with_event(&line, |ev| text(|o| write_log_record(o, ev, 5)))).unwrap();
+        let keys: Vec<_> = r["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["key"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(keys, ["p0", "p1", "p2", "exception.message", "exception.code"]);
+        assert_eq!(r["droppedAttributesCount"], 8);
+        let plain = record(r#"{"event_name":"a","timestamp":"2026-11-20T10:00:00Z"}"#);
+        assert!(plain.get("droppedAttributesCount").is_none());
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! total; [`write_point`] and [`write_metric_open`] then write the bytes.
 
 use super::write::{is_integral, write_f64, write_i64, write_nanos, write_str};
-use super::{write_attr_str, write_prop_attrs, Event, Sep};
+use super::{write_attr_str, write_prop_attrs, Attrs, Event};
 
 /// Sum or Gauge.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -161,16 +161,18 @@ pub fn for_each_point<'t>(ev: &Event<'t>, mut f: impl FnMut(Point<'t>)) -> u64 {
     dropped
 }
 
-/// The attributes shared by every point of an event: properties and `coder.event_name`.
-pub fn write_point_attrs(out: &mut Vec<u8>, ev: &Event<'_>) {
+/// The attribute fields shared by every point of an event: `[...]` with the
+/// properties and `coder.event_name`, at most `attr_limit` of them, and
+/// `,"droppedAttributesCount":N` after the list when some were dropped.
+pub fn write_point_attrs(out: &mut Vec<u8>, ev: &Event<'_>, attr_limit: usize) {
     out.push(b'[');
-    let mut sep = Sep::default();
-    write_prop_attrs(out, &mut sep, ev.row.props());
-    write_attr_str(out, &mut sep, "coder.event_name", ev.row.event_name);
-    out.push(b']');
+    let mut attrs = Attrs::new(attr_limit, 1);
+    write_prop_attrs(out, &mut attrs, ev.row.props());
+    write_attr_str(out, &mut attrs.sep, "coder.event_name", ev.row.event_name);
+    attrs.close(out);
 }
 
-/// Writes one data point object; `attrs` is a `[...]` list from [`write_point_attrs`].
+/// Writes one data point object; `attrs` is what [`write_point_attrs`] wrote.
 pub fn write_point(out: &mut Vec<u8>, attrs: &[u8], start: Option<u64>, time: u64, value: PointValue) {
     out.extend_from_slice(b"{\"attributes\":");
     out.extend_from_slice(attrs);
@@ -343,7 +345,7 @@ mod tests {
     fn snapshot_sum_and_gauge_entries() {
         let line = r#"{"event_name":"http.requests","timestamp":"2026-11-20T10:01:00Z","properties":{"route":"/api","method":"GET"},"measurements":{"window_seconds":60,"count_2xx":41,"latency_p95_ms":12.25}}"#;
         let out = with_event(line, |ev| {
-            let attrs = text(|o| write_point_attrs(o, ev));
+            let attrs = text(|o| write_point_attrs(o, ev, crate::encode::DEFAULT_ATTRIBUTE_LIMIT));
             let mut out = String::new();
             for_each_point(ev, |p| {
                 let name = format!("{}.{}", ev.row.event_name, p.stem);

@@ -31,6 +31,10 @@ impl Event<'_> {
     }
 }
 
+/// Attributes per record or data point, as the OpenTelemetry SDKs limit
+/// them by default (`OTEL_ATTRIBUTE_COUNT_LIMIT`, SPEC §9.1).
+pub const DEFAULT_ATTRIBUTE_LIMIT: usize = 128;
+
 /// Writes a `,` before every item of a JSON list but the first.
 #[derive(Default)]
 pub struct Sep(bool);
@@ -84,24 +88,78 @@ pub fn write_attr_double(out: &mut Vec<u8>, sep: &mut Sep, key: &str, value: f64
     out.extend_from_slice(b"}}");
 }
 
-/// Properties as string attributes, in input order.
-pub fn write_prop_attrs(out: &mut Vec<u8>, sep: &mut Sep, props: Pairs<'_>) {
-    for (k, v) in props.props() {
-        write_attr_scalar(out, sep, k, v);
+/// An attribute list being written within the attribute count limit. The
+/// event's own properties and measurements share what the limit leaves
+/// after the exporter's attributes (`coder.event_name`, `error.type`,
+/// `exception.*`), which are always kept; the ones beyond it are dropped
+/// and counted, as an SDK does.
+pub struct Attrs {
+    pub sep: Sep,
+    /// Event attributes that still fit.
+    left: usize,
+    /// Event attributes dropped for the limit.
+    pub dropped: u64,
+}
+
+impl Attrs {
+    /// A list of at most `limit` attributes, `reserved` of them the exporter's.
+    pub fn new(limit: usize, reserved: usize) -> Self {
+        Self {
+            sep: Sep::default(),
+            left: limit.saturating_sub(reserved),
+            dropped: 0,
+        }
+    }
+
+    /// Whether one more event attribute fits; counts it as dropped if not.
+    #[inline]
+    fn admit(&mut self) -> bool {
+        if self.left == 0 {
+            self.dropped += 1;
+            return false;
+        }
+        self.left -= 1;
+        true
+    }
+
+    /// Closes the list: `]`, then `,"droppedAttributesCount":N` if any were dropped.
+    pub fn close(self, out: &mut Vec<u8>) {
+        out.push(b']');
+        if self.dropped > 0 {
+            out.extend_from_slice(b",\"droppedAttributesCount\":");
+            write::write_u64(out, self.dropped);
+        }
     }
 }
 
-/// Measurements as double attributes, in input order, leaving out `skip` and
-/// values with no finite number (`null`, overflowed doubles).
-pub fn write_measure_attrs(out: &mut Vec<u8>, sep: &mut Sep, measures: Pairs<'_>, skip: Option<&str>) {
+/// Properties as string attributes, in input order, within the limit.
+pub fn write_prop_attrs(out: &mut Vec<u8>, attrs: &mut Attrs, props: Pairs<'_>) {
+    for (k, v) in props.props() {
+        if attrs.admit() {
+            write_attr_scalar(out, &mut attrs.sep, k, v);
+        }
+    }
+}
+
+/// Measurements as double attributes, in input order, within the limit,
+/// leaving out `skip` and values with no finite number (`null`, overflowed
+/// doubles).
+pub fn write_measure_attrs(out: &mut Vec<u8>, attrs: &mut Attrs, measures: Pairs<'_>, skip: Option<&str>) {
     for (k, v) in measures.measures() {
         if Some(k) == skip {
             continue;
         }
         if let Some(v) = v.map(|n| n.as_f64()).filter(|v| v.is_finite()) {
-            write_attr_double(out, sep, k, v);
+            if attrs.admit() {
+                write_attr_double(out, &mut attrs.sep, k, v);
+            }
         }
     }
+}
+
+/// How many `exception.*` attributes an error has.
+pub fn exception_attr_count(e: &crate::row::ErrorInfo<'_>) -> usize {
+    usize::from(e.message.is_some()) + usize::from(e.kind.is_some()) + usize::from(e.code.is_some())
 }
 
 /// `exception.message`, `exception.type`, `exception.code`, each only if present.

@@ -6,7 +6,7 @@
 
 use super::write::{write_nanos, write_str, write_str_lower};
 use super::{
-    write_attr_scalar, write_attr_str, write_exception_attrs, write_measure_attrs, write_prop_attrs, Event, Sep,
+    write_attr_scalar, write_attr_str, write_exception_attrs, write_measure_attrs, write_prop_attrs, Attrs, Event, Sep,
 };
 use crate::row::{Row, Scalar};
 
@@ -60,8 +60,9 @@ pub fn status_code(row: &Row<'_>) -> u8 {
     }
 }
 
-/// Appends one Span object. Ids were validated by routing.
-pub fn write_span(out: &mut Vec<u8>, ev: &Event<'_>) {
+/// Appends one Span object with at most `attr_limit` attributes. Ids were
+/// validated by routing.
+pub fn write_span(out: &mut Vec<u8>, ev: &Event<'_>, attr_limit: usize) {
     let r = &ev.row;
     let end = ev.time_unix_nano();
     let code = status_code(r);
@@ -80,21 +81,22 @@ pub fn write_span(out: &mut Vec<u8>, ev: &Event<'_>) {
     out.extend_from_slice(b",\"endTimeUnixNano\":");
     write_nanos(out, end);
     out.extend_from_slice(b",\"attributes\":[");
-    let mut sep = Sep::default();
     let props = r.props();
-    write_prop_attrs(out, &mut sep, props);
-    write_measure_attrs(out, &mut sep, r.measures(), Some("durationMs"));
-    write_attr_str(out, &mut sep, "coder.event_name", r.event_name);
-    if code == STATUS_ERROR && !props.contains_key("error.type") {
+    let add_error_type = code == STATUS_ERROR && !props.contains_key("error.type");
+    let mut attrs = Attrs::new(attr_limit, 1 + usize::from(add_error_type));
+    write_prop_attrs(out, &mut attrs, props);
+    write_measure_attrs(out, &mut attrs, r.measures(), Some("durationMs"));
+    write_attr_str(out, &mut attrs.sep, "coder.event_name", r.event_name);
+    if add_error_type {
         let e = r.error.unwrap_or_default();
         let value = match (e.kind, e.code) {
             (Some(t), _) => Scalar::Str(t),
             (None, Some(c)) => c,
             (None, None) => Scalar::Str("_OTHER"),
         };
-        write_attr_scalar(out, &mut sep, "error.type", value);
+        write_attr_scalar(out, &mut attrs.sep, "error.type", value);
     }
-    out.push(b']');
+    attrs.close(out);
     if let Some(e) = &r.error {
         out.extend_from_slice(b",\"events\":[{\"timeUnixNano\":");
         write_nanos(out, end);
@@ -125,7 +127,9 @@ mod tests {
 
     fn span(rest: &str) -> Value {
         let line = format!(r#"{{"event_name":"remote.setup.connect","timestamp":"2026-11-20T10:00:00Z",{IDS}{rest}}}"#);
-        let s = with_event(&line, |ev| text(|o| write_span(o, ev)));
+        let s = with_event(&line, |ev| {
+            text(|o| write_span(o, ev, crate::encode::DEFAULT_ATTRIBUTE_LIMIT))
+        });
         serde_json::from_str(&s).unwrap()
     }
 
@@ -144,13 +148,13 @@ mod tests {
             &format!(
                 r#"{{"event_name":"remote.setup.connect","timestamp":"2026-11-20T10:00:00.25Z",{IDS},"parent_event_id":"bbbbbbbbbbbbbbbb","properties":{{"result":"success","phase":"dial"}},"measurements":{{"durationMs":1500.5,"attempts":2}}}}"#
             ),
-            |ev| text(|o| write_span(o, ev)),
+            |ev| text(|o| write_span(o, ev, crate::encode::DEFAULT_ATTRIBUTE_LIMIT)),
         );
         let err = with_event(
             &format!(
                 r#"{{"event_name":"remote.setup","timestamp":"2026-11-20T10:00:05Z",{IDS},"properties":{{"result":"error"}},"measurements":{{"durationMs":10}},"error":{{"message":"connection refused","type":"NetworkError","code":"ECONNREFUSED"}}}}"#
             ),
-            |ev| text(|o| write_span(o, ev)),
+            |ev| text(|o| write_span(o, ev, crate::encode::DEFAULT_ATTRIBUTE_LIMIT)),
         );
         insta::assert_snapshot!(format!("{}\n{}", pretty(&ok), pretty(&err)));
     }

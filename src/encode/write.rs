@@ -1,9 +1,10 @@
 //! Low-level JSON writing: string escaping, numbers, OTLP nanosecond strings.
 //!
 //! Every encoder writes bytes straight into a `Vec<u8>`; nothing builds a
-//! `serde_json::Value` in between. Numbers follow one rule everywhere:
-//! integral values are written without a fraction (`13`, never `13.0`),
-//! other finite values in the shortest form that round-trips (ryu).
+//! `serde_json::Value` in between. Numbers follow one rule everywhere: a
+//! double is written as JavaScript's `String(x)` writes it (`13`, never
+//! `13.0`; `1e+21`; `60766121714619590`), integers read as integers keep
+//! every digit.
 
 /// A JSON number as read from the input, kept in the width it had.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -124,83 +125,34 @@ pub fn write_i64(out: &mut Vec<u8>, v: i64) {
     out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
-/// Largest magnitude written as an integer; beyond it ryu's exponent form is used.
+/// Largest magnitude an OTLP `asInt` takes from a double (an `i64` holds it).
 const INTEGRAL_LIMIT: f64 = 9.0e18;
 
-/// True when `v` is a whole number that [`write_f64`] writes without a fraction.
+/// True when `v` is a whole number that fits an `i64`: OTLP sums write it as `asInt`.
 #[inline]
 pub fn is_integral(v: f64) -> bool {
     v.is_finite() && v.fract() == 0.0 && v.abs() < INTEGRAL_LIMIT
 }
 
-/// Writes a finite double as JavaScript would: integral values as integers,
-/// others shortest round-trip. Non-finite values have no JSON form and are
-/// written as `null`; callers that must not emit `null` drop them first.
+/// Below 2^53 every whole double is written with all its digits by
+/// JavaScript too; past it JavaScript writes the shortest digits that
+/// round-trip (`60766121714619590`, not `60766121714619592`).
+const EXACT_INTEGERS: f64 = 9_007_199_254_740_992.0;
+
+/// Writes a finite double exactly as JavaScript's `String(x)` does (the
+/// extension's own writer): whole numbers below 2^53 through `itoa`, all
+/// others through `ryu-js`, an implementation of ECMAScript's
+/// `Number::toString`. Non-finite values have no JSON form and are written
+/// as `null`; callers that must not emit `null` drop them first.
 #[inline]
 pub fn write_f64(out: &mut Vec<u8>, v: f64) {
-    if is_integral(v) {
-        // -0.0 is integral; write it as 0.
+    if v.fract() == 0.0 && v.abs() < EXACT_INTEGERS {
+        // -0.0 is whole; JavaScript writes it as 0.
         write_i64(out, v as i64);
     } else if v.is_finite() {
-        let mut buf = ryu::Buffer::new();
-        let text = buf.format_finite(v);
-        if text.as_bytes().contains(&b'e') {
-            write_js_exponent_form(out, text);
-        } else {
-            // ryu's plain notation is JavaScript's too (it uses it for a narrower range).
-            out.extend_from_slice(text.as_bytes());
-        }
+        out.extend_from_slice(ryu_js::Buffer::new().format_finite(v).as_bytes());
     } else {
         out.extend_from_slice(b"null");
-    }
-}
-
-/// Rewrites ryu's exponent notation (`1e-6`, `1.5e20`) the way ECMAScript
-/// `Number::toString` writes the same digits: plain for a decimal exponent
-/// in (-7, 21), else `d.ddde+N` / `d.ddde-N`.
-fn write_js_exponent_form(out: &mut Vec<u8>, text: &str) {
-    let (sign, text) = match text.strip_prefix('-') {
-        Some(rest) => ("-", rest),
-        None => ("", text),
-    };
-    let (mantissa, exp) = text.split_once('e').unwrap_or((text, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    // The significant digits, and `n`: the value is 0.DIGITS x 10^n.
-    let mut digits: Vec<u8> = int.bytes().chain(frac.bytes()).collect();
-    let mut n = int.len() as i32 + exp;
-    let lead = digits.iter().take_while(|&&d| d == b'0').count();
-    digits.drain(..lead);
-    n -= lead as i32;
-    while digits.last() == Some(&b'0') {
-        digits.pop();
-    }
-    if digits.is_empty() {
-        out.push(b'0');
-        return;
-    }
-    let k = digits.len() as i32;
-    out.extend_from_slice(sign.as_bytes());
-    if k <= n && n <= 21 {
-        out.extend_from_slice(&digits);
-        out.resize(out.len() + (n - k) as usize, b'0');
-    } else if 0 < n && n <= 21 {
-        out.extend_from_slice(&digits[..n as usize]);
-        out.push(b'.');
-        out.extend_from_slice(&digits[n as usize..]);
-    } else if -6 < n && n <= 0 {
-        out.extend_from_slice(b"0.");
-        out.resize(out.len() + (-n) as usize, b'0');
-        out.extend_from_slice(&digits);
-    } else {
-        out.push(digits[0]);
-        if k > 1 {
-            out.push(b'.');
-            out.extend_from_slice(&digits[1..]);
-        }
-        out.push(b'e');
-        out.push(if n > 0 { b'+' } else { b'-' });
-        write_i64(out, i64::from((n - 1).abs()));
     }
 }
 
@@ -343,6 +295,98 @@ mod tests {
             if !plain {
                 assert!(text.contains("e+") || text.contains("e-"), "{text}");
             }
+        }
+    }
+
+    /// `String(x)` in node 20 for whole doubles between 2^53 and 9e18 (where
+    /// exact digits and JavaScript's shortest digits differ), random bit
+    /// patterns and a few edges; made by a seeded script, bits -> text.
+    const NODE: &[(u64, &str)] = &[
+        (0x43d7cd42d74a5bd3, "6860402102123843000"),
+        (0x43d93c3bae409b98, "7273575876580499000"),
+        (0x43dec1f3a4796418, "8865281517519135000"),
+        (0x43c82f82861b46e6, "3485510186621062000"),
+        (0x43c6758b7050e2a5, "3236705911238380000"),
+        (0x43ba29b17d6bf7fb, "1885233071271705300"),
+        (0x43bdec74f3f464f3, "2156226912729756400"),
+        (0x43d73103374e1c1c, "6684481891198857000"),
+        (0x43d830f88d3394b9, "6972665364527375000"),
+        (0x43b2a83d8266be8e, "1344392119048900000"),
+        (0x43a1e8e9ff71d156, "645269288288561900"),
+        (0x43c756c2a3ab6b90, "3363491038161740000"),
+        (0x43d56f1e7e2b69c4, "6177946897817735000"),
+        (0x43ac3f8937ac7701, "1017748214402220200"),
+        (0x43ce1d96cbae6b08, "4340112794022449000"),
+        (0x43d223f90a467651, "5228648557578896000"),
+        (0x43ca9e7e1c3efd73, "3836218302174783000"),
+        (0x43c32437373980df, "2758576192419380700"),
+        (0x43844b087d334a5a, "182783979729537860"),
+        (0x43b614c17ee62a9a, "1591109319140219400"),
+        (0x43d512c3b1db4018, "6073964772129268000"),
+        (0x43cfea9796dbd6cd, "4599634467830471000"),
+        (0x43ae34a1ab381544, "1088271138339594800"),
+        (0x438e3da67cff0b8f, "272385106312786400"),
+        (0x43ac3d9a05daf819, "1017475978290269300"),
+        (0x43aa1303d183f4f8, "939424833970273300"),
+        (0x43d7e811e0bace7e, "6890586057494624000"),
+        (0x43db4211309a79da, "7856605151738948000"),
+        (0x43cb40ed3fb4c984, "3927660590810728400"),
+        (0x43d6e4a38b261f61, "6598492726239266000"),
+        (0x43db1c5b879b3b60, "7814147905420100000"),
+        (0x43d3f480f414853e, "5751663867370732000"),
+        (0x43c110a314cb014e, "2459324015945358300"),
+        (0x43c9ea12c9ce6f00, "3734651306919198700"),
+        (0x43d29137f97b95e0, "5351648435862209000"),
+        (0x43caf982d8607e49, "3887457160061031000"),
+        (0x43deb1e3ecdcfff0, "8847197993900687000"),
+        (0x43b1534bcd04977d, "1248424865629175000"),
+        (0x43d669a6e849b34a, "6460021831952574000"),
+        (0x43d0b964eb8a8e30, "4820421352411939000"),
+        (0x2d1ce28856d20e5e, "2.215603731797175e-91"),
+        (0x572a15ed48b3fdc2, "7.841697833625344e+111"),
+        (0x32b911499417aab9, "2.3803041954013153e-64"),
+        (0x17a8ec88e0da0bac, "1.0669643833474769e-194"),
+        (0x0cc88eab2f9ad4bb, "4.3902997915267284e-247"),
+        (0xbc3a5b419a43afd2, "-1.4287870889761718e-18"),
+        (0x6f0f3414c47c9c0d, "9.239942182940311e+226"),
+        (0xe71a7567edb8c675, "-4.6049449625872434e+188"),
+        (0x63674cf841ee8ab9, "7.034866163903114e+170"),
+        (0xe375837da840d9ec, "-1.2990664698521692e+171"),
+        (0x578eb22e1ea5a35f, "5.905686629582816e+113"),
+        (0x4efa582ee029dfd9, "2.9091650704676072e+72"),
+        (0xf3b363e938295a26, "-2.1692042628035588e+249"),
+        (0x2e3a4ef3496f4112, "5.2900001119406624e-86"),
+        (0xb809d78e2a2f9b10, "-9.49285634690637e-39"),
+        (0x46217f104eb30026, "6.93101536724741e+29"),
+        (0x8947b5fefda6afa6, "-5.882775229507853e-264"),
+        (0x4a3ae29b2af0cb79, "3.9292734840969675e+49"),
+        (0xbfd0273b10a6d4af, "-0.2523944532980051"),
+        (0xed0a00eb302b52c6, "-1.7928344098460697e+217"),
+        (0x3c0a45ad6d0175e3, "1.7802719962921167e-19"),
+        (0x5bec25a986aa6fc8, "6.393254796400403e+134"),
+        (0x904bc2dda0ebc917, "-3.576279648101772e-230"),
+        (0x459ae6d82ef0bb45, "2.0814210227308495e+27"),
+        (0xd8f30b16630d2b73, "-3.0734116139155754e+120"),
+        (0x7110b72632258de5, "4.251812196359382e+236"),
+        (0x543b14bc79e21fbe, "5.7844666878803994e+97"),
+        (0xb3afb674d263f401, "-9.867437071726851e-60"),
+        (0x992a5514fae813a9, "-1.891221305366931e-187"),
+        (0x65950d0578f009ce, "2.18377227571136e+181"),
+        (0x4340000000000001, "9007199254740994"),
+        (0x444b1ae4d6e2ef50, "1e+21"),
+        (0x441ac53a7e04bcda, "123456789012345680000"),
+        (0x3fd3333333333334, "0.30000000000000004"),
+        (0x3fd5555555555555, "0.3333333333333333"),
+        (0xbe7ad7f29abcaf48, "-1e-7"),
+        (0x0000000000000001, "5e-324"),
+    ];
+
+    #[test]
+    fn large_whole_doubles_are_written_with_javascripts_digits_not_exact_ones() {
+        assert_eq!(s(|o| write_f64(o, 60766121714619592.0)), "60766121714619590");
+        for &(bits, js) in NODE {
+            let v = f64::from_bits(bits);
+            assert_eq!(s(|o| write_f64(o, v)), js, "{v:e}");
         }
     }
 

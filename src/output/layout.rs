@@ -14,7 +14,10 @@
 //! points of a block into one metric entry per series (§6.6).
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::io;
+
+use hashbrown::HashTable;
 
 use super::sink::EntrySink;
 use crate::encode::metrics::{
@@ -319,7 +322,7 @@ impl RecordWriter {
     }
 }
 
-/// Points buffered for one series of the current block.
+/// Points buffered for one metric entry (name, unit, kind) of the current block.
 struct SeriesState {
     name: String,
     description: String,
@@ -327,10 +330,22 @@ struct SeriesState {
     kind: MetricKind,
     /// Encoded points joined by `,`, and the end of each.
     points: Vec<u8>,
-    ends: Vec<u32>,
-    /// Cumulative sums: running total and the series' start time.
-    total: Option<PointValue>,
-    start: Option<u64>,
+    ends: Vec<usize>,
+}
+
+/// The running total of one cumulative series: a metric entry and one set
+/// of point attributes (§6.6: each `route` of `http.requests` keeps its own).
+struct Running {
+    entry: usize,
+    attrs: Box<[u8]>,
+    total: PointValue,
+    /// The start time every point of the series carries: its first point's.
+    start: u64,
+}
+
+fn running_hash(entry: usize, attrs: &[u8]) -> u64 {
+    static STATE: std::sync::LazyLock<hashbrown::DefaultHashBuilder> = std::sync::LazyLock::new(Default::default);
+    STATE.hash_one((entry, attrs))
 }
 
 /// Buffered metric points of a block are flushed past this many bytes.
@@ -343,6 +358,8 @@ pub struct MetricWriter {
     key: Option<BlockKey>,
     series: Vec<SeriesState>,
     index: HashMap<(String, &'static str, MetricKind), usize>,
+    /// Cumulative totals of the current block, by (entry, point attributes).
+    running: HashTable<Running>,
     buffered: usize,
     entry: Vec<u8>,
 }
@@ -355,6 +372,7 @@ impl MetricWriter {
             key: None,
             series: Vec::new(),
             index: HashMap::new(),
+            running: HashTable::new(),
             buffered: 0,
             entry: Vec::new(),
         }
@@ -372,6 +390,7 @@ impl MetricWriter {
             self.flush()?;
             self.series.clear();
             self.index.clear();
+            self.running.clear();
             self.out.begin_block(seg.head.clone())?;
             self.key = Some(seg.key.clone());
         }
@@ -388,36 +407,59 @@ impl MetricWriter {
                         kind: d.kind,
                         points: Vec::new(),
                         ends: Vec::new(),
-                        total: None,
-                        start: None,
                     });
                     self.series.len() - 1
                 })
             })
             .collect();
         for p in &seg.points {
-            let s = &mut self.series[local[p.series as usize]];
-            let (start, value) = if s.kind == MetricKind::Sum && self.temporality == Temporality::Cumulative {
-                let total = s.total.map_or(p.value, |t| t.plus(p.value));
-                s.total = Some(total);
-                let start = *s.start.get_or_insert(p.start.unwrap_or(p.time));
+            let entry = local[p.series as usize];
+            let attrs = &seg.attrs[p.attrs.0..p.attrs.1];
+            let cumulative = self.series[entry].kind == MetricKind::Sum && self.temporality == Temporality::Cumulative;
+            let (start, value) = if cumulative {
+                let (start, total) = self.run_total(entry, attrs, p.start.unwrap_or(p.time), p.value);
                 (Some(start), total)
             } else {
                 (p.start, p.value)
             };
+            let s = &mut self.series[entry];
             let before = s.points.len();
             if !s.ends.is_empty() {
                 s.points.push(b',');
             }
-            let attrs = &seg.attrs[p.attrs.0 as usize..p.attrs.1 as usize];
             write_point(&mut s.points, attrs, start, p.time, value);
-            s.ends.push(s.points.len() as u32);
+            s.ends.push(s.points.len());
             self.buffered += s.points.len() - before;
         }
         if self.buffered > METRIC_FLUSH_BYTES {
             self.flush()?;
         }
         Ok(())
+    }
+
+    /// Adds `value` to the running total of the series (entry, attrs):
+    /// returns the series' start time and its new total.
+    fn run_total(&mut self, entry: usize, attrs: &[u8], start: u64, value: PointValue) -> (u64, PointValue) {
+        let hash = running_hash(entry, attrs);
+        match self.running.find_mut(hash, |r| r.entry == entry && *r.attrs == *attrs) {
+            Some(r) => {
+                r.total = r.total.plus(value);
+                (r.start, r.total)
+            }
+            None => {
+                self.running.insert_unique(
+                    hash,
+                    Running {
+                        entry,
+                        attrs: attrs.into(),
+                        total: value,
+                        start,
+                    },
+                    |r| running_hash(r.entry, &r.attrs),
+                );
+                (start, value)
+            }
+        }
     }
 
     /// Writes every buffered series as metric entries; running totals stay.
@@ -436,10 +478,10 @@ impl MetricWriter {
             while first < s.ends.len() {
                 // Take points while the entry stays within budget (at least one).
                 let mut last = first;
-                while last + 1 < s.ends.len() && (!limited || s.ends[last + 1] as usize - from <= budget) {
+                while last + 1 < s.ends.len() && (!limited || s.ends[last + 1] - from <= budget) {
                     last += 1;
                 }
-                let to = s.ends[last] as usize;
+                let to = s.ends[last];
                 self.entry.clear();
                 write_metric_open(&mut self.entry, &s.name, &s.description, s.unit, s.kind);
                 self.entry.extend_from_slice(&s.points[from..to]);

@@ -10,8 +10,10 @@
 //! Atomicity against failures and Ctrl-C comes from the rename in `atomic`.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
@@ -116,18 +118,80 @@ pub fn zip_options(style: ZipStyle) -> SimpleFileOptions {
         .last_modified_time(style.modified)
 }
 
+/// The file under a zip writer. After its first write error it discards
+/// what it is given: the zip crate finishes an archive when it is dropped,
+/// and would otherwise print its own failure to stderr for every archive
+/// (the export already has the error, and removes the temporary). The
+/// shared flag lets the owner refuse to call such an archive complete.
+struct Latch<W> {
+    inner: W,
+    failed: Arc<AtomicBool>,
+}
+
+impl<W: Write> Write for Latch<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.failed.load(Ordering::Relaxed) {
+            return Ok(buf.len());
+        }
+        self.inner.write(buf).inspect_err(|e| {
+            if e.kind() != io::ErrorKind::Interrupted {
+                self.failed.store(true, Ordering::Relaxed);
+            }
+        })
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.failed.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        self.inner
+            .flush()
+            .inspect_err(|_| self.failed.store(true, Ordering::Relaxed))
+    }
+}
+
+impl<W: Seek> Seek for Latch<W> {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        self.inner.seek(pos)
+    }
+}
+
+type ZipFile<F> = ZipWriter<BufWriter<Latch<F>>>;
+
+/// A zip writer over `file`, and the flag its latch sets on failure.
+fn zip_over<F: Write + Seek>(file: F) -> (ZipFile<F>, Arc<AtomicBool>) {
+    let failed = Arc::new(AtomicBool::new(false));
+    let latch = Latch {
+        inner: file,
+        failed: Arc::clone(&failed),
+    };
+    (ZipWriter::new(BufWriter::with_capacity(BUFFER, latch)), failed)
+}
+
+/// Finishes an archive, failing if any write to it failed.
+fn finish_zip<F: Write + Seek>(zip: ZipFile<F>, failed: &AtomicBool) -> io::Result<()> {
+    let mut inner = zip.finish().map_err(io::Error::other)?;
+    inner.flush()?;
+    if failed.load(Ordering::Relaxed) {
+        return Err(io::Error::other("an earlier write to the archive failed"));
+    }
+    Ok(())
+}
+
 /// Writes entries into a temporary zip (one per signal).
 pub struct ZipSink {
-    zip: ZipWriter<BufWriter<File>>,
+    zip: ZipFile<File>,
+    failed: Arc<AtomicBool>,
     options: SimpleFileOptions,
     buf: Vec<u8>,
 }
 
 impl ZipSink {
     pub fn create(path: &Path, style: ZipStyle) -> io::Result<Self> {
-        let file = BufWriter::with_capacity(BUFFER, File::create(path)?);
+        let (zip, failed) = zip_over(File::create(path)?);
         Ok(Self {
-            zip: ZipWriter::new(file),
+            zip,
+            failed,
             options: zip_options(style),
             buf: Vec::with_capacity(BUFFER),
         })
@@ -165,24 +229,19 @@ impl EntrySink for ZipSink {
 
     fn finish(mut self: Box<Self>) -> io::Result<()> {
         self.flush_buf()?;
-        let mut inner = self.zip.finish().map_err(io::Error::other)?;
-        inner.flush()?;
-        Ok(())
+        finish_zip(self.zip, &self.failed)
     }
 }
 
-/// Builds the final archive from the per-signal temporary zips (copying their
-/// compressed bytes, not recompressing) and a last small entry.
-pub fn assemble_zip(target: &Path, parts: &[PathBuf], last: (&str, &[u8]), style: ZipStyle) -> io::Result<()> {
-    let file = BufWriter::with_capacity(BUFFER, File::create(target)?);
-    let mut zip = ZipWriter::new(file);
+/// Builds the final archive in `file` from the per-signal temporary zips
+/// (copying their compressed bytes, not recompressing) and a last small entry.
+pub fn assemble_zip(file: &File, parts: &[PathBuf], last: (&str, &[u8]), style: ZipStyle) -> io::Result<()> {
+    let (mut zip, failed) = zip_over(file);
     for p in parts {
         let archive = zip::ZipArchive::new(File::open(p)?).map_err(io::Error::other)?;
         zip.merge_archive(archive).map_err(io::Error::other)?;
     }
     zip.start_file(last.0, zip_options(style)).map_err(io::Error::other)?;
     zip.write_all(last.1)?;
-    let mut inner = zip.finish().map_err(io::Error::other)?;
-    inner.flush()?;
-    Ok(())
+    finish_zip(zip, &failed)
 }

@@ -6,6 +6,10 @@
 //! still cut between records. Metric points stay structured ([`PointRec`])
 //! because the writer groups them per series and may keep running totals.
 
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
+
 use super::chunk::FilePlan;
 use super::pool;
 use super::work::EventSink;
@@ -37,7 +41,7 @@ pub struct Segment {
     /// Records joined by `,`.
     pub data: Vec<u8>,
     /// End offset of each record in `data`; record `i` starts after `ends[i-1]` and its comma.
-    pub ends: Vec<u32>,
+    pub ends: Vec<usize>,
 }
 
 /// The buffers go back to the pool for the next chunk.
@@ -52,8 +56,8 @@ impl Segment {
     pub fn records(&self) -> impl Iterator<Item = &[u8]> {
         let mut start = 0usize;
         self.ends.iter().map(move |&e| {
-            let r = &self.data[start..e as usize];
-            start = e as usize + 1;
+            let r = &self.data[start..e];
+            start = e + 1;
             r
         })
     }
@@ -72,8 +76,8 @@ pub struct SeriesDef {
 #[derive(Clone, Copy, Debug)]
 pub struct PointRec {
     pub series: u32,
-    /// Range of the point's attribute list in [`MetricSegment::attrs`].
-    pub attrs: (u32, u32),
+    /// Range of the point's attribute fields in [`MetricSegment::attrs`].
+    pub attrs: (usize, usize),
     pub start: Option<u64>,
     pub time: u64,
     pub value: PointValue,
@@ -86,6 +90,9 @@ pub struct MetricSegment {
     pub head: BlockHead,
     pub attrs: Vec<u8>,
     pub series: Vec<SeriesDef>,
+    /// Index of `series` by (name, unit, kind): constant time per point,
+    /// however many distinct keys a row has.
+    index: HashTable<u32>,
     pub points: Vec<PointRec>,
 }
 
@@ -108,16 +115,19 @@ pub struct OtlpBatch {
 pub struct OtlpSink<'a> {
     pub batch: OtlpBatch,
     pub resource_attrs: &'a [(String, String)],
+    /// Attributes per record or point (`OTEL_ATTRIBUTE_COUNT_LIMIT`).
+    attr_limit: usize,
     /// Initial capacity of a segment's record bytes.
     capacity: usize,
 }
 
 impl<'a> OtlpSink<'a> {
     /// A sink for a chunk of `input` bytes.
-    pub fn new(resource_attrs: &'a [(String, String)], input: usize) -> Self {
+    pub fn new(resource_attrs: &'a [(String, String)], attr_limit: usize, input: usize) -> Self {
         Self {
             batch: OtlpBatch::default(),
             resource_attrs,
+            attr_limit,
             capacity: input.clamp(4096, 4 << 20),
         }
     }
@@ -175,11 +185,11 @@ impl EventSink for OtlpSink<'_> {
                     seg.data.push(b',');
                 }
                 if signal == Signal::Log {
-                    logs::write_log_record(&mut seg.data, ev);
+                    logs::write_log_record(&mut seg.data, ev, self.attr_limit);
                 } else {
-                    spans::write_span(&mut seg.data, ev);
+                    spans::write_span(&mut seg.data, ev, self.attr_limit);
                 }
-                seg.ends.push(seg.data.len() as u32);
+                seg.ends.push(seg.data.len());
                 (0, 0)
             }
             Signal::Metric => {
@@ -194,19 +204,20 @@ impl EventSink for OtlpSink<'_> {
                         head,
                         attrs: pool::ATTRS.take(0),
                         series: Vec::new(),
+                        index: HashTable::new(),
                         points: pool::POINTS.take(0),
                     });
                 }
                 let Some(seg) = segs.last_mut() else {
                     return (0, 0);
                 };
-                let a0 = seg.attrs.len() as u32;
-                write_point_attrs(&mut seg.attrs, ev);
-                let attrs = (a0, seg.attrs.len() as u32);
+                let a0 = seg.attrs.len();
+                write_point_attrs(&mut seg.attrs, ev, self.attr_limit);
+                let attrs = (a0, seg.attrs.len());
                 let name = ev.row.event_name;
                 let mut points = 0;
                 let dropped = for_each_point(ev, |p| {
-                    let series = find_series(&mut seg.series, name, p.stem, p.unit, p.kind);
+                    let series = find_series(seg, name, p.stem, p.unit, p.kind);
                     seg.points.push(PointRec {
                         series,
                         attrs,
@@ -222,8 +233,15 @@ impl EventSink for OtlpSink<'_> {
     }
 }
 
+/// Hashes a series identity; `{event}.{stem}` is hashed in its two parts
+/// so that a lookup needs no formatted name.
+fn series_hash(event: &str, stem: &str, unit: &str, kind: MetricKind) -> u64 {
+    static STATE: std::sync::LazyLock<hashbrown::DefaultHashBuilder> = std::sync::LazyLock::new(Default::default);
+    STATE.hash_one((event, stem, unit, kind))
+}
+
 /// Index of the series `{event}.{stem}` with this unit and kind, added if new.
-fn find_series(series: &mut Vec<SeriesDef>, event: &str, stem: &str, unit: &'static str, kind: MetricKind) -> u32 {
+fn find_series(seg: &mut MetricSegment, event: &str, stem: &str, unit: &'static str, kind: MetricKind) -> u32 {
     let matches = |s: &SeriesDef| {
         s.unit == unit
             && s.kind == kind
@@ -232,8 +250,10 @@ fn find_series(series: &mut Vec<SeriesDef>, event: &str, stem: &str, unit: &'sta
             && s.name.ends_with(stem)
             && s.name.as_bytes()[event.len()] == b'.'
     };
-    if let Some(i) = series.iter().position(matches) {
-        return i as u32;
+    let hash = series_hash(event, stem, unit, kind);
+    let series = &mut seg.series;
+    if let Some(&i) = seg.index.find(hash, |&i| matches(&series[i as usize])) {
+        return i;
     }
     series.push(SeriesDef {
         name: format!("{event}.{stem}"),
@@ -241,5 +261,11 @@ fn find_series(series: &mut Vec<SeriesDef>, event: &str, stem: &str, unit: &'sta
         unit,
         kind,
     });
-    (series.len() - 1) as u32
+    let i = (series.len() - 1) as u32;
+    seg.index.insert_unique(hash, i, |&j| {
+        let d = &series[j as usize];
+        let (event, stem) = d.name.split_at(d.description.len());
+        series_hash(event, &stem[1..], d.unit, d.kind)
+    });
+    i
 }

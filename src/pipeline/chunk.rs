@@ -10,6 +10,12 @@
 //! Before chunking, each file's first non-blank line is read: a v1 header
 //! gives the context every chunk of the file needs (§2.1), and a header with a
 //! newer schema version makes the file unreadable (§2.3).
+//!
+//! Files are opened without following symbolic links and without blocking
+//! (a FIFO swapped in after the listing must not hang the export), and only
+//! a regular file is read (§7.1). Every chunk compares the file's size with
+//! the size it had when selected: a file that got shorter is read as far as
+//! it goes and the missing bytes are reported (§7.1), never silently lost.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -64,6 +70,8 @@ pub struct FilePlan {
 pub enum FileError {
     #[error("cannot read file: {0}")]
     Io(#[from] io::Error),
+    #[error("{0}")]
+    Shrunk(Shrunk),
     #[error("unsupported schema_version {0} in the header (this exporter reads up to {SUPPORTED_SCHEMA_VERSION})")]
     UnsupportedSchema(u64),
 }
@@ -88,6 +96,49 @@ pub fn jobs_for(plans: &[FilePlan], chunk_bytes: u64, file: usize) -> impl Itera
     })
 }
 
+/// A file that got shorter after it was selected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shrunk {
+    /// Its size when the export selected it.
+    pub selected: u64,
+    /// Its size when a chunk of it was read.
+    pub now: u64,
+}
+
+impl std::fmt::Display for Shrunk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the file got shorter while it was read: it had {} bytes when the export started and {} when read; \
+             bytes {}..{} were not exported",
+            self.selected, self.now, self.now, self.selected
+        )
+    }
+}
+
+/// Opens a store file for reading: never follows a symbolic link, never
+/// blocks (on a FIFO), and refuses anything but a regular file.
+pub fn open_regular(path: &std::path::Path) -> io::Result<File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    let f = o.open(path).map_err(|e| {
+        #[cfg(unix)]
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            return io::Error::other("it is a symbolic link (not followed)");
+        }
+        e
+    })?;
+    if !f.metadata()?.is_file() {
+        return Err(io::Error::other("not a regular file (skipped without reading it)"));
+    }
+    Ok(f)
+}
+
 /// The bytes of one chunk, with the lines it owns located.
 pub struct ChunkBuf {
     /// Data followed by [`PAD`] zero bytes.
@@ -102,10 +153,12 @@ pub struct ChunkBuf {
     pub base: u64,
     /// Whether the data runs to the end of the file (the last line may lack a newline).
     pub at_eof: bool,
+    /// Set when the file is now shorter than when it was selected.
+    pub shrunk: Option<Shrunk>,
 }
 
 impl ChunkBuf {
-    fn empty(base: u64) -> Self {
+    fn empty(base: u64, shrunk: Option<Shrunk>) -> Self {
         ChunkBuf {
             buf: vec![0; PAD],
             len: 0,
@@ -113,6 +166,7 @@ impl ChunkBuf {
             limit: 0,
             base,
             at_eof: false,
+            shrunk,
         }
     }
 }
@@ -136,29 +190,40 @@ pub fn read_chunk_into(
     size: u64,
     mut buf: Vec<u8>,
 ) -> io::Result<ChunkBuf> {
-    let mut f = File::open(path)?;
+    let mut f = open_regular(path)?;
+    let now = f.metadata()?.len();
+    // A file that shrank is read as far as it goes, and says so.
+    let shrunk = (now < size).then_some(Shrunk { selected: size, now });
+    let size = size.min(now);
     let from = start.saturating_sub(1);
     if from >= size {
-        return Ok(ChunkBuf::empty(from));
+        return Ok(ChunkBuf::empty(from, shrunk));
     }
     f.seek(SeekFrom::Start(from))?;
     let want = (end.min(size) - from) as usize;
     buf.clear();
     buf.reserve(want + EXTEND + PAD);
     let got = read_up_to(&mut f, &mut buf, want)?;
-    // The file shrank: read what is there.
+    // It may still shrink while being read: what is there is read.
+    let shrunk = match shrunk {
+        None if got < want => Some(Shrunk {
+            selected: size,
+            now: from + got as u64,
+        }),
+        s => s,
+    };
     let end = from + got as u64;
     let first = if start == 0 {
         0
     } else {
         match memchr::memchr(b'\n', &buf) {
             Some(i) => i + 1,
-            None => return Ok(ChunkBuf::empty(from)),
+            None => return Ok(ChunkBuf::empty(from, shrunk)),
         }
     };
     let limit = (end - from) as usize;
     if first >= limit {
-        return Ok(ChunkBuf::empty(from));
+        return Ok(ChunkBuf::empty(from, shrunk));
     }
     // Finish the last owned line.
     let mut pos = from + got as u64;
@@ -184,6 +249,7 @@ pub fn read_chunk_into(
         limit,
         base: from,
         at_eof: pos >= size,
+        shrunk,
     })
 }
 
@@ -202,11 +268,15 @@ pub fn prepare(file: StoreFile) -> Result<FilePlan, Box<(StoreFile, FileError)>>
 fn read_header(file: &StoreFile) -> Result<(Option<OwnedHeader>, Option<u64>), FileError> {
     if file.size == 0 {
         // Still prove the file can be opened: an unreadable file is reported.
-        File::open(&file.path)?;
+        open_regular(&file.path)?;
         return Ok((None, None));
     }
     // Read block by block until the first non-blank line (a BOM and blank lines may come first).
     let mut chunk = read_chunk(&file.path, 0, file.size.min(EXTEND as u64), file.size)?;
+    if let Some(s) = chunk.shrunk.filter(|s| s.now == 0) {
+        // Emptied since it was selected: nothing of it can be exported.
+        return Err(FileError::Shrunk(s));
+    }
     let mut pos = 0;
     loop {
         if pos >= chunk.len {

@@ -53,6 +53,12 @@ const MIN_MERGE_CHUNK: u64 = 8 * 1024;
 const MIN_HEAD_CHUNK: u64 = 2 * 1024;
 const MAX_HEAD_CHUNK: u64 = 64 * 1024;
 
+/// A header context this long or longer is not copied into each element but
+/// written from one shared buffer: a file's rows all carry it, and a large
+/// one (a 400 KB `os_version`) would otherwise make a chunk's output
+/// thousands of times its input.
+const SHARED_CONTEXT: usize = 4096;
+
 /// Encoded elements of one chunk with their merge keys.
 #[derive(Default)]
 pub struct JsonChunk {
@@ -60,13 +66,22 @@ pub struct JsonChunk {
     /// elements is one slice the merger writes at once.
     pub data: Vec<u8>,
     /// End of each element in `data`.
-    pub ends: Vec<u32>,
+    pub ends: Vec<usize>,
+    /// Large shared contexts, each written at its offset of `data` (the end
+    /// of the element it closes), in offset order.
+    pub splices: Vec<(usize, Arc<[u8]>)>,
     /// (timestamp ns, index into `sids`) of each element.
     pub keys: Vec<(i64, u32)>,
     /// Distinct session ids, in order of appearance.
     pub sids: Vec<Arc<str>>,
-    /// The context bytes of header-context rows, by deployment URL.
-    context: Option<(Option<Box<str>>, Vec<u8>)>,
+    /// The context bytes of header-context rows, and their deployment URL.
+    context: Option<CachedContext>,
+}
+
+/// A header context's bytes, for the deployment URL they were written with.
+struct CachedContext {
+    deployment: Option<Box<str>>,
+    bytes: Arc<[u8]>,
 }
 
 /// The separator written before every element but the first.
@@ -83,8 +98,8 @@ impl JsonChunk {
 
     /// The byte range of elements `from..to`, separators included before each.
     fn run(&self, from: usize, to: usize) -> (usize, usize) {
-        let start = if from == 0 { 0 } else { self.ends[from - 1] as usize };
-        (start, self.ends[to - 1] as usize)
+        let start = if from == 0 { 0 } else { self.ends[from - 1] };
+        (start, self.ends[to - 1])
     }
 }
 
@@ -96,17 +111,24 @@ impl EventSink for JsonChunk {
             write_context(&mut self.data, &ev.ctx);
         } else {
             // A header context: the same bytes for every row of the file with this deployment.
-            let hit = matches!(&self.context, Some((d, _)) if d.as_deref() == ev.ctx.deployment_url);
+            let hit = matches!(&self.context, Some(c) if c.deployment.as_deref() == ev.ctx.deployment_url);
             if !hit {
                 let mut bytes = Vec::with_capacity(320);
                 write_context(&mut bytes, &ev.ctx);
-                self.context = Some((ev.ctx.deployment_url.map(Box::from), bytes));
+                self.context = Some(CachedContext {
+                    deployment: ev.ctx.deployment_url.map(Box::from),
+                    bytes: bytes.into(),
+                });
             }
-            if let Some((_, bytes)) = &self.context {
-                self.data.extend_from_slice(bytes);
+            if let Some(CachedContext { bytes, .. }) = &self.context {
+                if bytes.len() >= SHARED_CONTEXT {
+                    self.splices.push((self.data.len(), Arc::clone(bytes)));
+                } else {
+                    self.data.extend_from_slice(bytes);
+                }
             }
         }
-        self.ends.push(self.data.len() as u32);
+        self.ends.push(self.data.len());
         let sid = ev.ctx.fields[ctx::SESSION_ID].unwrap_or("");
         if self.sids.last().map(|s| &**s) != Some(sid) {
             self.sids.push(Arc::from(sid));
@@ -135,6 +157,7 @@ struct Parsed {
 enum Piece {
     Static(&'static [u8]),
     Run(Arc<Vec<u8>>, usize, usize),
+    Shared(Arc<[u8]>),
 }
 
 /// Collects output runs and writes them with `writev`, straight from the
@@ -157,13 +180,35 @@ impl Runs<'_> {
         self.pending.push(Piece::Static(b));
     }
 
-    fn push(&mut self, data: &Arc<Vec<u8>>, start: usize, end: usize) -> io::Result<()> {
-        let same = matches!(self.pending.last(), Some(Piece::Run(d, _, _)) if Arc::ptr_eq(d, data));
-        if !same {
-            self.chunks += 1;
+    /// Queues `data[start..end]` with the shared contexts spliced into it
+    /// (those at offsets in `(start, end]`, see [`JsonChunk::splices`]).
+    fn push(
+        &mut self,
+        data: &Arc<Vec<u8>>,
+        splices: &[(usize, Arc<[u8]>)],
+        start: usize,
+        end: usize,
+    ) -> io::Result<()> {
+        let first = splices.partition_point(|(at, _)| *at <= start);
+        let mut at = start;
+        for (offset, context) in splices[first..].iter().take_while(|(o, _)| *o <= end) {
+            self.push_piece(data, at, *offset)?;
+            self.bytes += context.len();
+            self.pending.push(Piece::Shared(Arc::clone(context)));
+            at = *offset;
         }
-        self.bytes += end - start;
-        self.pending.push(Piece::Run(Arc::clone(data), start, end));
+        self.push_piece(data, at, end)
+    }
+
+    fn push_piece(&mut self, data: &Arc<Vec<u8>>, start: usize, end: usize) -> io::Result<()> {
+        if start < end {
+            let same = matches!(self.pending.last(), Some(Piece::Run(d, _, _)) if Arc::ptr_eq(d, data));
+            if !same {
+                self.chunks += 1;
+            }
+            self.bytes += end - start;
+            self.pending.push(Piece::Run(Arc::clone(data), start, end));
+        }
         if self.pending.len() >= Self::MAX_PIECES || self.bytes >= Self::MAX_BYTES || self.chunks >= Self::MAX_CHUNKS {
             self.flush()?;
         }
@@ -177,6 +222,7 @@ impl Runs<'_> {
             .map(|p| match p {
                 Piece::Static(b) => IoSlice::new(b),
                 Piece::Run(d, a, b) => IoSlice::new(&d[*a..*b]),
+                Piece::Shared(b) => IoSlice::new(b),
             })
             .collect();
         write_all_vectored(self.out, &mut slices)?;
@@ -650,9 +696,9 @@ pub fn run_json(shared: &Shared<'_>, out: &mut dyn Write, problems: &mut Problem
                 let (a, b) = p.chunk.run(from, to);
                 if written == 0 {
                     runs.push_static(b"[\n");
-                    runs.push(&p.bytes, a + SEP.len(), b)?;
+                    runs.push(&p.bytes, &p.chunk.splices, a + SEP.len(), b)?;
                 } else {
-                    runs.push(&p.bytes, a, b)?;
+                    runs.push(&p.bytes, &p.chunk.splices, a, b)?;
                 }
                 written += (to - from) as u64;
                 st.cursor = to;

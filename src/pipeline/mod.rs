@@ -103,7 +103,8 @@ impl Shared<'_> {
 pub struct LineNumbers {
     file: Option<usize>,
     base: u64,
-    read_error_reported: Option<usize>,
+    /// The file whose read error or shrinking was reported: once per file.
+    file_problem_reported: Option<usize>,
 }
 
 impl LineNumbers {
@@ -120,14 +121,20 @@ impl LineNumbers {
             self.file = Some(file);
             self.base = 0;
         }
-        if let Some(e) = read_error {
-            if self.read_error_reported != Some(file) {
-                self.read_error_reported = Some(file);
-                problems.file(&shared.path(file), format!("cannot read file: {e}"))?;
-            }
-        }
+        let file_problem = match (read_error, report.shrunk) {
+            (Some(e), _) => Some(format!("cannot read file: {e}")),
+            (None, Some(s)) => Some(s.to_string()),
+            (None, None) => None,
+        };
+        // Lines before the point where the file was cut come first.
         for (rel, reason) in &report.problems {
             problems.line(&shared.path(file), self.base + rel + 1, reason.to_string())?;
+        }
+        if let Some(reason) = file_problem {
+            if self.file_problem_reported != Some(file) {
+                self.file_problem_reported = Some(file);
+                problems.file(&shared.path(file), reason)?;
+            }
         }
         self.base += report.lines;
         Ok(())
@@ -187,9 +194,11 @@ pub struct OtlpOutcome {
 }
 
 /// Runs every chunk of `shared.plans` in file order into the three writers.
+#[allow(clippy::too_many_arguments)]
 pub fn run_otlp(
     shared: &Shared<'_>,
     resource_attrs: &[(String, String)],
+    attr_limit: usize,
     logs: RecordWriter,
     traces: RecordWriter,
     metrics: MetricWriter,
@@ -245,7 +254,7 @@ pub fn run_otlp(
                             let out = catch_unwind(AssertUnwindSafe(|| {
                                 let hint = (job.end - job.start) as usize;
                                 let (report, read_error, sink) =
-                                    run_job(shared, job, OtlpSink::new(resource_attrs, hint));
+                                    run_job(shared, job, OtlpSink::new(resource_attrs, attr_limit, hint));
                                 ChunkOut {
                                     job,
                                     report,
@@ -315,14 +324,12 @@ pub fn run_otlp(
             }),
         };
         let (l, t, m) = (join(log_writer), join(trace_writer), join(metric_writer));
-        // A writer's own error explains a failed send better than the send does.
-        let writer_error = [&l, &t, &m]
-            .iter()
-            .find_map(|r| r.as_ref().err().map(|e| e.to_string()));
         match sequenced {
-            Err(PipelineError::Write(_)) if writer_error.is_some() => {
-                Err(PipelineError::Write(io::Error::other(writer_error.unwrap_or_default())))
-            }
+            // A writer's own error explains a failed send better than the send does.
+            Err(PipelineError::Write(e)) => Err([l, t, m]
+                .into_iter()
+                .find_map(Result::err)
+                .unwrap_or(PipelineError::Write(e))),
             Err(e) => Err(e),
             Ok(()) => Ok(OtlpOutcome {
                 counts,

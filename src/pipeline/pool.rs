@@ -84,7 +84,7 @@ pub static RECORDS: Pool<u8> = Pool::new(KEPT, 16 << 20);
 /// Encoded metric point attributes of a chunk.
 pub static ATTRS: Pool<u8> = Pool::new(KEPT, 16 << 20);
 /// Record end offsets.
-pub static ENDS: Pool<u32> = Pool::new(KEPT, 4 << 20);
+pub static ENDS: Pool<usize> = Pool::new(KEPT, 8 << 20);
 /// Metric points of a chunk.
 pub static POINTS: Pool<PointRec> = Pool::new(KEPT, 16 << 20);
 

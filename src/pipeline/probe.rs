@@ -62,6 +62,7 @@ fn plan(with_header: bool) -> FilePlan {
             session: "probe".into(),
             part: 0,
             size: 0,
+            id: None,
         },
         header: with_header.then_some(header),
         header_offset: None,
@@ -74,9 +75,11 @@ pub fn probe_line(line: &[u8], with_header: bool) -> Probe {
     let plan = plan(with_header);
     let range = RangeSpec::Preset(Preset::AllTime).resolve(chrono::Utc::now());
     let metrics = MetricEvents::default();
+    let cancel = std::sync::atomic::AtomicBool::new(false);
     let opts = ParseOptions {
         range: &range,
         metrics: &metrics,
+        cancel: &cancel,
     };
     let chunk = |line: &[u8]| {
         let mut buf = line.to_vec();
@@ -90,6 +93,7 @@ pub fn probe_line(line: &[u8], with_header: bool) -> Probe {
             limit: len,
             base: 1, // not the file start: no BOM handling, no header skipping
             at_eof: true,
+            shrunk: None,
         }
     };
     let mut parser = Parser::default();
@@ -103,7 +107,7 @@ pub fn probe_line(line: &[u8], with_header: bool) -> Probe {
     }
     probe.json = json.data;
 
-    let mut otlp = OtlpSink::new(&[], line.len());
+    let mut otlp = OtlpSink::new(&[], crate::encode::DEFAULT_ATTRIBUTE_LIMIT, line.len());
     parser.process(&plan, &mut chunk(line), opts, &mut otlp);
     let bufs: [Memory; 3] = Default::default();
     let outs: Vec<_> = bufs.iter().map(|m| m.0.clone()).collect();

@@ -3,9 +3,11 @@
 //! a sink that encodes it. Problems are collected with chunk-relative line
 //! numbers; the ordered stage turns them into file line numbers.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use simd_json::{Buffers, Tape};
 
-use super::chunk::{line_at, ChunkBuf, FilePlan};
+use super::chunk::{line_at, ChunkBuf, FilePlan, Shrunk};
 use crate::encode::Event;
 use crate::range::DateRange;
 use crate::route::{check_span_ids, route, MetricEvents, Signal};
@@ -16,6 +18,8 @@ use crate::row::{parse_tape, Line, RowError};
 pub struct ParseOptions<'a> {
     pub range: &'a DateRange,
     pub metrics: &'a MetricEvents,
+    /// Set on Ctrl-C or a failure elsewhere: a worker stops inside its chunk.
+    pub cancel: &'a AtomicBool,
 }
 
 /// Receives each exported event; returns (points written, values dropped)
@@ -61,6 +65,10 @@ pub struct ChunkReport {
     pub counts: Counts,
     /// Bytes of the job's range (for progress).
     pub bytes: u64,
+    /// The file was shorter than when it was selected.
+    pub shrunk: Option<Shrunk>,
+    /// The worker stopped early because the export was cancelled.
+    pub cancelled: bool,
 }
 
 /// A worker's reusable parser state.
@@ -87,10 +95,17 @@ impl Parser {
         opts: ParseOptions<'_>,
         sink: &mut S,
     ) -> ChunkReport {
-        let mut report = ChunkReport::default();
+        let mut report = ChunkReport {
+            shrunk: chunk.shrunk,
+            ..ChunkReport::default()
+        };
         let mut pos = chunk.first;
         let mut index = 0;
         while pos < chunk.limit && pos < chunk.len {
+            if opts.cancel.load(Ordering::Relaxed) {
+                report.cancelled = true;
+                break;
+            }
             let (a, b, next) = line_at(chunk, pos);
             let line = index;
             index += 1;
@@ -100,7 +115,7 @@ impl Parser {
                     // A last line without newline that fails to parse was cut off.
                     let unterminated = next == chunk.len && chunk.at_eof && chunk.buf[chunk.len - 1] != b'\n';
                     let e = match e {
-                        RowError::Json(_) if unterminated => RowError::Truncated,
+                        RowError::Json(_) | RowError::TruncatedLine if unterminated => RowError::Truncated,
                         e => e,
                     };
                     report.problems.push((line, e));
@@ -125,22 +140,38 @@ impl Parser {
     ) -> Result<(), RowError> {
         crate::row::fix_lone_surrogates(&mut chunk.buf[a..b]);
         let mut tape = self.tape.take().unwrap_or_else(Tape::null).reset();
-        let result = match simd_json::fill_tape_padded(&mut chunk.buf[a..], b - a, &mut self.buffers, &mut tape) {
+        let parsed = simd_json::fill_tape_padded(&mut chunk.buf[a..], b - a, &mut self.buffers, &mut tape);
+        let result = match parsed {
             Ok(()) => event(plan, &tape.0, opts, sink, counts),
-            Err(e) => Err(RowError::Json(json_error(&e))),
+            Err(_) => Ok(()),
         };
         self.tape = Some(tape.reset());
-        result
+        match parsed {
+            Err(e) => Err(json_error(&e, &chunk.buf[a..b])),
+            Ok(()) => result,
+        }
     }
 }
 
-/// What a user can act on, from simd-json's error: the kind of mistake and
-/// the byte column (1-based) where the parser gave up.
-fn json_error(e: &simd_json::Error) -> String {
+/// What a user can act on, from simd-json's error and the line: the kind
+/// of mistake and the byte column (1-based) where it is.
+///
+/// simd-json parses in place: by the time its second stage fails, strings
+/// with escapes before the failure were rewritten, so the line is looked at
+/// only where that cannot matter. A line that opens an object and does not
+/// end with `}` was cut off (a byte outside every string is never
+/// rewritten). A first-stage failure ("syntax error" at column 1: a raw
+/// control character, unbalanced quotes), or a line without escapes, is as
+/// it was, and serde_json parses it again to say what it found. Only bad
+/// lines take these paths.
+fn json_error(e: &simd_json::Error, line: &[u8]) -> RowError {
     use simd_json::ErrorType as T;
     let col = e.index() + 1;
-    match e.error() {
+    let trimmed = line.trim_ascii();
+    let cut_off = trimmed.first() == Some(&b'{') && trimmed.last() != Some(&b'}');
+    let reason = match e.error() {
         T::InvalidUtf8 => "the line is not valid UTF-8".to_string(),
+        _ if cut_off => return RowError::TruncatedLine,
         T::InvalidNumber | T::InvalidExponent => {
             format!("malformed number, or one beyond the range of a double, at column {col}")
         }
@@ -148,13 +179,30 @@ fn json_error(e: &simd_json::Error) -> String {
         T::InvalidEscape | T::InvalidUnicodeEscape | T::InvalidUnicodeCodepoint => {
             "invalid escape sequence in a string".to_string()
         }
+        T::DepthLimitExceeded => format!(
+            "too deeply nested: more than {} levels of arrays and objects",
+            simd_json::DEFAULT_MAX_DEPTH
+        ),
         T::KeyMustBeAString => format!("object key is not a string at column {col}"),
-        T::Eof => "the line ends inside a value".to_string(),
+        // Unchanged by the parser: a first-stage failure, or no escapes at all.
+        _ if (e.index() == 0 && e.character().is_none()) || memchr::memchr(b'\\', line).is_none() => {
+            match serde_json::from_slice::<serde::de::IgnoredAny>(line) {
+                Err(e) if e.classify() == serde_json::error::Category::Eof => return RowError::TruncatedLine,
+                Err(e) => {
+                    // "trailing characters at line 1 column 9" -> "trailing characters at column 9"
+                    let text = e.to_string();
+                    let what = text.split(" at line ").next().unwrap_or(&text).to_string();
+                    format!("{what} at column {}", e.column())
+                }
+                Ok(_) => "syntax error".to_string(),
+            }
+        }
         _ => match e.character() {
             Some(c) if !c.is_control() => format!("syntax error at column {col} (at {c:?})"),
             _ => format!("syntax error at column {col}"),
         },
-    }
+    };
+    RowError::Json(reason)
 }
 
 fn event<S: EventSink>(
