@@ -17,7 +17,6 @@ use std::sync::atomic::AtomicBool;
 
 use clap::Parser as _;
 use coder_telemetry::config::{Config, Format, Output, DEFAULT_CHUNK_BYTES};
-use coder_telemetry::encode::metrics::Temporality;
 use coder_telemetry::encode::Event;
 use coder_telemetry::encode::DEFAULT_ATTRIBUTE_LIMIT;
 use coder_telemetry::export::{export, Hooks};
@@ -276,24 +275,16 @@ fn stages(c: &mut Criterion) {
     ] {
         for threads in [1usize, 2] {
             let cfg = Config {
-                store: f.store.clone(),
-                range: RangeSpec::Preset(Preset::AllTime).resolve(now),
-                format,
-                output: Output::Path(f.out.path().join(target)),
                 force: true,
-                strict: false,
                 layout: Layout::Single,
-                max_request_bytes: 16 << 20,
-                compression_level: 1,
-                temporality: Temporality::Delta,
-                metric_events: MetricEvents::default(),
-                resource_attrs: vec![],
                 threads,
-                chunk_bytes: DEFAULT_CHUNK_BYTES,
-                late_days: coder_telemetry::config::DEFAULT_LATE_DAYS,
-                attr_limit: coder_telemetry::encode::DEFAULT_ATTRIBUTE_LIMIT,
-                now,
-                now_given: None,
+                ..Config::new(
+                    vec![f.store.clone()],
+                    RangeSpec::Preset(Preset::AllTime).resolve(now),
+                    format,
+                    Output::Path(f.out.path().join(target)),
+                    now,
+                )
             };
             g.bench_function(BenchmarkId::new(name, format!("{threads}-threads")), |b| {
                 b.iter(|| export(&cfg, &AtomicBool::new(false), Hooks::default()).expect("export"))

@@ -1,30 +1,59 @@
 //! The command line: clap definitions, and their translation into a
-//! validated [`Config`] (the only place clap is used). Usage errors carry the
-//! flag's name and what it accepts, and exit with code 2. When a terminal is
-//! attached, missing range, format and output are asked for (§8.5).
+//! validated [`Config`] (the only place clap is used). Usage errors name the
+//! flag and what it accepts, and exit with code 2. The format follows the
+//! output's name (§8.7); when a terminal is attached and the range, format
+//! or output is missing, they are asked for (§8.5, [`crate::prompt`]).
+//! Environment variables are read as the OpenTelemetry SDKs read them
+//! (§8.8): a malformed one is a warning, never a failed run.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use coder_telemetry::config::{
     default_max_request_bytes, merge_resource_attrs, parse_otel_resource_attributes, parse_resource_attr, parse_size,
-    Config, Format, Output, DEFAULT_CHUNK_BYTES, DEFAULT_LATE_DAYS, MAX_THREADS,
+    Config, Format, Output, Shard, DEFAULT_CHUNK_BYTES, DEFAULT_LATE_DAYS, MAX_THREADS,
 };
 use coder_telemetry::encode::metrics::Temporality;
 use coder_telemetry::encode::DEFAULT_ATTRIBUTE_LIMIT;
+use coder_telemetry::output::atomic;
 use coder_telemetry::output::layout::Layout;
 use coder_telemetry::range::{Preset, RangeSpec};
 use coder_telemetry::route::MetricEvents;
 use coder_telemetry::store;
 
+use crate::prompt;
+
+const ABOUT: &str = "Export the Coder VS Code extension's local telemetry as a JSON array or OTLP/JSON";
+
+const EXPORT_HELP: &str = "\
+Examples:
+  # The last week of the default store, as one JSON array
+  coder-telemetry export --range last-7-days -o week.json
+  # A fixed window as OTLP in a zip (the format follows the name)
+  coder-telemetry export ~/store --from 2026-11-01 --to 2026-11-07 -o nov.otlp.zip
+  # OTLP envelopes in a folder, every file POSTable to a Collector
+  coder-telemetry export ~/store -o otlp/
+  # JSON to stdout
+  coder-telemetry export ~/store --range all-time -o - | jq length
+  # Shard 2 of 3 of an archive of several stores
+  coder-telemetry export archive/*/ --shard 2/3 -o part-2.otlp.zip
+
+Exit codes:
+  0    exported, or nothing matched (and nothing was written); skipped lines are reported
+  1    the export failed; nothing was left behind
+  2    usage error
+  130  interrupted (Ctrl-C, SIGTERM, Esc at a prompt); nothing was left behind
+
+Environment:
+  OTEL_RESOURCE_ATTRIBUTES    key=value,... added to every resource (percent-encoded)
+  OTEL_SERVICE_NAME           replaces service.name in every resource
+  OTEL_ATTRIBUTE_COUNT_LIMIT  attributes per record or data point [default: 128]
+  HOME, XDG_CONFIG_HOME, XDG_DATA_HOME, APPDATA, VSCODE_PORTABLE, VSCODE_APPDATA
+                              where the default store is looked for (see `coder-telemetry paths`)";
+
 #[derive(Parser, Debug)]
-#[command(
-    name = "coder-telemetry",
-    version,
-    about = "Export the Coder VS Code extension's local telemetry as a JSON array or OTLP/JSON",
-    propagate_version = true
-)]
+#[command(name = "coder-telemetry", version, about = ABOUT, propagate_version = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -32,15 +61,30 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Export a date range of a telemetry store.
+    /// Export a date range of one or more telemetry stores as a JSON array or OTLP/JSON.
+    #[command(display_name = "coder-telemetry", after_help = EXPORT_HELP)]
     Export(Box<ExportArgs>),
     /// List the candidate default stores and which exist.
+    #[command(display_name = "coder-telemetry")]
     Paths,
-    /// Print a shell completion script.
+    /// Print a shell completion script: bash, zsh, fish, elvish or powershell.
+    #[command(display_name = "coder-telemetry")]
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum RangeArg {
+    #[value(name = "last-24-hours")]
+    Last24Hours,
+    #[value(name = "last-7-days")]
+    Last7Days,
+    #[value(name = "last-30-days")]
+    Last30Days,
+    #[value(name = "all-time")]
+    AllTime,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -51,6 +95,7 @@ pub enum FormatArg {
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum LayoutArg {
+    Auto,
     Single,
     Split,
     Jsonl,
@@ -65,11 +110,12 @@ pub enum TemporalityArg {
 #[derive(Args, Debug)]
 #[command(args_override_self = true)]
 pub struct ExportArgs {
-    /// The store folder [default: the first existing candidate of `coder-telemetry paths`]
-    pub store: Option<PathBuf>,
-    /// last-24-hours, last-7-days, last-30-days or all-time
-    #[arg(long, value_name = "PRESET")]
-    pub range: Option<String>,
+    /// Store folders [default: the first existing candidate of `coder-telemetry paths`]
+    #[arg(value_name = "STORE")]
+    pub stores: Vec<PathBuf>,
+    /// A range ending now (or at --now)
+    #[arg(long, value_enum, value_name = "PRESET")]
+    pub range: Option<RangeArg>,
     /// First day of a custom range, inclusive (UTC)
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub from: Option<String>,
@@ -83,34 +129,40 @@ pub struct ExportArgs {
     /// a file by the day it flushed it, so late events sit in the next day's file
     #[arg(long, value_name = "N", default_value_t = DEFAULT_LATE_DAYS)]
     pub late_days: u32,
+    /// Only the sessions of shard K of N (FNV-1a of the session part of the file names)
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// json or otlp [default: from the output's name, else json]
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,
-    /// Output path: a .zip gets a zip, any other path a folder (otlp) or file (json); - is stdout (json)
+    /// NAME.json: a JSON array; NAME.zip or NAME/: OTLP in a zip or a folder; -: JSON to stdout
     #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
-    /// Overwrite an existing output
+    /// Replace an existing output: a regular file that is not an input, or an earlier export folder
     #[arg(long)]
     pub force: bool,
     /// Abort on the first bad line or file (exit 1, no output)
     #[arg(long)]
     pub strict: bool,
-    #[arg(long, value_enum, default_value = "single")]
+    /// OTLP files: auto (one per signal, split when larger than --max-request-bytes), single, split or jsonl
+    #[arg(long, value_enum, default_value = "auto")]
     pub layout: LayoutArg,
-    /// Largest request (split) or line (jsonl): bytes, or with KiB/MiB [default: 16MiB split, 1MiB jsonl]
+    /// Largest request (auto, split) or line (jsonl): bytes, kB/MB/GB or KiB/MiB/GiB [default: 16MiB, jsonl 1MiB]
     #[arg(long, value_name = "N")]
     pub max_request_bytes: Option<String>,
     /// Deflate level for zip output, 0 (store) to 9
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub compression_level: i64,
+    /// Sums as deltas per window, or as running totals
     #[arg(long, value_enum, default_value = "delta")]
     pub temporality: TemporalityArg,
     /// Also export this event name as metrics (repeatable)
     #[arg(long = "metric-event", value_name = "NAME")]
     pub metric_events: Vec<String>,
-    /// Add a resource attribute to every resource (repeatable); OTEL_RESOURCE_ATTRIBUTES is read too
+    /// Add a resource attribute to every resource (repeatable); wins over OTEL_RESOURCE_ATTRIBUTES
     #[arg(long = "resource-attr", value_name = "KEY=VALUE")]
     pub resource_attrs: Vec<String>,
-    /// Use at most N cores (1 to 1024): N parse workers, with writers sharing those cores [default: all cores]
+    /// Use at most N cores, 1 to 1024 [default: all cores]
     #[arg(short = 'j', long, value_name = "N")]
     pub threads: Option<usize>,
     /// No progress bar and no summary line
@@ -129,8 +181,22 @@ pub struct ExportArgs {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
-fn usage(msg: impl Into<String>) -> UsageError {
+pub fn usage(msg: impl Into<String>) -> UsageError {
     UsageError(msg.into())
+}
+
+/// The person left a prompt (Esc, Ctrl-C): exit code 130.
+#[derive(Debug, thiserror::Error)]
+#[error("cancelled; nothing was written")]
+pub struct Cancelled;
+
+/// Why no [`Config`] came out of the command line.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Usage(#[from] UsageError),
+    #[error(transparent)]
+    Cancelled(#[from] Cancelled),
 }
 
 /// Whether prompts can be shown.
@@ -138,128 +204,235 @@ pub fn interactive() -> bool {
     std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
 }
 
-/// What the person chose at the prompts.
-#[derive(Default)]
-struct Answers {
-    range: Option<RangeSpec>,
-    format: Option<Format>,
-    output: Option<PathBuf>,
+/// A validated export, with what to tell the person before it starts.
+pub struct Prepared {
+    pub cfg: Config,
+    /// Which default store was used, and which others exist.
+    pub notes: Vec<String>,
+    /// Settings that were ignored (malformed environment variables) or are risky.
+    pub warnings: Vec<String>,
 }
 
+/// Archives this tool does not write: a name ending so would mislead.
+const OTHER_ARCHIVES: [&str; 9] = [".gz", ".tgz", ".tar", ".bz2", ".xz", ".zst", ".7z", ".rar", ".lz4"];
+
+/// What `-o` says of the format: its name (see [`format_named`]), or, for
+/// an earlier export folder, OTLP.
+pub fn format_of_name(output: &Path) -> Result<Option<Format>, UsageError> {
+    let named = format_named(output)?;
+    if named.is_none() && output.is_dir() && atomic::earlier_export(output).is_ok() {
+        return Ok(Some(Format::Otlp));
+    }
+    Ok(named)
+}
+
+/// What the name alone says: `.json` and `-` are JSON; `.zip` and a
+/// trailing `/` are OTLP; anything else says nothing. Archives this tool
+/// does not write are refused.
+fn format_named(output: &Path) -> Result<Option<Format>, UsageError> {
+    let text = output.as_os_str().to_string_lossy();
+    let lower = text.to_ascii_lowercase();
+    if text == "-" || lower.ends_with(".json") {
+        return Ok(Some(Format::Json));
+    }
+    if lower.ends_with(".zip") || text.ends_with('/') || text.ends_with(std::path::MAIN_SEPARATOR) {
+        return Ok(Some(Format::Otlp));
+    }
+    if let Some(ext) = OTHER_ARCHIVES.iter().find(|e| lower.ends_with(*e)) {
+        return Err(usage(format!(
+            "-o {text}: coder-telemetry writes a JSON file (.json), an OTLP zip (.zip) or an OTLP folder (NAME/), \
+             not a {ext} archive; compress the output afterwards"
+        )));
+    }
+    Ok(None)
+}
+
+/// Refuses a `--format` that the output's name contradicts (§8.7).
+pub fn check_contradiction(format: Format, output: &Path) -> Result<(), UsageError> {
+    let named = format_named(output)?;
+    let text = output.display();
+    match (format, named) {
+        (Format::Json, Some(Format::Otlp)) => Err(usage(format!(
+            "--format json contradicts -o {text}: a .zip or a folder (NAME/) holds an OTLP export; \
+             use --format otlp, or a name ending in .json"
+        ))),
+        (Format::Otlp, Some(Format::Json)) if output.as_os_str() == "-" => Err(usage(
+            "--format otlp contradicts -o -: stdout takes a JSON export; OTLP needs a .zip or a folder (NAME/)",
+        )),
+        (Format::Otlp, Some(Format::Json)) => Err(usage(format!(
+            "--format otlp contradicts -o {text}: a .json name holds a JSON export; \
+             use a name ending in .zip or / for OTLP, or --format json"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Parses `--now`: RFC 3339 with an offset.
+fn parse_now(s: &str) -> Result<chrono::DateTime<chrono::Utc>, UsageError> {
+    chrono::DateTime::parse_from_rfc3339(s.trim())
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|_| {
+            usage(format!(
+                "--now {s:?}: expected a date and time with its UTC offset (RFC 3339), such as 2026-11-24T12:00:00Z \
+                 or 2026-11-24T14:00:00+02:00"
+            ))
+        })
+}
+
+/// Parses a byte size flag: `1048576`, `16MiB`, `20MB` (MB = 10^6, MiB = 2^20).
+fn size_flag(flag: &str, s: &str, max: u64) -> Result<u64, UsageError> {
+    match parse_size(s) {
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(usage(format!(
+            "{flag} {s:?}: expected a size of 1 byte to {max} bytes, as bytes or with a unit: \
+             kB, MB, GB (10^3, 10^6, 10^9) or KiB, MiB, GiB (2^10, 2^20, 2^30), such as 16MiB"
+        ))),
+    }
+}
+
+/// The Collector's OTLP/HTTP receiver refuses request bodies over this.
+const COLLECTOR_LIMIT: u64 = 20 << 20;
+
 /// Builds the [`Config`] of an export, asking for what is missing when a terminal is attached.
-pub fn config(a: &ExportArgs) -> Result<(Config, Option<String>), UsageError> {
+pub fn config(a: &ExportArgs) -> Result<Prepared, ConfigError> {
+    let mut warnings = Vec::new();
     let now = match &a.now {
-        Some(s) => chrono::DateTime::parse_from_rfc3339(s)
-            .map_err(|e| {
-                usage(format!(
-                    "--now {s:?}: {e}; expected RFC 3339 such as 2026-11-24T12:00:00Z"
-                ))
-            })?
-            .with_timezone(&chrono::Utc),
+        Some(s) => parse_now(s)?,
         None => chrono::Utc::now(),
     };
-    let spec = RangeSpec::from_flags(a.range.as_deref(), a.from.as_deref(), a.to.as_deref())
+    let preset = a.range.map(|r| match r {
+        RangeArg::Last24Hours => Preset::Last24Hours,
+        RangeArg::Last7Days => Preset::Last7Days,
+        RangeArg::Last30Days => Preset::Last30Days,
+        RangeArg::AllTime => Preset::AllTime,
+    });
+    let spec = RangeSpec::from_flags(preset.map(Preset::name), a.from.as_deref(), a.to.as_deref())
         .map_err(|e| usage(e.to_string()))?;
-    let format = a.format.map(|f| match f {
+    let explicit = a.format.map(|f| match f {
         FormatArg::Json => Format::Json,
         FormatArg::Otlp => Format::Otlp,
     });
-    let mut answers = Answers::default();
+    if let (Some(f), Some(o)) = (explicit, &a.output) {
+        check_contradiction(f, o)?;
+    }
+    let named = match &a.output {
+        Some(o) => format_of_name(o)?,
+        None => None,
+    };
+    let format = explicit.or(named);
+    let stores = stores(&a.stores)?;
+    let mut force = a.force;
+
+    let mut answers = prompt::Answers::default();
+    let existing_output = a
+        .output
+        .as_ref()
+        .is_some_and(|o| o.as_os_str() != "-" && o.symlink_metadata().is_ok());
+    let ask_output = a.output.is_none() || (existing_output && !force);
     if interactive() && (spec.is_none() || format.is_none() || a.output.is_none()) {
-        answers = ask(spec, format, a.output.is_none(), now)?;
+        answers = prompt::ask(&prompt::Questions {
+            range: spec,
+            format,
+            output: a.output.clone().filter(|_| !ask_output),
+            given_output: a.output.clone(),
+            stores: stores.paths.clone(),
+            now,
+        })?;
+        force |= answers.replace;
     }
     let spec = spec.or(answers.range).unwrap_or(RangeSpec::Preset(Preset::AllTime));
     let format = format.or(answers.format).unwrap_or(Format::Json);
     let range = spec.resolve(now);
 
-    let output = match a.output.clone().or(answers.output) {
-        Some(p) if p.as_os_str() == "-" => {
-            if format == Format::Otlp {
-                return Err(usage(
-                    "-o - writes a json export to stdout; --format otlp needs a folder or .zip path",
-                ));
-            }
-            Output::Stdout
-        }
+    let output = match answers.output.or_else(|| a.output.clone()) {
+        Some(p) if p.as_os_str() == "-" => Output::Stdout,
         Some(p) => Output::Path(p),
         None => Output::Path(PathBuf::from(range.suggested_name(format == Format::Otlp))),
     };
+    if let Output::Path(p) = &output {
+        check_contradiction(format, p)?;
+    }
 
     let layout = match a.layout {
+        LayoutArg::Auto => Layout::Auto,
         LayoutArg::Single => Layout::Single,
         LayoutArg::Split => Layout::Split,
         LayoutArg::Jsonl => Layout::Jsonl,
     };
     let max_request_bytes = match &a.max_request_bytes {
         None => default_max_request_bytes(layout),
-        Some(s) => match parse_size(s) {
-            // Any positive size: a record that cannot fit is written alone and counted.
-            Some(n) if (1..=(1u64 << 32)).contains(&n) => n as usize,
-            _ => {
-                return Err(usage(format!(
-                    "--max-request-bytes {s:?}: expected a size from 1 byte to 4GiB, such as 1048576 or 16MiB"
-                )))
-            }
-        },
+        // Any positive size: a record that cannot fit is written alone and counted.
+        Some(s) => size_flag("--max-request-bytes", s, 1 << 32)? as usize,
     };
+    if format == Format::Otlp && layout != Layout::Jsonl && max_request_bytes as u64 > COLLECTOR_LIMIT {
+        warnings.push(format!(
+            "--max-request-bytes {}: the OpenTelemetry Collector's OTLP/HTTP receiver refuses request bodies \
+             over 20 MiB by default",
+            a.max_request_bytes.as_deref().unwrap_or_default()
+        ));
+    }
     if !(0..=9).contains(&a.compression_level) {
         return Err(usage(format!(
             "--compression-level {}: expected 0 (store) to 9 (smallest)",
             a.compression_level
-        )));
+        ))
+        .into());
     }
     let threads = match a.threads {
         Some(n) if !(1..=MAX_THREADS).contains(&n) => {
-            return Err(usage(format!("--threads {n}: expected 1 to {MAX_THREADS}")))
+            return Err(usage(format!("--threads {n}: expected 1 to {MAX_THREADS}")).into())
         }
         Some(n) => n,
         None => std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS)),
     };
-    let attr_limit = match std::env::var("OTEL_ATTRIBUTE_COUNT_LIMIT") {
-        Ok(v) => v.trim().parse::<usize>().map_err(|_| {
-            usage(format!(
-                "OTEL_ATTRIBUTE_COUNT_LIMIT={v:?}: expected a whole number of attributes (default {DEFAULT_ATTRIBUTE_LIMIT})"
-            ))
-        })?,
-        Err(_) => DEFAULT_ATTRIBUTE_LIMIT,
-    };
     let chunk_bytes = match &a.chunk_bytes {
         None => DEFAULT_CHUNK_BYTES,
-        Some(s) => parse_size(s)
-            .filter(|n| *n > 0)
-            .ok_or_else(|| usage(format!("--chunk-bytes {s:?}: expected a size")))?,
+        Some(s) => size_flag("--chunk-bytes", s, 1 << 32)?,
     };
-    let env_attrs = match std::env::var("OTEL_RESOURCE_ATTRIBUTES") {
-        Ok(v) => parse_otel_resource_attributes(&v).map_err(|e| usage(e.to_string()))?,
-        Err(_) => Vec::new(),
+    let shard = match &a.shard {
+        None => None,
+        Some(s) => Some(Shard::parse(s).ok_or_else(|| {
+            usage(format!(
+                "--shard {s:?}: expected K/N with 1 <= K <= N, such as 2/3 (shard 2 of 3)"
+            ))
+        })?),
     };
+
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    let mut env_attrs = match env("OTEL_RESOURCE_ATTRIBUTES") {
+        Some(v) => parse_otel_resource_attributes(&v).unwrap_or_else(|e| {
+            warnings.push(format!("ignoring OTEL_RESOURCE_ATTRIBUTES: {e}"));
+            Vec::new()
+        }),
+        None => Vec::new(),
+    };
+    if let Some(name) = env("OTEL_SERVICE_NAME") {
+        env_attrs.retain(|(k, _)| k != "service.name");
+        env_attrs.push(("service.name".to_string(), name.trim().to_string()));
+    }
     let flag_attrs = a
         .resource_attrs
         .iter()
         .map(|s| parse_resource_attr(s))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| usage(e.to_string()))?;
-
-    let (store, store_note) =
-        match &a.store {
-            Some(s) => (s.clone(), None),
-            None => match store::default_store() {
-                Some(c) => {
-                    let note = format!("using the store of {}: {}", c.source, c.path.display());
-                    (c.path, Some(note))
-                }
-                None => return Err(usage(
-                    "no store given and no default store found (see `coder-telemetry paths`); pass the store folder",
-                )),
-            },
-        };
+    let attr_limit = match env("OTEL_ATTRIBUTE_COUNT_LIMIT") {
+        Some(v) => v.trim().parse::<usize>().unwrap_or_else(|_| {
+            warnings.push(format!(
+                "ignoring OTEL_ATTRIBUTE_COUNT_LIMIT={v:?}: expected a whole number; using {DEFAULT_ATTRIBUTE_LIMIT}"
+            ));
+            DEFAULT_ATTRIBUTE_LIMIT
+        }),
+        None => DEFAULT_ATTRIBUTE_LIMIT,
+    };
 
     let cfg = Config {
-        store,
+        stores: stores.paths,
+        shard,
         range,
         format,
         output,
-        force: a.force,
+        force,
         strict: a.strict,
         layout,
         max_request_bytes,
@@ -277,78 +450,62 @@ pub fn config(a: &ExportArgs) -> Result<(Config, Option<String>), UsageError> {
         now,
         now_given: a.now.clone(),
     };
-    Ok((cfg, store_note))
+    Ok(Prepared {
+        cfg,
+        notes: stores.notes,
+        warnings,
+    })
 }
 
-/// Asks for the range, format and output that were not given (§8.5).
-fn ask(
-    range: Option<RangeSpec>,
-    format: Option<Format>,
-    ask_output: bool,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<Answers, UsageError> {
-    use dialoguer::console::Term;
-    use dialoguer::{Input, Select};
-    let term = Term::stderr();
-    let cancelled = |e: dialoguer::Error| usage(format!("prompt cancelled: {e}"));
-    let mut answers = Answers::default();
-    let range = match range {
-        Some(r) => r,
-        None => {
-            let mut items: Vec<&str> = Preset::ALL.iter().map(|p| p.label()).collect();
-            items.push("Custom range...");
-            let i = Select::new()
-                .with_prompt("Date range")
-                .items(&items)
-                .default(1)
-                .interact_on(&term)
-                .map_err(cancelled)?;
-            let r = if i < Preset::ALL.len() {
-                RangeSpec::Preset(Preset::ALL[i])
-            } else {
-                let day = |prompt: &str, flag: &'static str| {
-                    Input::<String>::new()
-                        .with_prompt(prompt)
-                        .validate_with(move |s: &String| -> Result<(), String> {
-                            coder_telemetry::range::parse_day(flag, s)
-                                .map(|_| ())
-                                .map_err(|e| e.to_string())
-                        })
-                        .interact_text_on(&term)
-                };
-                let from = day("From (YYYY-MM-DD, UTC)", "--from").map_err(cancelled)?;
-                let to = day("To (YYYY-MM-DD, UTC, inclusive)", "--to").map_err(cancelled)?;
-                RangeSpec::days(&from, &to).map_err(|e| usage(e.to_string()))?
-            };
-            answers.range = Some(r);
-            r
-        }
-    };
-    let format = match format {
-        Some(f) => f,
-        None => {
-            let i = Select::new()
-                .with_prompt("Format")
-                .items([
-                    "JSON array (for people and review)",
-                    "OTLP/JSON zip (for OpenTelemetry backends)",
-                ])
-                .default(0)
-                .interact_on(&term)
-                .map_err(cancelled)?;
-            let f = if i == 0 { Format::Json } else { Format::Otlp };
-            answers.format = Some(f);
-            f
-        }
-    };
-    if ask_output {
-        let suggested = range.resolve(now).suggested_name(format == Format::Otlp);
-        let path = Input::<String>::new()
-            .with_prompt("Output")
-            .default(suggested)
-            .interact_text_on(&term)
-            .map_err(cancelled)?;
-        answers.output = Some(PathBuf::from(path));
+/// The stores to read, and what to say about a default one.
+struct Stores {
+    paths: Vec<PathBuf>,
+    notes: Vec<String>,
+}
+
+fn stores(given: &[PathBuf]) -> Result<Stores, UsageError> {
+    if !given.is_empty() {
+        return Ok(Stores {
+            paths: given.to_vec(),
+            notes: Vec::new(),
+        });
     }
-    Ok(answers)
+    let found: Vec<store::Candidate> = store::system_candidates()
+        .into_iter()
+        .filter(|c| c.path.is_dir())
+        .collect();
+    let Some(first) = found.first() else {
+        return Err(usage(
+            "no store given and no default store found (see `coder-telemetry paths`); pass the store folder",
+        ));
+    };
+    let mut notes = vec![format!("using the store of {}: {}", first.source, first.path.display())];
+    if found.len() > 1 {
+        let others: Vec<String> = found[1..]
+            .iter()
+            .map(|c| format!("{} ({})", c.path.display(), c.source))
+            .collect();
+        notes.push(format!(
+            "other stores found, not exported: {}; pass them as STORE arguments to export them too",
+            others.join(", ")
+        ));
+    }
+    Ok(Stores {
+        paths: vec![first.path.clone()],
+        notes,
+    })
+}
+
+/// The bash script clap_complete writes for a hyphenated binary name labels
+/// its cases `coder__subcmd__telemetry__...` but matches `coder__telemetry__...`
+/// (clap_complete 4.6): nothing completes. The labels are put right here.
+pub fn completion_script(shell: clap_complete::Shell) -> Vec<u8> {
+    use clap::CommandFactory;
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "coder-telemetry", &mut out);
+    if shell == clap_complete::Shell::Bash {
+        let text = String::from_utf8_lossy(&out).replace("coder__subcmd__telemetry", "coder__telemetry");
+        out = text.into_bytes();
+    }
+    out
 }

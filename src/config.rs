@@ -10,6 +10,7 @@ use crate::encode::metrics::Temporality;
 use crate::output::layout::Layout;
 use crate::range::DateRange;
 use crate::route::MetricEvents;
+pub use crate::store::Shard;
 
 /// `--format`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -28,7 +29,9 @@ pub enum Output {
     Path(PathBuf),
 }
 
-/// Default `--max-request-bytes` per layout (§6.2).
+/// Default `--max-request-bytes` per layout (§6.2): the Collector's
+/// `otlpjsonfile` line limit for `jsonl`, 16 MiB (under the OTLP/HTTP
+/// receiver's 20 MiB) for requests.
 pub fn default_max_request_bytes(layout: Layout) -> usize {
     match layout {
         Layout::Jsonl => 1024 * 1024,
@@ -48,7 +51,10 @@ pub const MAX_THREADS: usize = 1024;
 
 #[derive(Clone, Debug)]
 pub struct Config {
-    pub store: PathBuf,
+    /// The store folders, in the order given (§11.1).
+    pub stores: Vec<PathBuf>,
+    /// `--shard K/N`: only the sessions of shard K of N (§11.2).
+    pub shard: Option<Shard>,
     pub range: DateRange,
     pub format: Format,
     pub output: Output,
@@ -73,6 +79,32 @@ pub struct Config {
 }
 
 impl Config {
+    /// An export of `stores` over `range` into `output`, every other option
+    /// at the command line's default.
+    pub fn new(stores: Vec<PathBuf>, range: DateRange, format: Format, output: Output, now: DateTime<Utc>) -> Self {
+        Self {
+            stores,
+            shard: None,
+            range,
+            format,
+            output,
+            force: false,
+            strict: false,
+            layout: Layout::Auto,
+            max_request_bytes: default_max_request_bytes(Layout::Auto),
+            compression_level: 1,
+            temporality: Temporality::Delta,
+            metric_events: MetricEvents::default(),
+            resource_attrs: Vec::new(),
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS)),
+            chunk_bytes: DEFAULT_CHUNK_BYTES,
+            late_days: DEFAULT_LATE_DAYS,
+            attr_limit: crate::encode::DEFAULT_ATTRIBUTE_LIMIT,
+            now,
+            now_given: None,
+        }
+    }
+
     pub fn is_zip(&self) -> bool {
         matches!(&self.output, Output::Path(p) if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip")))
     }
@@ -146,7 +178,9 @@ pub fn merge_resource_attrs(env: Vec<(String, String)>, flags: Vec<(String, Stri
     out
 }
 
-/// Parses a byte size: `1048576`, `512KiB`, `16MiB`, `1GiB` (also `KB`/`MB`/`GB`, `K`/`M`/`G`).
+/// Parses a byte size by one rule: `1048576`, decimal `kB`/`MB`/`GB`
+/// (10^3, 10^6, 10^9) or binary `KiB`/`MiB`/`GiB` (2^10, 2^20, 2^30),
+/// in any letter case. A bare `K`/`M`/`G` is ambiguous and refused.
 pub fn parse_size(s: &str) -> Option<u64> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
@@ -154,9 +188,12 @@ pub fn parse_size(s: &str) -> Option<u64> {
     let n: u64 = num.parse().ok()?;
     let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
         _ => return None,
     };
     n.checked_mul(mult)
@@ -207,7 +244,10 @@ mod tests {
         assert_eq!(parse_size("1048576"), Some(1 << 20));
         assert_eq!(parse_size("16MiB"), Some(16 << 20));
         assert_eq!(parse_size("4GiB"), Some(4 << 30));
-        assert_eq!(parse_size("512k"), Some(512 << 10));
+        assert_eq!(parse_size("512KiB"), Some(512 << 10));
+        assert_eq!(parse_size("20MB"), Some(20_000_000));
+        assert_eq!(parse_size("2 kB"), Some(2_000));
+        assert_eq!(parse_size("512k"), None, "ambiguous");
         assert_eq!(parse_size("12 parsecs"), None);
         assert_eq!(parse_size(""), None);
     }

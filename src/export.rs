@@ -1,6 +1,7 @@
-//! One export from start to finish: select the files, read their headers,
-//! run the pipeline into staged output, write the manifest, and commit the
-//! output atomically (or drop it when nothing matched, §8.3).
+//! One export from start to finish: list and select the files of every
+//! store, check the target, read the headers, run the pipeline into staged
+//! output, write the manifest, and commit the output atomically, or drop it
+//! and say why when nothing matched (§8.3).
 
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -12,15 +13,15 @@ use rayon::prelude::*;
 use crate::config::{Config, Format, Output};
 use crate::encode::metrics::Temporality;
 use crate::output::atomic::{self, Inputs, OutputError};
-use crate::output::layout::{EnvelopeWriter, MetricWriter, RecordWriter, LOGS, METRICS, TRACES};
-use crate::output::manifest::{manifest_bytes, ManifestData};
-use crate::output::sink::{assemble_zip, EntrySink, FolderSink, ZipSink, ZipStyle};
+use crate::output::layout::{EntryInfo, EnvelopeWriter, MetricWriter, RecordWriter, LOGS, METRICS, TRACES};
+use crate::output::manifest::{manifest_bytes, ManifestData, Options, SourceFile};
+use crate::output::sink::{assemble_zip, EntrySink, FolderSink, ZipPart, ZipSink, ZipStyle};
 use crate::pipeline::chunk::{prepare, FilePlan};
 use crate::pipeline::merge::run_json;
-use crate::pipeline::work::{Counts, ParseOptions};
-use crate::pipeline::{run_otlp, PipelineError, Shared};
+use crate::pipeline::work::ParseOptions;
+use crate::pipeline::{run_otlp, PipelineError, Shared, Tally};
 use crate::report::{Printer, Problems, StrictAbort, Summary};
-use crate::store::{self, StoreError};
+use crate::store::{self, StoreError, StoreStats};
 
 /// Why an export failed.
 #[derive(Debug, thiserror::Error)]
@@ -79,15 +80,24 @@ impl Default for Hooks {
     }
 }
 
+/// What the pipeline wrote: its counts, the envelope files, and the
+/// records written alone for being larger than the request cap.
+struct Written {
+    tally: Tally,
+    files: Vec<EntryInfo>,
+    oversize: u64,
+}
+
 /// Runs the export described by `cfg`.
 pub fn export(cfg: &Config, cancel: &AtomicBool, hooks: Hooks) -> Result<Summary, ExportError> {
     let started = Instant::now();
     if cfg.format == Format::Otlp && cfg.output == Output::Stdout {
         return Err(ExportError::OtlpToStdout);
     }
-    let store::Listing { mut files, rejected } = store::select(store::list(&cfg.store)?, &cfg.range, cfg.late_days);
+    let (listing, stats) = store::list_all(&cfg.stores)?;
+    let store::Listing { mut files, rejected } = store::select(listing, &cfg.range, cfg.late_days, cfg.shard);
     store::stat_sizes(&mut files);
-    let inputs = Inputs::new(std::slice::from_ref(&cfg.store), files.iter().filter_map(|f| f.id));
+    let inputs = Inputs::new(&cfg.stores, files.iter().filter_map(|f| f.id));
     let mut notes = Vec::new();
     if let Output::Path(p) = &cfg.output {
         if !atomic::is_special(p) {
@@ -136,38 +146,100 @@ pub fn export(cfg: &Config, cancel: &AtomicBool, hooks: Hooks) -> Result<Summary
         cancel,
         progress: &*hooks.progress,
     };
-    let (counts, output, oversize) = match cfg.format {
+    let (written, output) = match cfg.format {
         Format::Json => export_json(cfg, &shared, &inputs, &mut problems)?,
         Format::Otlp => export_otlp(cfg, &shared, &inputs, &mut problems)?,
     };
+    let counts = written.tally.total;
+    let empty = (counts.events == 0).then(|| why_empty(cfg, &stats, plans.len(), &counts));
     Ok(Summary {
         counts,
+        stores: given(&cfg.stores),
+        range: Some(cfg.range.clone()),
         files_read: plans.len() as u64,
         skipped_lines: problems.skipped_lines(),
         skipped_files: problems.skipped_files(),
-        oversize_records: oversize,
+        oversize_records: written.oversize,
         output,
         elapsed_s: started.elapsed().as_secs_f64(),
         problems: problems.shown().to_vec(),
         notes,
+        empty,
     })
 }
 
-type Exported = (Counts, Option<String>, u64);
+/// The store folders as the person gave them.
+fn given(stores: &[PathBuf]) -> Vec<String> {
+    stores.iter().map(|s| s.display().to_string()).collect()
+}
+
+/// Why an export matched no events (§8.3): the window, and what each store
+/// holds (how many telemetry files, from which day to which), or that it
+/// holds none and which subfolder looks like the store.
+fn why_empty(cfg: &Config, stats: &[StoreStats], read: usize, counts: &crate::pipeline::work::Counts) -> String {
+    let at = |t: i64| chrono::DateTime::from_timestamp_nanos(t).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let window = match (cfg.range.start, cfg.range.end) {
+        (None, None) => "all time".to_string(),
+        (s, e) => format!(
+            "{} to {} (UTC)",
+            s.map_or("the beginning".to_string(), at),
+            e.map_or("the end".to_string(), at)
+        ),
+    };
+    let stores: Vec<String> = stats
+        .iter()
+        .map(|st| {
+            let path = st.path.display();
+            match (&st.oldest, &st.newest, &st.hint) {
+                (Some(o), Some(n), _) => format!(
+                    "{path} holds {} telemetry files, dated {o} to {n}",
+                    crate::report::thousands(st.files as u64)
+                ),
+                (_, _, Some(h)) => format!(
+                    "{path} holds no telemetry files (telemetry-YYYY-MM-DD-*.jsonl); its subfolder {} looks like the store",
+                    h.display()
+                ),
+                _ => format!("{path} holds no telemetry files (telemetry-YYYY-MM-DD-*.jsonl)"),
+            }
+        })
+        .collect();
+    let mut s = if stats.iter().all(|st| st.files == 0) {
+        stores.join("; ")
+    } else {
+        format!("no event falls in {window}: {}", stores.join("; "))
+    };
+    if read > 0 {
+        s.push_str(&format!(
+            "; the {read} files dated in or just after the window hold {} events outside it",
+            crate::report::thousands(counts.out_of_range)
+        ));
+    }
+    if let (true, Output::Path(p)) = (cfg.force, &cfg.output) {
+        if p.symlink_metadata().is_ok() {
+            s.push_str(&format!("; the existing {} was left as it was", p.display()));
+        }
+    }
+    s
+}
 
 fn export_json(
     cfg: &Config,
     shared: &Shared<'_>,
     inputs: &Inputs,
     problems: &mut Problems,
-) -> Result<Exported, ExportError> {
+) -> Result<(Written, Option<String>), ExportError> {
+    let written = |tally| Written {
+        tally,
+        files: Vec::new(),
+        oversize: 0,
+    };
     match &cfg.output {
         Output::Stdout => {
             let stdout = io::stdout();
             let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
-            let counts = run_json(shared, &mut out, problems)?;
+            let tally = run_json(shared, &mut out, problems)?;
             out.flush()?;
-            Ok((counts, Some("-".to_string()), 0))
+            Ok((written(tally), Some("-".to_string())))
         }
         Output::Path(target) if atomic::is_special(target) => {
             // `/dev/null`, a pipe: written in place, never replaced.
@@ -178,19 +250,19 @@ fn export_json(
                     path: target.clone(),
                     error,
                 })?;
-            let counts = run_json(shared, &mut &file, problems)?;
-            Ok((counts, Some(target.display().to_string()), 0))
+            let tally = run_json(shared, &mut &file, problems)?;
+            Ok((written(tally), Some(target.display().to_string())))
         }
         Output::Path(target) => {
             let tmp = atomic::temp_file(target)?;
             // Unbuffered: the merge writes large vectored runs itself.
             let mut out = tmp.as_file();
-            let counts = run_json(shared, &mut out, problems)?;
-            if counts.events == 0 {
-                return Ok((counts, None, 0));
+            let tally = run_json(shared, &mut out, problems)?;
+            if tally.total.events == 0 {
+                return Ok((written(tally), None));
             }
             atomic::commit_file(tmp, target, cfg.force, inputs)?;
-            Ok((counts, Some(target.display().to_string()), 0))
+            Ok((written(tally), Some(target.display().to_string())))
         }
     }
 }
@@ -200,7 +272,7 @@ fn export_otlp(
     shared: &Shared<'_>,
     inputs: &Inputs,
     problems: &mut Problems,
-) -> Result<Exported, ExportError> {
+) -> Result<(Written, Option<String>), ExportError> {
     let Output::Path(target) = &cfg.output else {
         return Err(ExportError::OtlpToStdout);
     };
@@ -227,44 +299,75 @@ fn export_otlp(
         MetricWriter::new(envelope(METRICS, sink(METRICS.file)?), cfg.temporality),
         problems,
     )?;
-    let counts = outcome.counts;
-    if counts.events == 0 {
-        return Ok((counts, None, 0));
+    let signals = [&outcome.logs, &outcome.traces, &outcome.metrics];
+    let written = Written {
+        files: signals.iter().flat_map(|s| s.files.iter().cloned()).collect(),
+        oversize: signals.iter().map(|s| s.oversize).sum(),
+        tally: outcome.tally,
+    };
+    if written.tally.total.events == 0 {
+        return Ok((written, None));
     }
-    let mut files = Vec::new();
-    for s in [&outcome.logs, &outcome.traces, &outcome.metrics] {
-        files.extend(s.files.iter().cloned());
-    }
-    let oversize = outcome.logs.oversize + outcome.traces.oversize + outcome.metrics.oversize;
     let manifest = manifest_bytes(&ManifestData {
         format: "otlp",
-        layout: cfg.layout.name(),
-        temporality: match cfg.temporality {
-            Temporality::Delta => "delta",
-            Temporality::Cumulative => "cumulative",
-        },
         range: &cfg.range,
         exported_at: match &cfg.now_given {
             Some(text) => text.clone(),
             None => cfg.now.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
         },
-        source_files: shared.plans.len() as u64,
-        counts,
+        stores: given(&cfg.stores),
+        sources: shared
+            .plans
+            .iter()
+            .zip(&written.tally.per_file)
+            .map(|(p, c)| SourceFile {
+                name: &p.file.name,
+                store: p.file.store,
+                bytes: p.file.size,
+                counts: *c,
+            })
+            .collect(),
+        counts: written.tally.total,
         skipped_lines: problems.skipped_lines(),
         skipped_files: problems.skipped_files(),
-        oversize_records: oversize,
-        files,
+        oversize_records: written.oversize,
+        problems: problems.kept(),
+        options: Options {
+            layout: cfg.layout.name(),
+            temporality: match cfg.temporality {
+                Temporality::Delta => "delta",
+                Temporality::Cumulative => "cumulative",
+            },
+            max_request_bytes: cfg.max_request_bytes as u64,
+            compression_level: zip.then_some(cfg.compression_level),
+            metric_events: cfg.metric_events.names(),
+            resource_attrs: &cfg.resource_attrs,
+            late_days: cfg.late_days,
+            attribute_count_limit: cfg.attr_limit,
+        },
+        files: &written.files,
     });
     if zip {
-        let parts: Vec<PathBuf> = [LOGS.file, TRACES.file, METRICS.file].iter().map(|n| part(n)).collect();
+        let parts: Vec<ZipPart> = [LOGS.file, TRACES.file, METRICS.file]
+            .iter()
+            .zip(signals)
+            .map(|(n, s)| ZipPart {
+                path: part(n),
+                names: s.files.iter().map(|f| f.name.clone()).collect(),
+            })
+            .collect();
         let tmp = atomic::temp_file(target)?;
         assemble_zip(tmp.as_file(), &parts, ("manifest.json", &manifest), style)?;
         atomic::commit_file(tmp, target, cfg.force, inputs)?;
     } else {
+        // `auto` names a signal's only part at the end: give it that name.
+        for f in written.files.iter().filter(|f| f.name != f.written) {
+            std::fs::rename(work.path().join(&f.written), work.path().join(&f.name))?;
+        }
         write_file(&work.path().join("manifest.json"), &manifest)?;
         atomic::commit_dir(work, target, cfg.force, inputs)?;
     }
-    Ok((counts, Some(target.display().to_string()), oversize))
+    Ok((written, Some(target.display().to_string())))
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> io::Result<()> {

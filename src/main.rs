@@ -1,8 +1,10 @@
 //! The `coder-telemetry` binary: parse the command line, run, and turn the
 //! outcome into an exit code (0 success, 1 export failed, 2 usage error,
-//! 130 interrupted). Everything else lives in the library.
+//! 130 interrupted). Every message starts `error:` or `warning:`, as clap's
+//! own do. Everything else lives in the library.
 
 mod cli;
+mod prompt;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -10,13 +12,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::{CommandFactory, Parser};
+use clap::Parser;
 use coder_telemetry::config::Output;
 use coder_telemetry::export::{export, Hooks};
 use coder_telemetry::report::Problem;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use cli::{Cli, Command, UsageError};
+use cli::{Cancelled, Cli, Command, ConfigError, UsageError};
 
 static CANCEL: AtomicBool = AtomicBool::new(false);
 
@@ -25,8 +27,12 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             if e.downcast_ref::<UsageError>().is_some() {
-                eprintln!("coder-telemetry: error: {e}");
+                eprintln!("error: {e}\n\nFor more information, try '--help'.");
                 return ExitCode::from(2);
+            }
+            if e.downcast_ref::<Cancelled>().is_some() {
+                eprintln!("{e}");
+                return ExitCode::from(130);
             }
             let export_error = e.downcast_ref::<coder_telemetry::export::ExportError>();
             if export_error.is_some_and(|x| x.is_broken_pipe()) {
@@ -35,10 +41,10 @@ fn main() -> ExitCode {
             }
             let cancelled = CANCEL.load(Ordering::Relaxed) && export_error.is_some_and(|x| x.is_cancelled());
             if cancelled {
-                eprintln!("coder-telemetry: interrupted; nothing was written");
+                eprintln!("interrupted; nothing was written");
                 return ExitCode::from(130);
             }
-            eprintln!("coder-telemetry: error: {e:#}");
+            eprintln!("error: {e:#}");
             ExitCode::from(1)
         }
     }
@@ -49,7 +55,7 @@ fn run() -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Paths => paths(),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "coder-telemetry", &mut std::io::stdout());
+            std::io::stdout().write_all(&cli::completion_script(shell))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Export(args) => run_export(&args),
@@ -119,12 +125,20 @@ fn on_interrupt() {
     CANCEL.store(true, Ordering::SeqCst);
     std::thread::sleep(STOP_WITHIN);
     let _registry = coder_telemetry::output::atomic::abandon_all();
-    eprintln!("coder-telemetry: interrupted; nothing was written");
+    eprintln!("interrupted; nothing was written");
     std::process::exit(130);
 }
 
 fn run_export(args: &cli::ExportArgs) -> anyhow::Result<ExitCode> {
-    let (cfg, store_note) = cli::config(args)?;
+    let prepared = match cli::config(args) {
+        Ok(p) => p,
+        Err(ConfigError::Usage(e)) => return Err(e.into()),
+        Err(ConfigError::Cancelled(c)) => return Err(c.into()),
+    };
+    for w in &prepared.warnings {
+        eprintln!("warning: {w}");
+    }
+    let cfg = prepared.cfg;
     coder_telemetry::heap::tune_for(cfg.format);
     if args.threads.is_some() {
         // Before any thread starts, so that every thread inherits the mask.
@@ -132,8 +146,10 @@ fn run_export(args: &cli::ExportArgs) -> anyhow::Result<ExitCode> {
     }
     let _ = ctrlc::set_handler(on_interrupt);
     let quiet = args.quiet;
-    if let (Some(note), false) = (&store_note, quiet) {
-        eprintln!("{note}");
+    if !quiet {
+        for note in &prepared.notes {
+            eprintln!("{note}");
+        }
     }
 
     let bar = if !quiet && std::io::stderr().is_terminal() {
@@ -179,20 +195,24 @@ fn run_export(args: &cli::ExportArgs) -> anyhow::Result<ExitCode> {
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    let summary = result.with_context(|| format!("exporting {}", cfg.store.display()))?;
+    let stores: Vec<String> = cfg.stores.iter().map(|s| s.display().to_string()).collect();
+    let summary = result.with_context(|| format!("exporting {}", stores.join(", ")))?;
 
-    let unshown = summary.skipped_lines + summary.skipped_files - summary.problems.len() as u64;
+    let unshown = (summary.skipped_lines + summary.skipped_files).saturating_sub(summary.problems.len() as u64);
     if unshown > 0 {
-        eprintln!("... and {unshown} more problems not shown");
+        eprintln!(
+            "... and {} more problems not shown",
+            coder_telemetry::report::thousands(unshown)
+        );
     }
     if !quiet {
         for note in &summary.notes {
-            eprintln!("coder-telemetry: {note}");
+            eprintln!("{note}");
         }
         eprintln!("{}", summary.line());
-    } else if summary.output.is_none() {
+    } else if summary.empty.is_some() {
         // Even quiet, say why there is no file (SPEC §8.3).
-        eprintln!("coder-telemetry: no events matched; nothing was written");
+        eprintln!("{}", summary.line());
     }
     if args.summary_json {
         let text = summary.json().to_string();

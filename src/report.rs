@@ -8,9 +8,14 @@
 use serde_json::{json, Value};
 
 use crate::pipeline::work::Counts;
+use crate::range::DateRange;
+use crate::timestamp::format_rfc3339;
 
 /// How many problems are printed and kept for the summary.
 pub const SHOWN: usize = 20;
+
+/// How many problems are kept for the manifest.
+pub const KEPT: usize = 100;
 
 /// One skipped line (with its 1-based number) or file (without).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,7 +44,7 @@ pub type Printer = Box<dyn FnMut(&Problem) + Send>;
 
 /// Collects problems in the order they are met.
 pub struct Problems {
-    shown: Vec<Problem>,
+    kept: Vec<Problem>,
     lines: u64,
     files: u64,
     strict: bool,
@@ -49,7 +54,7 @@ pub struct Problems {
 impl Problems {
     pub fn new(strict: bool, printer: Option<Printer>) -> Self {
         Self {
-            shown: Vec::new(),
+            kept: Vec::new(),
             lines: 0,
             files: 0,
             strict,
@@ -58,14 +63,17 @@ impl Problems {
     }
 
     fn add(&mut self, p: Problem) -> Result<(), StrictAbort> {
-        if self.shown.len() < SHOWN {
+        if self.strict {
+            // The error names it: printing it too would say it twice.
+            return Err(StrictAbort(p));
+        }
+        if self.kept.len() < SHOWN {
             if let Some(print) = &mut self.printer {
                 print(&p);
             }
-            self.shown.push(p.clone());
         }
-        if self.strict {
-            return Err(StrictAbort(p));
+        if self.kept.len() < KEPT {
+            self.kept.push(p);
         }
         Ok(())
     }
@@ -98,20 +106,37 @@ impl Problems {
         self.files
     }
 
+    /// The first problems met, as printed.
     pub fn shown(&self) -> &[Problem] {
-        &self.shown
+        &self.kept[..self.kept.len().min(SHOWN)]
     }
 
-    /// Problems met but not printed.
-    pub fn unshown(&self) -> u64 {
-        (self.lines + self.files).saturating_sub(self.shown.len() as u64)
+    /// The first [`KEPT`] problems met.
+    pub fn kept(&self) -> &[Problem] {
+        &self.kept
     }
+}
+
+/// `1234567` -> `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// The end-of-run summary.
 #[derive(Clone, Debug, Default)]
 pub struct Summary {
     pub counts: Counts,
+    /// The store folders as given.
+    pub stores: Vec<String>,
+    pub range: Option<DateRange>,
     pub files_read: u64,
     pub skipped_lines: u64,
     pub skipped_files: u64,
@@ -122,12 +147,21 @@ pub struct Summary {
     pub problems: Vec<Problem>,
     /// Things done besides the export that the person should know of.
     pub notes: Vec<String>,
+    /// Why nothing was written, when nothing was (§8.3).
+    pub empty: Option<String>,
 }
 
 impl Summary {
     /// The `--summary-json` object (§8.4).
     pub fn json(&self) -> Value {
         let c = &self.counts;
+        let range = self.range.as_ref().map(|r| {
+            json!({
+                "label": r.label,
+                "start": r.start.map(format_rfc3339),
+                "end": r.end.map(format_rfc3339),
+            })
+        });
         json!({
             "events": c.events,
             "logs": c.logs,
@@ -140,6 +174,8 @@ impl Summary {
             "dropped_values": c.dropped_values,
             "events_outside_range": c.out_of_range,
             "oversize_records": self.oversize_records,
+            "store": self.stores,
+            "range": range,
             "output": self.output,
             "elapsed_s": (self.elapsed_s * 1000.0).round() / 1000.0,
             "problems": self.problems.iter().map(|p| json!({"file": p.file, "line": p.line, "reason": p.reason})).collect::<Vec<_>>(),
@@ -149,20 +185,39 @@ impl Summary {
     /// The one-line summary.
     pub fn line(&self) -> String {
         let c = &self.counts;
+        let n = thousands;
         let mut s = match &self.output {
+            Some(o) if self.empty.is_some() => format!(
+                "no events matched; wrote an empty array to {}: {}",
+                if o == "-" { "stdout" } else { o },
+                self.empty.as_deref().unwrap_or_default()
+            ),
             Some(o) => format!(
                 "exported {} events ({} logs, {} spans, {} metric events -> {} points) from {} files to {o} in {:.2}s",
-                c.events, c.logs, c.spans, c.metric_events, c.metric_points, self.files_read, self.elapsed_s
+                n(c.events),
+                n(c.logs),
+                n(c.spans),
+                n(c.metric_events),
+                n(c.metric_points),
+                n(self.files_read),
+                self.elapsed_s
             ),
             None => format!(
-                "no events matched, nothing written ({} files read in {:.2}s)",
-                self.files_read, self.elapsed_s
+                "no events matched, nothing was written: {}",
+                self.empty.as_deref().unwrap_or("the range holds no events")
             ),
         };
         if self.skipped_lines + self.skipped_files > 0 {
             s.push_str(&format!(
                 "; skipped {} lines and {} files",
-                self.skipped_lines, self.skipped_files
+                n(self.skipped_lines),
+                n(self.skipped_files)
+            ));
+        }
+        if self.oversize_records > 0 {
+            s.push_str(&format!(
+                "; {} records larger than --max-request-bytes were written alone, each in its own request",
+                n(self.oversize_records)
             ));
         }
         s
@@ -188,20 +243,21 @@ mod tests {
         p.file("g.jsonl", "cannot read file: denied".into()).unwrap();
         assert_eq!(printed.lock().unwrap().len(), SHOWN);
         assert_eq!(printed.lock().unwrap()[0], "f.jsonl:1: bad");
-        assert_eq!(
-            (p.skipped_lines(), p.skipped_files(), p.unshown()),
-            (SHOWN as u64 + 5, 1, 6)
-        );
+        assert_eq!((p.skipped_lines(), p.skipped_files()), (SHOWN as u64 + 5, 1));
+        assert_eq!((p.shown().len(), p.kept().len()), (SHOWN, SHOWN + 6));
     }
 
     #[test]
-    fn strict_aborts_on_the_first_problem() {
-        let mut p = Problems::new(true, None);
+    fn strict_aborts_on_the_first_problem_without_printing_it_as_well() {
+        let printed = Arc::new(Mutex::new(0));
+        let count = printed.clone();
+        let mut p = Problems::new(true, Some(Box::new(move |_: &Problem| *count.lock().unwrap() += 1)));
         let e = p.line("f.jsonl", 3, "missing event_name".into()).unwrap_err();
         assert_eq!(
             e.to_string(),
             "--strict: stopped at the first problem: f.jsonl:3: missing event_name"
         );
+        assert_eq!(*printed.lock().unwrap(), 0);
     }
 
     #[test]
@@ -233,18 +289,32 @@ mod tests {
             elapsed_s: 1.234,
             ..Summary::default()
         };
-        s.counts.events = 7;
-        s.counts.logs = 4;
-        s.counts.spans = 3;
+        s.counts.events = 7_001;
+        s.counts.logs = 4_000;
+        s.counts.spans = 3_001;
         assert_eq!(
             s.line(),
-            "exported 7 events (4 logs, 3 spans, 0 metric events -> 0 points) from 3 files to out.json in 1.23s; \
-             skipped 2 lines and 0 files"
+            "exported 7,001 events (4,000 logs, 3,001 spans, 0 metric events -> 0 points) from 3 files to out.json \
+             in 1.23s; skipped 2 lines and 0 files"
         );
         s.output = None;
+        s.empty = Some("why".into());
         assert_eq!(
             s.line(),
-            "no events matched, nothing written (3 files read in 1.23s); skipped 2 lines and 0 files"
+            "no events matched, nothing was written: why; skipped 2 lines and 0 files"
         );
+    }
+
+    #[test]
+    fn thousands_separators() {
+        for (n, t) in [
+            (0, "0"),
+            (999, "999"),
+            (1000, "1,000"),
+            (1234567, "1,234,567"),
+            (100000, "100,000"),
+        ] {
+            assert_eq!(thousands(n), t);
+        }
     }
 }

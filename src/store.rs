@@ -14,6 +14,8 @@ use chrono::Datelike;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoreFile {
     pub path: PathBuf,
+    /// Which store it is in: the position of its folder among those given.
+    pub store: usize,
     /// The file name, as reported in problems.
     pub name: String,
     /// `YYYY-MM-DD`, the UTC day the file was written.
@@ -111,16 +113,56 @@ pub struct Rejected {
     pub path: PathBuf,
     /// The day in its name, for selection by range.
     pub day: i64,
+    /// The session name part, when the name could be read (for `--shard`).
+    pub session: Option<String>,
     pub reason: String,
 }
 
-/// A store's telemetry entries.
+/// The telemetry entries of one or several stores.
 #[derive(Clone, Debug, Default)]
 pub struct Listing {
-    /// Regular files, in canonical order (§1.3).
+    /// Regular files, in canonical order (§1.3, §11.1).
     pub files: Vec<StoreFile>,
-    /// Everything else with a telemetry name, in name order.
+    /// Everything else with a telemetry name, in path order.
     pub rejected: Vec<Rejected>,
+}
+
+/// What a store holds, for the message of an empty export (§8.3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreStats {
+    pub path: PathBuf,
+    /// Telemetry entries (files, and what was rejected).
+    pub files: usize,
+    /// The oldest and newest day in their names.
+    pub oldest: Option<String>,
+    pub newest: Option<String>,
+    /// A subfolder that looks like the store, when the folder has no telemetry files.
+    pub hint: Option<PathBuf>,
+}
+
+impl StoreStats {
+    pub fn of(path: &Path, listing: &Listing) -> Self {
+        let mut days: Vec<&str> = listing.files.iter().map(|f| f.date.as_str()).collect();
+        days.sort_unstable();
+        let files = listing.files.len() + listing.rejected.len();
+        let hint = (files == 0)
+            .then(|| {
+                [
+                    path.join("telemetry"),
+                    EXTENSION_SUFFIX.iter().fold(path.to_path_buf(), |p, s| p.join(s)),
+                ]
+                .into_iter()
+                .find(|p| p.is_dir())
+            })
+            .flatten();
+        Self {
+            path: path.to_path_buf(),
+            files,
+            oldest: days.first().map(|d| d.to_string()),
+            newest: days.last().map(|d| d.to_string()),
+            hint,
+        }
+    }
 }
 
 /// What kind of entry `t` is, in words, when it is not a regular file.
@@ -149,6 +191,25 @@ fn not_regular(t: std::fs::FileType) -> Option<&'static str> {
     }
 }
 
+/// Lists the telemetry entries of several stores together, in canonical
+/// order by (date, session, part, store position) (§11.1), with each
+/// store's own listing statistics.
+pub fn list_all(dirs: &[PathBuf]) -> Result<(Listing, Vec<StoreStats>), StoreError> {
+    let mut all = Listing::default();
+    let mut stats = Vec::with_capacity(dirs.len());
+    for (i, dir) in dirs.iter().enumerate() {
+        let mut l = list(dir)?;
+        stats.push(StoreStats::of(dir, &l));
+        for f in &mut l.files {
+            f.store = i;
+        }
+        all.files.append(&mut l.files);
+        all.rejected.append(&mut l.rejected);
+    }
+    sort_canonical(&mut all.files);
+    Ok((all, stats))
+}
+
 /// Lists the telemetry entries of `dir`, ignoring every other name. Types
 /// come from the directory listing itself: nothing is opened or followed.
 pub fn list(dir: &Path) -> Result<Listing, StoreError> {
@@ -174,22 +235,27 @@ pub fn list(dir: &Path) -> Result<Listing, StoreError> {
                 }
             }
         };
-        let reject = |day, reason: String| Rejected {
+        let reject = |day, session: Option<&str>, reason: String| Rejected {
             path: entry.path(),
             day,
+            session: session.map(str::to_string),
             reason,
         };
         match parsed {
             Ok(None) => {}
-            Err((day, e)) => out.rejected.push(reject(day, format!("{e}; skipped"))),
+            Err((day, e)) => out.rejected.push(reject(day, None, format!("{e}; skipped"))),
             Ok(Some(p)) => match entry.file_type().map(not_regular) {
                 Ok(Some(kind)) => out.rejected.push(reject(
                     p.day,
+                    Some(&p.session),
                     format!("{kind}, not a regular file; skipped without opening it"),
                 )),
-                Err(e) => out.rejected.push(reject(p.day, format!("cannot read file: {e}"))),
+                Err(e) => out
+                    .rejected
+                    .push(reject(p.day, Some(&p.session), format!("cannot read file: {e}"))),
                 Ok(None) => out.files.push(StoreFile {
                     path: entry.path(),
+                    store: 0,
                     name: os_name.to_string_lossy().into_owned(),
                     date: p.date,
                     day: p.day,
@@ -206,19 +272,66 @@ pub fn list(dir: &Path) -> Result<Listing, StoreError> {
     Ok(out)
 }
 
-/// (date, session, part): strings, strings, integers (§1.3).
+/// (date, session, part, store): strings, strings, integers, positions (§1.3, §11.1).
 pub fn sort_canonical(files: &mut [StoreFile]) {
-    files.sort_by(|a, b| (&a.date, &a.session, a.part).cmp(&(&b.date, &b.session, b.part)));
+    files.sort_by(|a, b| (&a.date, &a.session, a.part, a.store).cmp(&(&b.date, &b.session, b.part, b.store)));
+}
+
+/// `--shard K/N`: sessions whose name part hashes (FNV-1a 64) to K-1 mod N.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// 1-based.
+    pub k: u64,
+    pub n: u64,
+}
+
+impl Shard {
+    /// Parses `K/N` with 1 <= K <= N.
+    pub fn parse(s: &str) -> Option<Shard> {
+        let (k, n) = s.trim().split_once('/')?;
+        let (k, n): (u64, u64) = (k.trim().parse().ok()?, n.trim().parse().ok()?);
+        (1 <= k && k <= n).then_some(Shard { k, n })
+    }
+
+    /// Whether the session name part `session` belongs to this shard.
+    pub fn holds(&self, session: &str) -> bool {
+        fnv1a64(session.as_bytes()) % self.n == self.k - 1
+    }
+}
+
+/// FNV-1a, 64 bits.
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
 }
 
 /// Keeps the entries whose date can hold an event of `range`, reading files
 /// dated up to `late_days` after its end (§1.2: a file is named by the day it
-/// was flushed, which can be after its events' day).
-pub fn select(listing: Listing, range: &DateRange, late_days: u32) -> Listing {
+/// was flushed, which can be after its events' day), and, with a shard, the
+/// sessions of that shard (§11.2). An entry whose session cannot be read
+/// is reported by shard 1 alone.
+pub fn select(listing: Listing, range: &DateRange, late_days: u32, shard: Option<Shard>) -> Listing {
     let keep = |day: i64| range.holds_day(day, late_days);
+    let in_shard = |session: Option<&str>| match (shard, session) {
+        (None, _) => true,
+        (Some(s), Some(session)) => s.holds(session),
+        (Some(s), None) => s.k == 1,
+    };
     Listing {
-        files: listing.files.into_iter().filter(|f| keep(f.day)).collect(),
-        rejected: listing.rejected.into_iter().filter(|r| keep(r.day)).collect(),
+        files: listing
+            .files
+            .into_iter()
+            .filter(|f| keep(f.day) && in_shard(Some(&f.session)))
+            .collect(),
+        rejected: listing
+            .rejected
+            .into_iter()
+            .filter(|r| keep(r.day) && in_shard(r.session.as_deref()))
+            .collect(),
     }
 }
 
@@ -390,6 +503,7 @@ mod tests {
         let p = parse_name(name).unwrap().unwrap();
         StoreFile {
             path: PathBuf::from(name),
+            store: 0,
             name: name.into(),
             date: p.date,
             day: p.day,
@@ -444,7 +558,7 @@ mod tests {
         let now = chrono::Utc::now();
         let r = RangeSpec::days("2026-11-01", "2026-11-07").unwrap().resolve(now);
         let dates = |late| -> Vec<String> {
-            select(listing.clone(), &r, late)
+            select(listing.clone(), &r, late, None)
                 .files
                 .into_iter()
                 .map(|f| f.date)
@@ -490,6 +604,26 @@ mod tests {
                 "telemetry-2026-11-20-\u{fffd}.jsonl: the file name is not valid UTF-8; skipped",
             ]
         );
+    }
+
+    #[test]
+    fn fnv1a_64_matches_the_reference_vectors() {
+        // From the FNV reference implementation's test suite.
+        assert_eq!(fnv1a64(b""), 0xcbf29ce484222325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63dc4c8601ec8c);
+        assert_eq!(fnv1a64(b"foobar"), 0x85944171f73967e8);
+    }
+
+    #[test]
+    fn shards_parse_and_split_sessions() {
+        assert_eq!(Shard::parse("2/3"), Some(Shard { k: 2, n: 3 }));
+        for bad in ["0/3", "4/3", "1/0", "x/3", "3", ""] {
+            assert_eq!(Shard::parse(bad), None, "{bad}");
+        }
+        let shards: Vec<Shard> = (1..=3).map(|k| Shard { k, n: 3 }).collect();
+        for s in ["b254c944", "c7f3691e", "97b8234a", "x"] {
+            assert_eq!(shards.iter().filter(|sh| sh.holds(s)).count(), 1, "{s}");
+        }
     }
 
     #[test]

@@ -13,7 +13,6 @@ use coder_telemetry::encode::metrics::Temporality;
 use coder_telemetry::export::{export, Hooks};
 use coder_telemetry::output::layout::Layout;
 use coder_telemetry::range::{Preset, RangeSpec};
-use coder_telemetry::route::MetricEvents;
 use common::*;
 use proptest::prelude::*;
 use serde_json::json;
@@ -117,24 +116,20 @@ fn config(store: &Path, out: PathBuf, format: Format, layout: Layout, threads: u
         .unwrap()
         .with_timezone(&chrono::Utc);
     Config {
-        store: store.to_path_buf(),
-        range: RangeSpec::Preset(Preset::AllTime).resolve(now),
-        format,
-        output: Output::Path(out),
         force: true,
-        strict: false,
         layout,
         max_request_bytes: 4096,
-        compression_level: 1,
         temporality: Temporality::Cumulative,
-        metric_events: MetricEvents::default(),
-        resource_attrs: vec![],
         threads,
         chunk_bytes: chunk,
-        late_days: coder_telemetry::config::DEFAULT_LATE_DAYS,
-        attr_limit: coder_telemetry::encode::DEFAULT_ATTRIBUTE_LIMIT,
-        now,
         now_given: Some(NOW.to_string()),
+        ..Config::new(
+            vec![store.to_path_buf()],
+            RangeSpec::Preset(Preset::AllTime).resolve(now),
+            format,
+            Output::Path(out),
+            now,
+        )
     }
 }
 

@@ -107,10 +107,13 @@ fn metric_row_with_11000_properties_and_measurements_gave_a_cut_metrics_json() {
     s.file("telemetry-2026-11-20-s1.jsonl", &[header("s1"), line]);
     let out = tempfile::tempdir().unwrap();
     let target = out.path().join("out");
-    let o = export(s.path(), &["--format", "otlp", "--summary-json", "-o"])
-        .arg(&target)
-        .assert()
-        .success();
+    let o = export(
+        s.path(),
+        &["--format", "otlp", "--layout", "single", "--summary-json", "-o"],
+    )
+    .arg(&target)
+    .assert()
+    .success();
     let sum = summary_on_stdout(&o);
     assert_eq!(sum["metric_points"], 11_000);
     let metrics = json(&std::fs::read(target.join("metrics.json")).unwrap());
@@ -311,24 +314,14 @@ fn test_config(
         .unwrap()
         .with_timezone(&chrono::Utc);
     coder_telemetry::config::Config {
-        store: store.to_path_buf(),
-        range: RangeSpec::Preset(Preset::AllTime).resolve(now),
-        format,
-        output,
-        force: false,
-        strict: false,
-        layout: coder_telemetry::output::layout::Layout::Single,
-        max_request_bytes: 16 << 20,
-        compression_level: 1,
-        temporality: coder_telemetry::encode::metrics::Temporality::Delta,
-        metric_events: coder_telemetry::route::MetricEvents::default(),
-        resource_attrs: vec![],
-        threads: 2,
-        chunk_bytes: coder_telemetry::config::DEFAULT_CHUNK_BYTES,
-        late_days: coder_telemetry::config::DEFAULT_LATE_DAYS,
-        attr_limit: coder_telemetry::encode::DEFAULT_ATTRIBUTE_LIMIT,
-        now,
         now_given: Some(NOW.to_string()),
+        ..coder_telemetry::config::Config::new(
+            vec![store.to_path_buf()],
+            RangeSpec::Preset(Preset::AllTime).resolve(now),
+            format,
+            output,
+            now,
+        )
     }
 }
 
@@ -428,7 +421,10 @@ fn force_deleted_whatever_the_target_was() {
         .arg(&dir)
         .assert()
         .success();
-    export(&store, &["--force", "-o"]).arg(&dir).assert().success();
+    export(&store, &["--format", "json", "--force", "-o"])
+        .arg(&dir)
+        .assert()
+        .success();
     assert!(dir.is_file(), "an earlier export folder may become a JSON export");
 }
 
@@ -543,11 +539,14 @@ fn metric_row_with_many_distinct_keys_was_quadratic() {
     let s = Store::new();
     s.file("telemetry-2026-11-20-s1.jsonl", &[header("s1"), many_keys_row(100_000)]);
     let out = tempfile::tempdir().unwrap();
-    let o = export(s.path(), &["--format", "otlp", "--summary-json", "-o"])
-        .arg(out.path().join("o"))
-        .timeout(Duration::from_secs(120))
-        .assert()
-        .success();
+    let o = export(
+        s.path(),
+        &["--format", "otlp", "--layout", "single", "--summary-json", "-o"],
+    )
+    .arg(out.path().join("o"))
+    .timeout(Duration::from_secs(120))
+    .assert()
+    .success();
     assert_eq!(summary_on_stdout(&o)["metric_points"], 100_000);
     let metrics = json(&std::fs::read(out.path().join("o/metrics.json")).unwrap());
     let names: std::collections::BTreeSet<String> = metrics["resourceMetrics"][0]["scopeMetrics"][0]["metrics"]

@@ -1,11 +1,18 @@
 //! Envelope writers: records in, complete OTLP/JSON requests out, in the
 //! layout asked for (SPEC §6.2).
 //!
+//! - `auto` (the default): written as `split`; a signal that ended within
+//!   its first request is then named `logs.json`, as `single` names it. Every
+//!   file can be POSTed, at any store size.
 //! - `single`: one request per signal (`logs.json`).
 //! - `split`: numbered parts (`logs.0001.json`), each a complete request of at
 //!   most `max_request_bytes`.
 //! - `jsonl`: `logs.jsonl`, one complete request per line, each line (newline
 //!   included) at most `max_request_bytes`.
+//!
+//! Each file's bytes, records and sha256 are counted as it is written, for
+//! the manifest (§6.7). A name decided only at the end (`auto`) is reported
+//! beside the name the file was written under; packaging renames it.
 //!
 //! A resource block that does not fit is closed and continued in the next
 //! request with the same resource and scope. A record that cannot fit even
@@ -29,6 +36,7 @@ use crate::pipeline::batch::{BlockHead, BlockKey, MetricSegment, Segment};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Layout {
     #[default]
+    Auto,
     Single,
     Split,
     Jsonl,
@@ -37,10 +45,16 @@ pub enum Layout {
 impl Layout {
     pub fn name(self) -> &'static str {
         match self {
+            Layout::Auto => "auto",
             Layout::Single => "single",
             Layout::Split => "split",
             Layout::Jsonl => "jsonl",
         }
+    }
+
+    /// Whether requests are cut at the request cap.
+    fn limited(self) -> bool {
+        self != Layout::Single
     }
 }
 
@@ -75,15 +89,42 @@ pub const METRICS: SignalNames = SignalNames {
 const BLOCK_CLOSE: &[u8] = b"]}]}";
 const REQUEST_CLOSE: &[u8] = b"]}\n";
 
+/// One file of an export, as the manifest lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntryInfo {
+    /// Its name in the export.
+    pub name: String,
+    /// The name it was written under (differs for `auto`'s single file).
+    pub written: String,
+    pub bytes: u64,
+    /// Log records, spans or data points in it.
+    pub records: u64,
+    pub sha256: [u8; 32],
+}
+
+impl EntryInfo {
+    pub fn sha256_hex(&self) -> String {
+        self.sha256.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
 /// What a finished writer reports.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WriterSummary {
-    /// Entry names written, in order.
-    pub files: Vec<String>,
+    /// Files written, in order.
+    pub files: Vec<EntryInfo>,
     /// Requests written.
     pub requests: u64,
     /// Records larger than the request cap, written alone.
     pub oversize: u64,
+}
+
+/// The file being written.
+struct OpenEntry {
+    name: String,
+    hasher: sha2::Sha256,
+    bytes: u64,
+    records: u64,
 }
 
 /// Writes one signal's requests into an [`EntrySink`].
@@ -94,7 +135,7 @@ pub struct EnvelopeWriter {
     sink: Box<dyn EntrySink>,
     head: Option<BlockHead>,
     in_request: bool,
-    entry_open: bool,
+    entry: Option<OpenEntry>,
     block_open: bool,
     request_bytes: usize,
     request_records: usize,
@@ -111,7 +152,7 @@ impl EnvelopeWriter {
             sink,
             head: None,
             in_request: false,
-            entry_open: false,
+            entry: None,
             block_open: false,
             request_bytes: 0,
             request_records: 0,
@@ -129,8 +170,47 @@ impl EnvelopeWriter {
     }
 
     fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
+        use sha2::Digest;
         self.request_bytes += bytes.len();
+        if let Some(e) = &mut self.entry {
+            e.hasher.update(bytes);
+            e.bytes += bytes.len() as u64;
+        }
         self.sink.write(bytes)
+    }
+
+    fn start_entry(&mut self, name: String) -> io::Result<()> {
+        use sha2::Digest;
+        self.sink.start(&name)?;
+        self.entry = Some(OpenEntry {
+            name,
+            hasher: sha2::Sha256::new(),
+            bytes: 0,
+            records: 0,
+        });
+        Ok(())
+    }
+
+    fn end_entry(&mut self) -> io::Result<()> {
+        use sha2::Digest;
+        if let Some(e) = self.entry.take() {
+            self.sink.end()?;
+            self.summary.files.push(EntryInfo {
+                name: e.name.clone(),
+                written: e.name,
+                bytes: e.bytes,
+                records: e.records,
+                sha256: e.hasher.finalize().into(),
+            });
+        }
+        Ok(())
+    }
+
+    fn count_records(&mut self, n: usize) {
+        self.request_records += n;
+        if let Some(e) = &mut self.entry {
+            e.records += n as u64;
+        }
     }
 
     fn block_sep(&self) -> &'static [u8] {
@@ -157,24 +237,19 @@ impl EnvelopeWriter {
         self.block_open_len() + BLOCK_CLOSE.len() + REQUEST_CLOSE.len() + self.names.resources.len() + 8
     }
 
+    /// `logs.json`: the name of a signal's only document.
+    fn single_name(&self) -> String {
+        format!("{}.json", self.names.file)
+    }
+
     fn open_request(&mut self) -> io::Result<()> {
         match self.layout {
-            Layout::Single => {
-                let name = format!("{}.json", self.names.file);
-                self.sink.start(&name)?;
-                self.summary.files.push(name);
-            }
-            Layout::Split => {
+            Layout::Single => self.start_entry(self.single_name())?,
+            Layout::Split | Layout::Auto => {
                 let name = format!("{}.{:04}.json", self.names.file, self.summary.requests + 1);
-                self.sink.start(&name)?;
-                self.summary.files.push(name);
+                self.start_entry(name)?;
             }
-            Layout::Jsonl if !self.entry_open => {
-                let name = format!("{}.jsonl", self.names.file);
-                self.sink.start(&name)?;
-                self.summary.files.push(name);
-                self.entry_open = true;
-            }
+            Layout::Jsonl if self.entry.is_none() => self.start_entry(format!("{}.jsonl", self.names.file))?,
             Layout::Jsonl => {}
         }
         self.in_request = true;
@@ -191,7 +266,7 @@ impl EnvelopeWriter {
         self.in_request = false;
         self.summary.requests += 1;
         if self.layout != Layout::Jsonl {
-            self.sink.end()?;
+            self.end_entry()?;
         }
         Ok(())
     }
@@ -243,7 +318,13 @@ impl EnvelopeWriter {
 
     /// Appends one record to the current block.
     pub fn record(&mut self, rec: &[u8]) -> io::Result<()> {
-        if self.layout != Layout::Single && self.in_request && self.request_records > 0 {
+        self.record_of(rec, 1)
+    }
+
+    /// Appends one record that holds `count` records of the signal (a
+    /// metric entry holds its points).
+    pub fn record_of(&mut self, rec: &[u8], count: usize) -> io::Result<()> {
+        if self.layout.limited() && self.in_request && self.request_records > 0 {
             let framing = if self.block_open { 1 } else { self.block_open_len() };
             let need = framing + rec.len() + BLOCK_CLOSE.len() + REQUEST_CLOSE.len();
             if self.request_bytes + need > self.cap {
@@ -252,11 +333,9 @@ impl EnvelopeWriter {
         }
         self.before_records()?;
         self.put(rec)?;
-        self.request_records += 1;
-        if self.layout != Layout::Single
-            && self.request_records == 1
-            && self.request_bytes + BLOCK_CLOSE.len() + REQUEST_CLOSE.len() > self.cap
-        {
+        let first = self.request_records == 0;
+        self.count_records(count);
+        if self.layout.limited() && first && self.request_bytes + BLOCK_CLOSE.len() + REQUEST_CLOSE.len() > self.cap {
             self.summary.oversize += 1;
         }
         Ok(())
@@ -270,7 +349,7 @@ impl EnvelopeWriter {
         if self.layout == Layout::Single {
             // Whole segment at once: it is already comma-joined.
             self.before_records()?;
-            self.request_records += seg.ends.len();
+            self.count_records(seg.ends.len());
             return self.put(&seg.data);
         }
         for r in seg.records() {
@@ -279,16 +358,26 @@ impl EnvelopeWriter {
         Ok(())
     }
 
-    /// Closes everything; `single` always writes its file, even empty.
+    /// Closes everything; `single` and `auto` always write a file, even
+    /// empty, and `auto` names a signal's only request as `single` does.
     pub fn finish(mut self) -> io::Result<WriterSummary> {
-        if self.layout == Layout::Single && !self.in_request && self.summary.requests == 0 {
+        let whole = matches!(self.layout, Layout::Single | Layout::Auto);
+        if whole && !self.in_request && self.summary.requests == 0 {
+            if self.layout == Layout::Auto {
+                // Nothing to split: the empty document under its single name.
+                self.layout = Layout::Single;
+            }
             self.open_request()?;
         }
         if self.in_request {
             self.close_request()?;
         }
-        if self.entry_open {
-            self.sink.end()?;
+        self.end_entry()?;
+        if self.layout == Layout::Auto && self.summary.requests == 1 {
+            let name = self.single_name();
+            if let Some(only) = self.summary.files.first_mut() {
+                only.name = name;
+            }
         }
         self.sink.finish()?;
         Ok(self.summary)
@@ -464,7 +553,7 @@ impl MetricWriter {
 
     /// Writes every buffered series as metric entries; running totals stay.
     fn flush(&mut self) -> io::Result<()> {
-        let limited = self.out.layout() != Layout::Single;
+        let limited = self.out.layout().limited();
         let framing = self.out.block_framing();
         for i in 0..self.series.len() {
             if self.series[i].ends.is_empty() {
@@ -486,7 +575,7 @@ impl MetricWriter {
                 write_metric_open(&mut self.entry, &s.name, &s.description, s.unit, s.kind);
                 self.entry.extend_from_slice(&s.points[from..to]);
                 write_metric_close(&mut self.entry, s.kind, self.temporality);
-                self.out.record(&self.entry)?;
+                self.out.record_of(&self.entry, last + 1 - first)?;
                 from = to + 1;
                 first = last + 1;
             }

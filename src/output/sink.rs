@@ -233,13 +233,27 @@ impl EntrySink for ZipSink {
     }
 }
 
+/// A per-signal temporary zip and the final names of its entries, in order
+/// (`auto` decides a name only once the signal is written).
+pub struct ZipPart {
+    pub path: PathBuf,
+    pub names: Vec<String>,
+}
+
 /// Builds the final archive in `file` from the per-signal temporary zips
-/// (copying their compressed bytes, not recompressing) and a last small entry.
-pub fn assemble_zip(file: &File, parts: &[PathBuf], last: (&str, &[u8]), style: ZipStyle) -> io::Result<()> {
+/// (copying their compressed bytes, not recompressing, under their final
+/// names) and a last small entry.
+pub fn assemble_zip(file: &File, parts: &[ZipPart], last: (&str, &[u8]), style: ZipStyle) -> io::Result<()> {
     let (mut zip, failed) = zip_over(file);
-    for p in parts {
-        let archive = zip::ZipArchive::new(File::open(p)?).map_err(io::Error::other)?;
-        zip.merge_archive(archive).map_err(io::Error::other)?;
+    for part in parts {
+        let mut archive = zip::ZipArchive::new(File::open(&part.path)?).map_err(io::Error::other)?;
+        if archive.len() != part.names.len() {
+            return Err(io::Error::other("a temporary archive lost entries"));
+        }
+        for (i, name) in part.names.iter().enumerate() {
+            let entry = archive.by_index_raw(i).map_err(io::Error::other)?;
+            zip.raw_copy_file_rename(entry, name).map_err(io::Error::other)?;
+        }
     }
     zip.start_file(last.0, zip_options(style)).map_err(io::Error::other)?;
     zip.write_all(last.1)?;

@@ -29,8 +29,8 @@ use std::sync::Arc;
 use crossbeam_channel::unbounded;
 
 use super::chunk::{ChunkJob, FilePlan};
-use super::work::{ChunkReport, Counts, EventSink};
-use super::{panic_message, run_job, LineNumbers, PipelineError, Shared};
+use super::work::{ChunkReport, EventSink};
+use super::{panic_message, run_job, LineNumbers, PipelineError, Shared, Tally};
 use crate::encode::json::{write_context, write_element_head};
 use crate::encode::metrics::for_each_point;
 use crate::encode::Event;
@@ -356,7 +356,7 @@ struct Merger<'s, 'a> {
     queue: VecDeque<usize>,
     tx: crossbeam_channel::Sender<Arrival>,
     rx: crossbeam_channel::Receiver<Arrival>,
-    counts: Counts,
+    tally: Tally,
     trim: Trim,
 }
 
@@ -573,7 +573,7 @@ impl<'s, 'a> Merger<'s, 'a> {
             st.consumed += 1;
             st.lines
                 .report(self.shared, p.job.file, &p.report, p.read_error.as_ref(), problems)?;
-            self.counts.add(&p.report.counts);
+            self.tally.add(p.job.file, &p.report.counts);
             (self.shared.progress)(p.report.bytes);
             self.trim.advance(p.report.bytes);
         }
@@ -586,7 +586,7 @@ impl<'s, 'a> Merger<'s, 'a> {
 }
 
 /// Writes the merged JSON array to `out`; returns the counts.
-pub fn run_json(shared: &Shared<'_>, out: &mut dyn Write, problems: &mut Problems) -> Result<Counts, PipelineError> {
+pub fn run_json(shared: &Shared<'_>, out: &mut dyn Write, problems: &mut Problems) -> Result<Tally, PipelineError> {
     // Session streams: canonical order is (date, session, part), so a stable
     // sort by session keeps each stream in (date, part) order.
     let mut files: Vec<usize> = (0..shared.plans.len()).collect();
@@ -630,7 +630,7 @@ pub fn run_json(shared: &Shared<'_>, out: &mut dyn Write, problems: &mut Problem
         inflight: 0,
         tx,
         rx,
-        counts: Counts::default(),
+        tally: Tally::new(shared.plans.len()),
         trim: Trim::default(),
     };
 
@@ -716,7 +716,7 @@ pub fn run_json(shared: &Shared<'_>, out: &mut dyn Write, problems: &mut Problem
         shared.cancel.store(true, Ordering::Relaxed);
     }
     result?;
-    Ok(m.counts)
+    Ok(m.tally)
 }
 
 #[cfg(test)]

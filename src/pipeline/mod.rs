@@ -98,6 +98,30 @@ impl Shared<'_> {
     }
 }
 
+/// Event counts of the whole export and of each file (for the manifest).
+#[derive(Clone, Debug, Default)]
+pub struct Tally {
+    pub total: Counts,
+    /// By plan index.
+    pub per_file: Vec<Counts>,
+}
+
+impl Tally {
+    pub fn new(files: usize) -> Self {
+        Self {
+            total: Counts::default(),
+            per_file: vec![Counts::default(); files],
+        }
+    }
+
+    pub fn add(&mut self, file: usize, c: &Counts) {
+        self.total.add(c);
+        if let Some(f) = self.per_file.get_mut(file) {
+            f.add(c);
+        }
+    }
+}
+
 /// Turns a chunk's problems into numbered lines of their file, in order.
 #[derive(Default)]
 pub struct LineNumbers {
@@ -187,7 +211,7 @@ fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
 
 /// What the OTLP pipeline produced.
 pub struct OtlpOutcome {
-    pub counts: Counts,
+    pub tally: Tally,
     pub logs: WriterSummary,
     pub traces: WriterSummary,
     pub metrics: WriterSummary,
@@ -271,7 +295,7 @@ pub fn run_otlp(
         });
 
         // Sequencer: restore order, report, count, and feed the writers.
-        let mut counts = Counts::default();
+        let mut tally = Tally::new(shared.plans.len());
         let mut reorder = Reorder::default();
         let mut lines = LineNumbers::default();
         let sequenced: Result<(), PipelineError> = (|| loop {
@@ -298,7 +322,7 @@ pub fn run_otlp(
                     message: panic_message(p),
                 })?;
                 lines.report(shared, out.job.file, &out.report, out.read_error.as_ref(), problems)?;
-                counts.add(&out.report.counts);
+                tally.add(out.job.file, &out.report.counts);
                 (shared.progress)(out.report.bytes);
                 let b = out.batch;
                 let sent = (b.logs.is_empty() || logs_tx.send(b.logs).is_ok())
@@ -332,7 +356,7 @@ pub fn run_otlp(
                 .unwrap_or(PipelineError::Write(e))),
             Err(e) => Err(e),
             Ok(()) => Ok(OtlpOutcome {
-                counts,
+                tally,
                 logs: l?,
                 traces: t?,
                 metrics: m?,

@@ -56,6 +56,7 @@ fn plan(with_header: bool) -> FilePlan {
     FilePlan {
         file: StoreFile {
             path: "probe.jsonl".into(),
+            store: 0,
             name: "probe.jsonl".into(),
             date: "2026-11-20".into(),
             day: 0,

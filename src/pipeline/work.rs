@@ -41,6 +41,9 @@ pub struct Counts {
     pub dropped_values: u64,
     /// Valid events of selected files whose timestamp is outside the range.
     pub out_of_range: u64,
+    /// The earliest and latest timestamp exported (ns), if any event was.
+    pub first: Option<i64>,
+    pub last: Option<i64>,
 }
 
 impl Counts {
@@ -52,6 +55,22 @@ impl Counts {
         self.metric_points += o.metric_points;
         self.dropped_values += o.dropped_values;
         self.out_of_range += o.out_of_range;
+        self.first = min_some(self.first, o.first);
+        self.last = o.last.max(self.last);
+    }
+
+    /// Counts one exported event at `time` (ns).
+    fn saw(&mut self, time: i64) {
+        self.events += 1;
+        self.first = min_some(self.first, Some(time));
+        self.last = self.last.max(Some(time));
+    }
+}
+
+fn min_some(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 
@@ -252,7 +271,7 @@ fn event<S: EventSink>(
         schema_version,
     };
     let (points, dropped) = sink.event(plan, &ev, signal);
-    counts.events += 1;
+    counts.saw(ev.row.time_nanos);
     match signal {
         Signal::Log => counts.logs += 1,
         Signal::Span => counts.spans += 1,
