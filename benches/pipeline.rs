@@ -1,26 +1,30 @@
 //! Criterion benchmarks of each stage, in MB of input per second
-//! (`Throughput::Bytes`), on a store made by testdata-gen:
+//! (`Throughput::Bytes`), on a 1 MiB chunk of each of testdata-gen's mixes
+//! (`real`: what the extension writes, 78% `http.requests`; `synthetic`:
+//! the broad catalogue), so that a change is seen on what users run:
 //!
-//! - `parse`: simd-json's raw tape (the floor any parse pays) beside our
-//!   rows (tape + row walk + context + route + range), per chunk;
-//! - `encode`: parse plus encoding into the JSON-array and OTLP sinks;
-//! - `write`: already encoded OTLP records through the envelope writer of
-//!   each layout (into a discarding sink), and through deflate into a zip;
-//! - `export`: the whole export per format, one id per thread count, beside a
-//!   `sequential` baseline that runs the same work in one loop without the
-//!   pipeline (so the pipeline's own cost and its scaling are both visible).
+//! - `parse/{mix}`: simd-json's raw tape (the floor any parse pays) beside
+//!   our rows (tape + row walk + context + route + range);
+//! - `encode/{mix}`: parse plus encoding into the JSON-array and OTLP sinks;
+//! - `write/{mix}`: the chunk's encoded OTLP through the envelope writers:
+//!   log and span records per layout and through deflate into a zip, and
+//!   metric points through the metric writer (series grouping);
+//! - `export/{mix}`: the whole export per format, one id per thread count,
+//!   beside a `sequential` baseline that runs the same work in one loop
+//!   without the pipeline (so its own cost and its scaling are both visible).
 //!
-//! `cargo bench --bench pipeline`; `BENCH_STORE_SIZE=256MiB` for a larger store.
+//! `cargo bench --bench pipeline`; `BENCH_STORE_SIZE=256MiB` for larger stores.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use clap::Parser as _;
 use coder_telemetry::config::{Config, Format, Output, DEFAULT_CHUNK_BYTES};
+use coder_telemetry::encode::metrics::Temporality;
 use coder_telemetry::encode::Event;
 use coder_telemetry::encode::DEFAULT_ATTRIBUTE_LIMIT;
 use coder_telemetry::export::{export, Hooks};
-use coder_telemetry::output::layout::{EnvelopeWriter, Layout, RecordWriter, LOGS};
+use coder_telemetry::output::layout::{EnvelopeWriter, Layout, MetricWriter, RecordWriter, LOGS, METRICS};
 use coder_telemetry::output::sink::{EntrySink, ZipSink, ZipStyle};
 use coder_telemetry::pipeline::batch::OtlpSink;
 use coder_telemetry::pipeline::batch::Segment;
@@ -40,21 +44,26 @@ struct Fixture {
     out: tempfile::TempDir,
 }
 
-fn fixture() -> Fixture {
+/// A store of testdata-gen's `mix` ("real" or "synthetic").
+fn fixture(mix: &str) -> Fixture {
     let size = std::env::var("BENCH_STORE_SIZE").unwrap_or_else(|_| "64MiB".into());
     let dir = tempfile::tempdir().expect("temp dir");
-    let args = testdata_gen::Args::parse_from([
+    let mut argv = vec![
         "testdata-gen",
         "--out",
         dir.path().to_str().expect("utf-8 path"),
+        "--mix",
+        mix,
         "--size",
         &size,
         "--days",
         "2",
-        "--sessions-per-day",
-        "4",
         "--quiet",
-    ]);
+    ];
+    if mix == "synthetic" {
+        argv.extend(["--sessions-per-day", "4"]);
+    }
+    let args = testdata_gen::Args::parse_from(argv);
     testdata_gen::generate(&args).expect("generate the store");
     let mut files = store::list(dir.path()).expect("list store").files;
     store::stat_sizes(&mut files);
@@ -141,7 +150,13 @@ fn clone_chunk(c: &ChunkBuf) -> ChunkBuf {
 }
 
 fn stages(c: &mut Criterion) {
-    let f = fixture();
+    for mix in ["real", "synthetic"] {
+        stages_of(c, mix);
+    }
+}
+
+fn stages_of(c: &mut Criterion, mix: &str) {
+    let f = fixture(mix);
     let (file, chunk) = sample_chunk(&f);
     let plan = &f.plans[file];
     let range = RangeSpec::Preset(Preset::AllTime).resolve(chrono::Utc::now());
@@ -153,7 +168,7 @@ fn stages(c: &mut Criterion) {
         cancel: &cancel,
     };
 
-    let mut g = c.benchmark_group("parse");
+    let mut g = c.benchmark_group(format!("parse/{mix}"));
     g.throughput(Throughput::Bytes(chunk.len as u64));
     g.bench_function("simd_json_tape", |b| {
         let mut buffers = simd_json::Buffers::new(64 * 1024);
@@ -182,7 +197,7 @@ fn stages(c: &mut Criterion) {
     });
     g.finish();
 
-    let mut g = c.benchmark_group("encode");
+    let mut g = c.benchmark_group(format!("encode/{mix}"));
     g.throughput(Throughput::Bytes(chunk.len as u64));
     g.bench_function("json_element", |b| {
         let mut parser = Parser::default();
@@ -223,8 +238,8 @@ fn stages(c: &mut Criterion) {
         .chain(&batch.traces)
         .map(|s| s.data.len() as u64)
         .sum();
-    let mut g = c.benchmark_group("write");
-    g.throughput(Throughput::Bytes(encoded));
+    let mut g = c.benchmark_group(format!("write/{mix}"));
+    g.throughput(Throughput::Bytes(encoded.max(1)));
     for (id, layout) in [
         ("single", Layout::Single),
         ("split", Layout::Split),
@@ -251,7 +266,32 @@ fn stages(c: &mut Criterion) {
     });
     g.finish();
 
-    let mut g = c.benchmark_group("export");
+    // Metric points through the metric writer, which groups them per series
+    // (on the real mix, metrics are 98% of the OTLP output). The chunk is
+    // encoded outside the timing, the writing timed; the throughput is the
+    // chunk's input.
+    let mut g = c.benchmark_group(format!("write/{mix}"));
+    g.throughput(Throughput::Bytes(chunk.len as u64));
+    g.bench_function("metrics-points", |b| {
+        let mut parser = Parser::default();
+        b.iter_batched(
+            || {
+                let mut sink = OtlpSink::new(&[], DEFAULT_ATTRIBUTE_LIMIT, chunk.len);
+                parser.process(plan, &mut clone_chunk(&chunk), opts, &mut sink);
+                sink.batch.metrics
+            },
+            |metrics| {
+                let out = EnvelopeWriter::new(METRICS, Layout::Single, 1 << 20, Box::new(NullSink));
+                let mut w = MetricWriter::new(out, Temporality::Delta);
+                w.segments(metrics).expect("write");
+                w.finish().expect("finish")
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group(format!("export/{mix}"));
     g.throughput(Throughput::Bytes(f.bytes));
     g.sample_size(10);
     g.bench_function(BenchmarkId::new("otlp", "sequential"), |b| {

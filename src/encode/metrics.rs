@@ -161,6 +161,24 @@ pub fn for_each_point<'t>(ev: &Event<'t>, mut f: impl FnMut(Point<'t>)) -> u64 {
     dropped
 }
 
+/// How many points a metric event has and how many measurements were
+/// dropped for having no finite value: what [`for_each_point`] would see,
+/// without building the points (the JSON array only counts them).
+pub fn count_points(ev: &Event<'_>) -> (u64, u64) {
+    let (mut points, mut dropped) = (0, 0);
+    for (key, value) in ev.row.measures().measures() {
+        if is_window(key) {
+            continue;
+        }
+        if value.map(|n| n.as_f64()).is_some_and(f64::is_finite) {
+            points += 1;
+        } else {
+            dropped += 1;
+        }
+    }
+    (points, dropped)
+}
+
 /// The attribute fields shared by every point of an event: `[...]` with the
 /// properties and `coder.event_name`, at most `attr_limit` of them, and
 /// `,"droppedAttributesCount":N` after the list when some were dropped.
@@ -328,6 +346,23 @@ mod tests {
         let (p, dropped) = points(r#"{"a":null,"b":1}"#);
         assert_eq!(p.len(), 1);
         assert_eq!(dropped, 1);
+    }
+
+    #[test]
+    fn counting_points_agrees_with_making_them() {
+        for m in [
+            r#"{"a":null,"b":1,"window_seconds":60,"count.2xx":3,"windowSeconds":1,"c_ms":2.5}"#,
+            r#"{}"#,
+            r#"{"x":-0.0,"count_y":-5}"#,
+        ] {
+            let line =
+                format!(r#"{{"event_name":"http.requests","timestamp":"2026-11-20T10:01:00Z","measurements":{m}}}"#);
+            with_event(&line, |ev| {
+                let mut made = 0;
+                let dropped = for_each_point(ev, |_| made += 1);
+                assert_eq!(count_points(ev), (made, dropped), "{m}");
+            });
+        }
     }
 
     #[test]

@@ -32,7 +32,7 @@ use super::chunk::{ChunkJob, FilePlan};
 use super::work::{ChunkReport, EventSink};
 use super::{panic_message, run_job, LineNumbers, PipelineError, Shared, Tally};
 use crate::encode::json::{write_context, write_element_head};
-use crate::encode::metrics::for_each_point;
+use crate::encode::metrics::count_points;
 use crate::encode::Event;
 use crate::heap::Trim;
 use crate::report::Problems;
@@ -135,9 +135,7 @@ impl EventSink for JsonChunk {
         }
         self.keys.push((ev.row.time_nanos, (self.sids.len() - 1) as u32));
         if signal == Signal::Metric {
-            let mut points = 0;
-            let dropped = for_each_point(ev, |_| points += 1);
-            (points, dropped)
+            count_points(ev)
         } else {
             (0, 0)
         }

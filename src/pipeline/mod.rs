@@ -240,27 +240,28 @@ pub fn run_otlp(
     let cancel = shared.cancel;
 
     std::thread::scope(|scope| {
-        let log_writer = scope.spawn(move || -> io::Result<WriterSummary> {
+        let named = |name: &str| std::thread::Builder::new().name(name.to_string());
+        let log_writer = named("ct-write-logs").spawn_scoped(scope, move || -> io::Result<WriterSummary> {
             let mut w = logs;
             for segs in logs_rx {
                 w.segments(segs)?;
             }
             w.finish()
-        });
-        let trace_writer = scope.spawn(move || -> io::Result<WriterSummary> {
+        })?;
+        let trace_writer = named("ct-write-traces").spawn_scoped(scope, move || -> io::Result<WriterSummary> {
             let mut w = traces;
             for segs in traces_rx {
                 w.segments(segs)?;
             }
             w.finish()
-        });
-        let metric_writer = scope.spawn(move || -> io::Result<WriterSummary> {
+        })?;
+        let metric_writer = named("ct-write-metrics").spawn_scoped(scope, move || -> io::Result<WriterSummary> {
             let mut w = metrics;
             for segs in metrics_rx {
                 w.segments(segs)?;
             }
             w.finish()
-        });
+        })?;
 
         // Dispatcher: number the jobs and start each once a window token is free.
         scope.spawn(move || {

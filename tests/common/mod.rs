@@ -49,9 +49,21 @@ impl Store {
     }
 }
 
-/// A store written by testdata-gen: `size`, over `days` days with
-/// `sessions` sessions a day; returns it with its `expected.json`.
+/// A store of testdata-gen's synthetic mix (every wire format, faults on
+/// request): `size`, over `days` days with `sessions` sessions a day;
+/// returns it with its `expected.json`.
 pub fn generated_store(size: &str, days: u32, sessions: u32, extra: &[&str]) -> (Store, Value) {
+    let mut args = vec!["--mix", "synthetic"];
+    args.extend_from_slice(extra);
+    generate(size, days, sessions, &args)
+}
+
+/// A store of testdata-gen's real mix: what the extension's own sink writes.
+pub fn real_mix_store(size: &str, extra: &[&str]) -> (Store, Value) {
+    generate(size, 7, 2, extra)
+}
+
+fn generate(size: &str, days: u32, sessions: u32, extra: &[&str]) -> (Store, Value) {
     use clap::Parser;
     let s = Store::new();
     let (days, sessions) = (days.to_string(), sessions.to_string());
