@@ -17,29 +17,34 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use clap::Parser as _;
-use coder_telemetry::config::{Config, Format, Output, DEFAULT_CHUNK_BYTES};
-use coder_telemetry::encode::metrics::Temporality;
-use coder_telemetry::encode::Event;
-use coder_telemetry::encode::DEFAULT_ATTRIBUTE_LIMIT;
+use coder_telemetry::config::{Config, Format, Layout, Output, Temporality, DEFAULT_ATTRIBUTE_LIMIT};
+use coder_telemetry::engine::sinks::{JsonChunk, OtlpSink};
+use coder_telemetry::engine::unit::{read_chunk, read_header, units_of, ChunkBuf, Header, Unit};
+use coder_telemetry::engine::worker::{run_chunk, Discard, ParseOptions};
 use coder_telemetry::export::{export, Hooks};
-use coder_telemetry::output::layout::{EnvelopeWriter, Layout, MetricWriter, RecordWriter, LOGS, METRICS};
-use coder_telemetry::output::sink::{EntrySink, ZipSink, ZipStyle};
-use coder_telemetry::pipeline::batch::OtlpSink;
-use coder_telemetry::pipeline::batch::Segment;
-use coder_telemetry::pipeline::chunk::{jobs_for, prepare, read_chunk, ChunkBuf, FilePlan};
-use coder_telemetry::pipeline::merge::JsonChunk;
-use coder_telemetry::pipeline::work::{EventSink, ParseOptions, Parser};
+use coder_telemetry::model::{Pools, Segment};
 use coder_telemetry::range::{Preset, RangeSpec};
-use coder_telemetry::route::{MetricEvents, Signal};
-use coder_telemetry::store;
+use coder_telemetry::route::MetricEvents;
+use coder_telemetry::store::{self, StoreFile};
+use coder_telemetry::write::envelope::{EnvelopeWriter, LOGS, METRICS};
+use coder_telemetry::write::metrics::MetricWriter;
+use coder_telemetry::write::records::RecordWriter;
+use coder_telemetry::write::sink::{EntrySink, Spooled, ZipSink, ZipStyle};
+use coder_telemetry::write::Writer;
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
+
+/// The unit size the export uses with two threads.
+const CHUNK: u64 = 1 << 20;
+/// No line limit in the stage benches.
+const MAX_LINE: usize = 16 << 20;
 
 struct Fixture {
     _dir: tempfile::TempDir,
     store: PathBuf,
-    plans: Vec<FilePlan>,
+    files: Vec<StoreFile>,
     bytes: u64,
     out: tempfile::TempDir,
 }
@@ -65,10 +70,10 @@ fn fixture(mix: &str) -> Fixture {
     }
     let args = testdata_gen::Args::parse_from(argv);
     testdata_gen::generate(&args).expect("generate the store");
+    let stores = vec![dir.path().to_path_buf()];
     let mut files = store::list(dir.path()).expect("list store").files;
-    store::stat_sizes(&mut files);
+    store::stat_sizes(&mut files, &stores);
     let bytes = files.iter().map(|f| f.size).sum();
-    let plans = files.into_iter().map(|f| prepare(f).expect("readable")).collect();
     // Outputs on tmpfs when there is one: measure the exporter, not the disk.
     let out = if Path::new("/dev/shm").is_dir() {
         tempfile::tempdir_in("/dev/shm")
@@ -79,17 +84,9 @@ fn fixture(mix: &str) -> Fixture {
     Fixture {
         store: dir.path().to_path_buf(),
         _dir: dir,
-        plans,
+        files,
         bytes,
         out,
-    }
-}
-
-/// A sink that keeps nothing: parse and route only.
-struct Discard;
-impl EventSink for Discard {
-    fn event(&mut self, _: &FilePlan, _: &Event<'_>, _: Signal) -> (u64, u64) {
-        (0, 0)
     }
 }
 
@@ -122,19 +119,18 @@ fn clone_segments(segs: &[Segment]) -> Vec<Segment> {
         .collect()
 }
 
-/// The first 1 MiB chunk of the largest file, as the workers see it.
-fn sample_chunk(f: &Fixture) -> (usize, ChunkBuf) {
-    let (i, plan) = f
-        .plans
-        .iter()
-        .enumerate()
-        .max_by_key(|(_, p)| p.file.size)
-        .expect("a file");
-    let job = jobs_for(&f.plans, DEFAULT_CHUNK_BYTES, i).next().expect("a chunk");
-    (
-        i,
-        read_chunk(&plan.file.path, job.start, job.end, plan.file.size).expect("read"),
-    )
+fn spooled(sink: impl EntrySink + 'static) -> Spooled {
+    Spooled::new("bench", Box::new(sink)).expect("spool")
+}
+
+/// The first 1 MiB unit of the largest file, as a worker sees it, with its header.
+fn sample_chunk(f: &Fixture) -> (usize, Header, ChunkBuf) {
+    let (i, file) = f.files.iter().enumerate().max_by_key(|(_, p)| p.size).expect("a file");
+    let path = file.path(std::slice::from_ref(&f.store));
+    let unit: Unit = units_of(i, file.size, CHUNK).next().expect("a unit");
+    let header = read_header(&path, file.size, MAX_LINE).expect("a header");
+    let chunk = read_chunk(&path, unit, file.size, MAX_LINE, Vec::new()).expect("read");
+    (i, header, chunk)
 }
 
 fn clone_chunk(c: &ChunkBuf) -> ChunkBuf {
@@ -146,6 +142,7 @@ fn clone_chunk(c: &ChunkBuf) -> ChunkBuf {
         base: c.base,
         at_eof: c.at_eof,
         shrunk: c.shrunk,
+        oversize: c.oversize,
     }
 }
 
@@ -157,16 +154,18 @@ fn stages(c: &mut Criterion) {
 
 fn stages_of(c: &mut Criterion, mix: &str) {
     let f = fixture(mix);
-    let (file, chunk) = sample_chunk(&f);
-    let plan = &f.plans[file];
+    let (i, header, chunk) = sample_chunk(&f);
+    let file = &f.files[i];
     let range = RangeSpec::Preset(Preset::AllTime).resolve(chrono::Utc::now());
     let metrics = MetricEvents::default();
-    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let cancel = AtomicBool::new(false);
     let opts = ParseOptions {
         range: &range,
         metrics: &metrics,
+        max_line: MAX_LINE,
         cancel: &cancel,
     };
+    let pools = Arc::new(Pools::new(16, 32 << 20));
 
     let mut g = c.benchmark_group(format!("parse/{mix}"));
     g.throughput(Throughput::Bytes(chunk.len as u64));
@@ -188,10 +187,9 @@ fn stages_of(c: &mut Criterion, mix: &str) {
         )
     });
     g.bench_function("rows", |b| {
-        let mut parser = Parser::default();
         b.iter_batched_ref(
             || clone_chunk(&chunk),
-            |c| parser.process(plan, c, opts, &mut Discard),
+            |c| run_chunk(file, &header, c, opts, &mut Discard),
             BatchSize::LargeInput,
         )
     });
@@ -200,24 +198,22 @@ fn stages_of(c: &mut Criterion, mix: &str) {
     let mut g = c.benchmark_group(format!("encode/{mix}"));
     g.throughput(Throughput::Bytes(chunk.len as u64));
     g.bench_function("json_element", |b| {
-        let mut parser = Parser::default();
         b.iter_batched_ref(
             || clone_chunk(&chunk),
             |c| {
                 let mut sink = JsonChunk::with_capacity(c.len);
-                parser.process(plan, c, opts, &mut sink);
+                run_chunk(file, &header, c, opts, &mut sink);
                 sink
             },
             BatchSize::LargeInput,
         )
     });
     g.bench_function("otlp_records", |b| {
-        let mut parser = Parser::default();
         b.iter_batched_ref(
             || clone_chunk(&chunk),
             |c| {
-                let mut sink = OtlpSink::new(&[], DEFAULT_ATTRIBUTE_LIMIT, c.len);
-                parser.process(plan, c, opts, &mut sink);
+                let mut sink = OtlpSink::new(&[], DEFAULT_ATTRIBUTE_LIMIT, &pools, c.len);
+                run_chunk(file, &header, c, opts, &mut sink);
                 sink.batch
             },
             BatchSize::LargeInput,
@@ -225,11 +221,10 @@ fn stages_of(c: &mut Criterion, mix: &str) {
     });
     g.finish();
 
-    // The write stage: the chunk's OTLP batch, encoded once, written again and again.
+    // The write stage: the unit's OTLP batch, encoded once, written again and again.
     let batch = {
-        let mut parser = Parser::default();
-        let mut sink = OtlpSink::new(&[], DEFAULT_ATTRIBUTE_LIMIT, chunk.len);
-        parser.process(plan, &mut clone_chunk(&chunk), opts, &mut sink);
+        let mut sink = OtlpSink::new(&[], DEFAULT_ATTRIBUTE_LIMIT, &pools, chunk.len);
+        run_chunk(file, &header, &mut clone_chunk(&chunk), opts, &mut sink);
         sink.batch
     };
     let encoded: u64 = batch
@@ -247,9 +242,12 @@ fn stages_of(c: &mut Criterion, mix: &str) {
     ] {
         g.bench_function(id, |b| {
             b.iter(|| {
-                let mut w = RecordWriter::new(EnvelopeWriter::new(LOGS, layout, 1 << 20, Box::new(NullSink)));
-                w.segments(clone_segments(&batch.logs)).expect("write");
-                w.segments(clone_segments(&batch.traces)).expect("write");
+                let mut w = RecordWriter::new(
+                    EnvelopeWriter::new(LOGS, layout, 1 << 20, spooled(NullSink)),
+                    pools.clone(),
+                );
+                w.write(clone_segments(&batch.logs)).expect("write");
+                w.write(clone_segments(&batch.traces)).expect("write");
                 w.finish().expect("finish")
             })
         });
@@ -258,32 +256,34 @@ fn stages_of(c: &mut Criterion, mix: &str) {
         let path = f.out.path().join("write-bench.zip");
         b.iter(|| {
             let sink = ZipSink::create(&path, ZipStyle::new(1, &chrono::Utc::now())).expect("zip");
-            let mut w = RecordWriter::new(EnvelopeWriter::new(LOGS, Layout::Single, 1 << 20, Box::new(sink)));
-            w.segments(clone_segments(&batch.logs)).expect("write");
-            w.segments(clone_segments(&batch.traces)).expect("write");
+            let mut w = RecordWriter::new(
+                EnvelopeWriter::new(LOGS, Layout::Single, 1 << 20, spooled(sink)),
+                pools.clone(),
+            );
+            w.write(clone_segments(&batch.logs)).expect("write");
+            w.write(clone_segments(&batch.traces)).expect("write");
             w.finish().expect("finish")
         })
     });
     g.finish();
 
     // Metric points through the metric writer, which groups them per series
-    // (on the real mix, metrics are 98% of the OTLP output). The chunk is
-    // encoded outside the timing, the writing timed; the throughput is the
-    // chunk's input.
+    // (on the real mix, metrics are 98% of the OTLP output). The unit is
+    // encoded outside the timing, the writing timed, hashing included on its
+    // I/O thread; the throughput is the unit's input.
     let mut g = c.benchmark_group(format!("write/{mix}"));
     g.throughput(Throughput::Bytes(chunk.len as u64));
     g.bench_function("metrics-points", |b| {
-        let mut parser = Parser::default();
         b.iter_batched(
             || {
-                let mut sink = OtlpSink::new(&[], DEFAULT_ATTRIBUTE_LIMIT, chunk.len);
-                parser.process(plan, &mut clone_chunk(&chunk), opts, &mut sink);
+                let mut sink = OtlpSink::new(&[], DEFAULT_ATTRIBUTE_LIMIT, &pools, chunk.len);
+                run_chunk(file, &header, &mut clone_chunk(&chunk), opts, &mut sink);
                 sink.batch.metrics
             },
             |metrics| {
-                let out = EnvelopeWriter::new(METRICS, Layout::Single, 1 << 20, Box::new(NullSink));
-                let mut w = MetricWriter::new(out, Temporality::Delta);
-                w.segments(metrics).expect("write");
+                let out = EnvelopeWriter::new(METRICS, Layout::Single, 1 << 20, spooled(NullSink));
+                let mut w = MetricWriter::new(out, Temporality::Delta, pools.clone());
+                w.write(metrics).expect("write");
                 w.finish().expect("finish")
             },
             BatchSize::LargeInput,
@@ -294,15 +294,16 @@ fn stages_of(c: &mut Criterion, mix: &str) {
     let mut g = c.benchmark_group(format!("export/{mix}"));
     g.throughput(Throughput::Bytes(f.bytes));
     g.sample_size(10);
+    let stores = [f.store.clone()];
     g.bench_function(BenchmarkId::new("otlp", "sequential"), |b| {
-        let mut parser = Parser::default();
         b.iter(|| {
-            for i in 0..f.plans.len() {
-                for job in jobs_for(&f.plans, DEFAULT_CHUNK_BYTES, i) {
-                    let p = &f.plans[i];
-                    let mut c = read_chunk(&p.file.path, job.start, job.end, p.file.size).expect("read");
-                    let mut sink = OtlpSink::new(&[], DEFAULT_ATTRIBUTE_LIMIT, c.len);
-                    parser.process(p, &mut c, opts, &mut sink);
+            for (i, file) in f.files.iter().enumerate() {
+                let path = file.path(&stores);
+                let header = read_header(&path, file.size, MAX_LINE).expect("header");
+                for unit in units_of(i, file.size, CHUNK) {
+                    let mut c = read_chunk(&path, unit, file.size, MAX_LINE, Vec::new()).expect("read");
+                    let mut sink = OtlpSink::new(&[], DEFAULT_ATTRIBUTE_LIMIT, &pools, c.len);
+                    run_chunk(file, &header, &mut c, opts, &mut sink);
                 }
             }
         })
@@ -316,7 +317,6 @@ fn stages_of(c: &mut Criterion, mix: &str) {
         for threads in [1usize, 2] {
             let cfg = Config {
                 force: true,
-                layout: Layout::Single,
                 threads,
                 ..Config::new(
                     vec![f.store.clone()],

@@ -1,16 +1,19 @@
 //! The validated description of one export. The command line (the only clap
-//! user) builds it; the pipeline reads it. Everything here has already been
-//! checked, so the pipeline never meets a usage error.
+//! user) builds it, tests start from [`Config::new`]; the engine reads it.
+//! Everything here has already been checked, so the engine never meets a
+//! usage error. The option types it holds are re-exported here, so that a
+//! user of the library needs this module and [`crate::export`] alone.
 
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
-use crate::encode::metrics::Temporality;
-use crate::output::layout::Layout;
+pub use crate::encode::metrics::Temporality;
+pub use crate::encode::DEFAULT_ATTRIBUTE_LIMIT;
 use crate::range::DateRange;
-use crate::route::MetricEvents;
+pub use crate::route::MetricEvents;
 pub use crate::store::Shard;
+pub use crate::write::envelope::Layout;
 
 /// `--format`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -49,6 +52,9 @@ pub const DEFAULT_LATE_DAYS: u32 = 1;
 /// `--threads` accepts 1 to this (§8.7).
 pub const MAX_THREADS: usize = 1024;
 
+/// Default `--max-line-bytes` (§9.1).
+pub const DEFAULT_MAX_LINE_BYTES: usize = 16 << 20;
+
 #[derive(Clone, Debug)]
 pub struct Config {
     /// The store folders, in the order given (§11.1).
@@ -70,6 +76,8 @@ pub struct Config {
     pub chunk_bytes: u64,
     /// Files dated up to this many days after the range are read too (§1.2).
     pub late_days: u32,
+    /// Lines longer than this are skipped and reported without being held (§7.1).
+    pub max_line_bytes: usize,
     /// Attributes per record or data point (`OTEL_ATTRIBUTE_COUNT_LIMIT`).
     pub attr_limit: usize,
     /// The `--now` value, or the clock.
@@ -99,7 +107,8 @@ impl Config {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS)),
             chunk_bytes: DEFAULT_CHUNK_BYTES,
             late_days: DEFAULT_LATE_DAYS,
-            attr_limit: crate::encode::DEFAULT_ATTRIBUTE_LIMIT,
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            attr_limit: DEFAULT_ATTRIBUTE_LIMIT,
             now,
             now_given: None,
         }

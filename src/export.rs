@@ -1,27 +1,30 @@
 //! One export from start to finish: list and select the files of every
-//! store, check the target, read the headers, run the pipeline into staged
-//! output, write the manifest, and commit the output atomically, or drop it
-//! and say why when nothing matched (§8.3).
+//! store, check the target, run the engine into staged output (the JSON
+//! merge, or the OTLP envelopes through their writers), write the manifest,
+//! and commit the output atomically, or drop it and say why when nothing
+//! matched (§8.3).
 
 use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Instant;
-
-use rayon::prelude::*;
 
 use crate::config::{Config, Format, Output};
 use crate::encode::metrics::Temporality;
+use crate::engine::sinks::OtlpSink;
+use crate::engine::worker::{Discard, ParseOptions};
+use crate::engine::{merge, ordered, Books, Budget, EngineError, Run, UnitSink};
+use crate::model::{Counts, OtlpBatch, Pools};
 use crate::output::atomic::{self, Inputs, OutputError};
-use crate::output::layout::{EntryInfo, EnvelopeWriter, MetricWriter, RecordWriter, LOGS, METRICS, TRACES};
-use crate::output::manifest::{manifest_bytes, ManifestData, Options, SourceFile};
-use crate::output::sink::{assemble_zip, EntrySink, FolderSink, ZipPart, ZipSink, ZipStyle};
-use crate::pipeline::chunk::{prepare, FilePlan};
-use crate::pipeline::merge::run_json;
-use crate::pipeline::work::ParseOptions;
-use crate::pipeline::{run_otlp, PipelineError, Shared, Tally};
-use crate::report::{Printer, Problems, StrictAbort, Summary};
+use crate::output::manifest::{write_manifest, ManifestData, Options};
+use crate::report::{Problems, StrictAbort, Summary};
 use crate::store::{self, StoreError, StoreStats};
+use crate::write::envelope::{EntryInfo, EnvelopeWriter, LOGS, METRICS, TRACES};
+use crate::write::metrics::MetricWriter;
+use crate::write::records::RecordWriter;
+use crate::write::sink::{assemble_zip, EntrySink, FolderSink, Spooled, ZipPart, ZipSink, ZipStyle};
+use crate::write::WriterSummary;
 
 /// Why an export failed.
 #[derive(Debug, thiserror::Error)]
@@ -31,7 +34,7 @@ pub enum ExportError {
     #[error(transparent)]
     Output(#[from] OutputError),
     #[error(transparent)]
-    Pipeline(#[from] PipelineError),
+    Engine(#[from] EngineError),
     #[error("cannot start worker threads: {0}")]
     Threads(String),
     #[error("--format otlp writes a folder or a .zip, not stdout")]
@@ -40,50 +43,47 @@ pub enum ExportError {
 
 impl ExportError {
     pub fn is_cancelled(&self) -> bool {
-        matches!(self, ExportError::Pipeline(PipelineError::Cancelled))
+        matches!(self, ExportError::Engine(EngineError::Cancelled))
     }
 
     pub fn is_broken_pipe(&self) -> bool {
-        matches!(self, ExportError::Pipeline(p) if p.is_broken_pipe())
+        matches!(self, ExportError::Engine(p) if p.is_broken_pipe())
     }
 }
 
 impl From<StrictAbort> for ExportError {
     fn from(e: StrictAbort) -> Self {
-        ExportError::Pipeline(PipelineError::Strict(e))
+        ExportError::Engine(EngineError::Strict(e))
     }
 }
 
 impl From<io::Error> for ExportError {
     fn from(e: io::Error) -> Self {
-        ExportError::Pipeline(PipelineError::Write(e))
+        ExportError::Engine(EngineError::Write(e))
     }
 }
 
-/// How the export talks to the person running it.
+/// How the export tells the person running it how far it got.
 pub struct Hooks {
-    /// Prints a problem (the first ones only).
-    pub problem: Option<Printer>,
     /// Told the total input bytes once the files are known.
     pub start: Box<dyn Fn(u64)>,
-    /// Told the input bytes of each finished chunk.
+    /// Told the input bytes of each finished unit.
     pub progress: Box<dyn Fn(u64) + Sync>,
 }
 
 impl Default for Hooks {
     fn default() -> Self {
         Self {
-            problem: None,
             start: Box::new(|_| {}),
             progress: Box::new(|_| {}),
         }
     }
 }
 
-/// What the pipeline wrote: its counts, the envelope files, and the
-/// records written alone for being larger than the request cap.
+/// What the engine wrote: its books, the envelope files, and the records
+/// written alone for being larger than the request cap.
 struct Written {
-    tally: Tally,
+    books: Books,
     files: Vec<EntryInfo>,
     oversize: u64,
 }
@@ -96,7 +96,7 @@ pub fn export(cfg: &Config, cancel: &AtomicBool, hooks: Hooks) -> Result<Summary
     }
     let (listing, stats) = store::list_all(&cfg.stores)?;
     let store::Listing { mut files, rejected } = store::select(listing, &cfg.range, cfg.late_days, cfg.shard);
-    store::stat_sizes(&mut files);
+    store::stat_sizes(&mut files, &cfg.stores);
     let inputs = Inputs::new(&cfg.stores, files.iter().filter_map(|f| f.id));
     let mut notes = Vec::new();
     if let Output::Path(p) = &cfg.output {
@@ -113,56 +113,48 @@ pub fn export(cfg: &Config, cancel: &AtomicBool, hooks: Hooks) -> Result<Summary
         }
     }
 
+    let budget = Budget::new(cfg.threads, cfg.chunk_bytes);
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(cfg.threads)
+        .num_threads(budget.workers)
         .thread_name(|i| format!("ct-worker-{i}"))
         .build()
         .map_err(|e| ExportError::Threads(e.to_string()))?;
-    let mut problems = Problems::new(cfg.strict, hooks.problem);
+    let mut problems = Problems::new(cfg.strict);
     for r in &rejected {
-        problems.file(&r.path.display().to_string(), r.reason.clone())?;
+        problems.listing(&r.path.display().to_string(), r.reason.clone())?;
     }
-
-    // Headers, in parallel; unreadable files are reported in canonical order.
-    let prepared: Vec<_> = pool.install(|| files.into_par_iter().map(prepare).collect());
-    let mut plans: Vec<FilePlan> = Vec::with_capacity(prepared.len());
-    for p in prepared {
-        match p {
-            Ok(plan) => plans.push(plan),
-            Err(bad) => problems.file(&bad.0.path.display().to_string(), bad.1.to_string())?,
-        }
-    }
-    (hooks.start)(plans.iter().map(|p| p.file.size).sum());
-
-    let shared = Shared {
-        plans: &plans,
+    (hooks.start)(files.iter().map(|f| f.size).sum());
+    let run = Run {
+        stores: &cfg.stores,
+        files: &files,
         opts: ParseOptions {
             range: &cfg.range,
             metrics: &cfg.metric_events,
+            max_line: cfg.max_line_bytes,
             cancel,
         },
-        chunk_bytes: cfg.chunk_bytes,
+        budget,
         pool: &pool,
         cancel,
         progress: &*hooks.progress,
     };
     let (written, output) = match cfg.format {
-        Format::Json => export_json(cfg, &shared, &inputs, &mut problems)?,
-        Format::Otlp => export_otlp(cfg, &shared, &inputs, &mut problems)?,
+        Format::Json => export_json(cfg, &run, &inputs, &mut problems)?,
+        Format::Otlp => export_otlp(cfg, &run, &inputs, &mut problems)?,
     };
-    let counts = written.tally.total;
-    let empty = (counts.events == 0).then(|| why_empty(cfg, &stats, plans.len(), &counts));
+    let counts = written.books.total;
+    let empty = (counts.events == 0).then(|| why_empty(cfg, &stats, files.len(), &counts));
     Ok(Summary {
         counts,
         stores: given(&cfg.stores),
         range: Some(cfg.range.clone()),
-        files_read: plans.len() as u64,
+        files_read: files.len() as u64,
         skipped_lines: problems.skipped_lines(),
         skipped_files: problems.skipped_files(),
         oversize_records: written.oversize,
         output,
         elapsed_s: started.elapsed().as_secs_f64(),
-        problems: problems.shown().to_vec(),
+        problems: problems.shown(),
         notes,
         empty,
     })
@@ -176,7 +168,7 @@ fn given(stores: &[PathBuf]) -> Vec<String> {
 /// Why an export matched no events (§8.3): the window, and what each store
 /// holds (how many telemetry files, from which day to which), or that it
 /// holds none and which subfolder looks like the store.
-fn why_empty(cfg: &Config, stats: &[StoreStats], read: usize, counts: &crate::pipeline::work::Counts) -> String {
+fn why_empty(cfg: &Config, stats: &[StoreStats], read: usize, counts: &Counts) -> String {
     let at = |t: i64| chrono::DateTime::from_timestamp_nanos(t).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let window = match (cfg.range.start, cfg.range.end) {
         (None, None) => "all time".to_string(),
@@ -224,12 +216,18 @@ fn why_empty(cfg: &Config, stats: &[StoreStats], read: usize, counts: &crate::pi
 
 fn export_json(
     cfg: &Config,
-    shared: &Shared<'_>,
+    run: &Run<'_>,
     inputs: &Inputs,
     problems: &mut Problems,
 ) -> Result<(Written, Option<String>), ExportError> {
-    let written = |tally| Written {
-        tally,
+    if cfg.strict {
+        // The merge meets problems out of file order: check every line in
+        // file order first, so that --strict stops at the first problem of
+        // the store, as it does for OTLP.
+        ordered::run(run, || Discard, problems, |()| Ok(()))?;
+    }
+    let written = |books| Written {
+        books,
         files: Vec::new(),
         oversize: 0,
     };
@@ -237,9 +235,9 @@ fn export_json(
         Output::Stdout => {
             let stdout = io::stdout();
             let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
-            let tally = run_json(shared, &mut out, problems)?;
+            let books = merge::run(run, &mut out, problems)?;
             out.flush()?;
-            Ok((written(tally), Some("-".to_string())))
+            Ok((written(books), Some("-".to_string())))
         }
         Output::Path(target) if atomic::is_special(target) => {
             // `/dev/null`, a pipe: written in place, never replaced.
@@ -250,26 +248,33 @@ fn export_json(
                     path: target.clone(),
                     error,
                 })?;
-            let tally = run_json(shared, &mut &file, problems)?;
-            Ok((written(tally), Some(target.display().to_string())))
+            let books = merge::run(run, &mut &file, problems)?;
+            Ok((written(books), Some(target.display().to_string())))
         }
         Output::Path(target) => {
             let tmp = atomic::temp_file(target)?;
             // Unbuffered: the merge writes large vectored runs itself.
             let mut out = tmp.as_file();
-            let tally = run_json(shared, &mut out, problems)?;
-            if tally.total.events == 0 {
-                return Ok((written(tally), None));
+            let books = merge::run(run, &mut out, problems)?;
+            if books.total.events == 0 {
+                return Ok((written(books), None));
             }
             atomic::commit_file(tmp, target, cfg.force, inputs)?;
-            Ok((written(tally), Some(target.display().to_string())))
+            Ok((written(books), Some(target.display().to_string())))
         }
+    }
+}
+
+impl UnitSink for OtlpSink<'_> {
+    type Out = OtlpBatch;
+    fn finish(self) -> OtlpBatch {
+        self.batch
     }
 }
 
 fn export_otlp(
     cfg: &Config,
-    shared: &Shared<'_>,
+    run: &Run<'_>,
     inputs: &Inputs,
     problems: &mut Problems,
 ) -> Result<(Written, Option<String>), ExportError> {
@@ -282,33 +287,67 @@ fn export_otlp(
     let zip = cfg.is_zip();
     let style = ZipStyle::new(cfg.compression_level, &cfg.now);
     let part = |name: &str| work.path().join(format!("{name}.zip"));
-    let sink = |name: &str| -> Result<Box<dyn EntrySink>, ExportError> {
-        Ok(if zip {
+    let sink = |name: &str| -> Result<Spooled, ExportError> {
+        let inner: Box<dyn EntrySink> = if zip {
             Box::new(ZipSink::create(&part(name), style)?)
         } else {
             Box::new(FolderSink::new(work.path()))
-        })
+        };
+        Ok(Spooled::new(name, inner)?)
     };
+    // Every buffer in flight can come back: the window's, the writers' queues.
+    let pools = Arc::new(Pools::new(4 * run.budget.window + 16, 32 << 20));
     let envelope = |names, s| EnvelopeWriter::new(names, cfg.layout, cfg.max_request_bytes, s);
-    let outcome = run_otlp(
-        shared,
-        &cfg.resource_attrs,
-        cfg.attr_limit,
-        RecordWriter::new(envelope(LOGS, sink(LOGS.file)?)),
-        RecordWriter::new(envelope(TRACES, sink(TRACES.file)?)),
-        MetricWriter::new(envelope(METRICS, sink(METRICS.file)?), cfg.temporality),
-        problems,
-    )?;
-    let signals = [&outcome.logs, &outcome.traces, &outcome.metrics];
+    let logs = RecordWriter::new(envelope(LOGS, sink(LOGS.file)?), pools.clone());
+    let traces = RecordWriter::new(envelope(TRACES, sink(TRACES.file)?), pools.clone());
+    let metrics = MetricWriter::new(envelope(METRICS, sink(METRICS.file)?), cfg.temporality, pools.clone());
+
+    let (books, summaries) = std::thread::scope(|scope| -> Result<(Books, [WriterSummary; 3]), ExportError> {
+        let (logs_tx, logs_h) = crate::write::spawn(scope, "ct-write-logs", logs)?;
+        let (traces_tx, traces_h) = crate::write::spawn(scope, "ct-write-traces", traces)?;
+        let (metrics_tx, metrics_h) = crate::write::spawn(scope, "ct-write-metrics", metrics)?;
+        let stopped = || EngineError::Write(io::Error::other("an envelope writer stopped"));
+        let make = || OtlpSink::new(&cfg.resource_attrs, cfg.attr_limit, &pools, run.budget.chunk as usize);
+        let books = ordered::run(run, make, problems, |b: OtlpBatch| {
+            let sent = (b.logs.is_empty() || logs_tx.send(b.logs).is_ok())
+                && (b.traces.is_empty() || traces_tx.send(b.traces).is_ok())
+                && (b.metrics.is_empty() || metrics_tx.send(b.metrics).is_ok());
+            if sent {
+                Ok(())
+            } else {
+                Err(stopped())
+            }
+        });
+        drop((logs_tx, traces_tx, metrics_tx));
+        let join = |h: std::thread::ScopedJoinHandle<'_, io::Result<WriterSummary>>| match h.join() {
+            Ok(r) => r.map_err(EngineError::Write),
+            Err(_) => Err(EngineError::Panic {
+                file: "an envelope writer".into(),
+                message: "the writer thread panicked".into(),
+            }),
+        };
+        let (l, t, m) = (join(logs_h), join(traces_h), join(metrics_h));
+        match books {
+            // A writer's own error explains a failed send better than the send does.
+            Err(EngineError::Write(e)) => Err([l, t, m]
+                .into_iter()
+                .find_map(Result::err)
+                .unwrap_or(EngineError::Write(e))
+                .into()),
+            Err(e) => Err(e.into()),
+            Ok(books) => Ok((books, [l?, t?, m?])),
+        }
+    })?;
     let written = Written {
-        files: signals.iter().flat_map(|s| s.files.iter().cloned()).collect(),
-        oversize: signals.iter().map(|s| s.oversize).sum(),
-        tally: outcome.tally,
+        files: summaries.iter().flat_map(|s| s.files.iter().cloned()).collect(),
+        oversize: summaries.iter().map(|s| s.oversize).sum(),
+        books,
     };
-    if written.tally.total.events == 0 {
+    if written.books.total.events == 0 {
         return Ok((written, None));
     }
-    let manifest = manifest_bytes(&ManifestData {
+    let manifest_path = work.path().join("manifest.json");
+    let manifest = ManifestData {
         format: "otlp",
         range: &cfg.range,
         exported_at: match &cfg.now_given {
@@ -316,22 +355,13 @@ fn export_otlp(
             None => cfg.now.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
         },
         stores: given(&cfg.stores),
-        sources: shared
-            .plans
-            .iter()
-            .zip(&written.tally.per_file)
-            .map(|(p, c)| SourceFile {
-                name: &p.file.name,
-                store: p.file.store,
-                bytes: p.file.size,
-                counts: *c,
-            })
-            .collect(),
-        counts: written.tally.total,
+        sources: run.files,
+        source_counts: &written.books.per_file,
+        counts: written.books.total,
         skipped_lines: problems.skipped_lines(),
         skipped_files: problems.skipped_files(),
         oversize_records: written.oversize,
-        problems: problems.kept(),
+        problems: &problems.kept(),
         options: Options {
             layout: cfg.layout.name(),
             temporality: match cfg.temporality {
@@ -346,31 +376,26 @@ fn export_otlp(
             attribute_count_limit: cfg.attr_limit,
         },
         files: &written.files,
-    });
+    };
+    write_manifest(BufWriter::new(std::fs::File::create(&manifest_path)?), &manifest)?;
     if zip {
         let parts: Vec<ZipPart> = [LOGS.file, TRACES.file, METRICS.file]
             .iter()
-            .zip(signals)
+            .zip(&summaries)
             .map(|(n, s)| ZipPart {
                 path: part(n),
                 names: s.files.iter().map(|f| f.name.clone()).collect(),
             })
             .collect();
         let tmp = atomic::temp_file(target)?;
-        assemble_zip(tmp.as_file(), &parts, ("manifest.json", &manifest), style)?;
+        assemble_zip(tmp.as_file(), &parts, ("manifest.json", &manifest_path), style)?;
         atomic::commit_file(tmp, target, cfg.force, inputs)?;
     } else {
         // `auto` names a signal's only part at the end: give it that name.
         for f in written.files.iter().filter(|f| f.name != f.written) {
             std::fs::rename(work.path().join(&f.written), work.path().join(&f.name))?;
         }
-        write_file(&work.path().join("manifest.json"), &manifest)?;
         atomic::commit_dir(work, target, cfg.force, inputs)?;
     }
     Ok((written, Some(target.display().to_string())))
-}
-
-fn write_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut f = std::fs::File::create(path)?;
-    f.write_all(bytes)
 }

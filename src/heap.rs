@@ -7,8 +7,8 @@
 //! glibc gives each thread its own arena, and over millions of such
 //! hand-offs the free holes in those arenas add up. Without the measures
 //! here, the JSON export's peak RSS rose from 45 to 51 MiB between the two
-//! stores. The OTLP buffers, all about a chunk in size, are recycled
-//! instead ([`crate::pipeline::pool`]); the JSON chunks vary in size (the
+//! stores. The OTLP buffers, all about a unit in size, are recycled
+//! instead (`model::Pools`); the JSON units vary in size (the
 //! merge sizes them by how many sessions are open), so for them:
 //!
 //! - one arena for the whole process, so that what one thread frees the
@@ -18,16 +18,15 @@
 //!
 //! Both are glibc only; elsewhere these functions do nothing.
 
-use crate::config::Format;
-
 /// Input bytes between two trims: a few milliseconds of page faults per
 /// trim, once every half second or so of work.
 pub const TRIM_EVERY: u64 = 256 << 20;
 
-/// Sets the allocator up for an export in `format`. Call it before any
-/// thread starts: the arena limit applies to threads created afterwards.
+/// Sets the allocator up for an export; `merge`: a JSON array, whose
+/// units vary in size. Call it before any thread starts: the arena limit
+/// applies to threads created afterwards.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-pub fn tune_for(format: Format) {
+pub fn tune(merge: bool) {
     // SAFETY: mallopt only sets allocator parameters.
     unsafe {
         // Chunk buffers (1-4 MiB) are allocated and freed thousands of times
@@ -37,14 +36,14 @@ pub fn tune_for(format: Format) {
         // are reused; peak memory is bounded by the pipeline anyway.
         libc::mallopt(libc::M_MMAP_THRESHOLD, 64 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
-        if format == Format::Json {
+        if merge {
             libc::mallopt(libc::M_ARENA_MAX, 1);
         }
     }
 }
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-pub fn tune_for(_format: Format) {}
+pub fn tune(_merge: bool) {}
 
 /// Counts input bytes and trims the heap every [`TRIM_EVERY`] of them.
 #[derive(Debug, Default)]

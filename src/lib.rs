@@ -1,23 +1,52 @@
 //! coder-telemetry: export the Coder VS Code extension's local telemetry store
 //! as a JSON array or as OTLP/JSON logs, traces and metrics.
 //!
-//! The data flows through the modules in this order:
-//! [`store`] (which files) -> [`row`] (parse a line) -> [`route`] (which
-//! signal) -> [`encode`] (record bytes) -> [`pipeline`] (parallel, ordered)
-//! -> [`output`] (layout, packaging, atomic rename). [`export`] runs one
-//! export end to end from a validated [`config::Config`]; the command line
-//! lives in the binary and is the only user of clap. [`heap`] tunes the
-//! allocator for long runs.
+//! The data flows through the modules in this order, and every import
+//! points down it (a stage uses the stages before it, and `model`, the
+//! data they share):
+//!
+//! ```text
+//! store, range        select: which files of which stores, which window
+//! row, timestamp      parse: one line -> a borrowed row
+//! route               route: log, span or metric
+//! encode              encode: record bytes
+//! engine              order: units on workers, in the order a consumer needs
+//! write               write: envelope layouts, metric series, sinks, the JSON array
+//! output              package: atomic staging, --force rules, the manifest
+//! export              one export from a validated [`config::Config`]
+//! ```
+//!
+//! The public face is [`export::export`], [`config`], the summary and the
+//! errors; the stages are public only with the `internals` feature, for the
+//! benches, the fuzz target and the tests.
 
 pub mod config;
-pub mod encode;
 pub mod export;
 pub mod heap;
 pub mod output;
-pub mod pipeline;
 pub mod range;
 pub mod report;
-pub mod route;
-pub mod row;
 pub mod store;
-pub mod timestamp;
+
+macro_rules! internal {
+    ($($(#[$m:meta])* mod $name:ident;)*) => {
+        $(
+            $(#[$m])*
+            #[cfg(feature = "internals")]
+            pub mod $name;
+            $(#[$m])*
+            #[cfg(not(feature = "internals"))]
+            mod $name;
+        )*
+    };
+}
+
+internal! {
+    mod encode;
+    mod engine;
+    mod model;
+    mod route;
+    mod row;
+    mod timestamp;
+    mod write;
+}

@@ -4,7 +4,6 @@
 //! own do. Everything else lives in the library.
 
 mod cli;
-mod prompt;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -15,7 +14,6 @@ use anyhow::Context;
 use clap::Parser;
 use coder_telemetry::config::Output;
 use coder_telemetry::export::{export, Hooks};
-use coder_telemetry::report::Problem;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use cli::{Cancelled, Cli, Command, ConfigError, UsageError};
@@ -139,7 +137,7 @@ fn run_export(args: &cli::ExportArgs) -> anyhow::Result<ExitCode> {
         eprintln!("warning: {w}");
     }
     let cfg = prepared.cfg;
-    coder_telemetry::heap::tune_for(cfg.format);
+    coder_telemetry::heap::tune(cfg.format == coder_telemetry::config::Format::Json);
     if args.threads.is_some() {
         // Before any thread starts, so that every thread inherits the mask.
         confine_to_cpus(cfg.threads);
@@ -166,13 +164,6 @@ fn run_export(args: &cli::ExportArgs) -> anyhow::Result<ExitCode> {
         None
     };
     let hooks = Hooks {
-        problem: Some({
-            let bar = bar.clone();
-            Box::new(move |p: &Problem| match &bar {
-                Some(b) => b.suspend(|| eprintln!("{p}")),
-                None => eprintln!("{p}"),
-            })
-        }),
         start: Box::new({
             let bar = bar.clone();
             move |total| {
@@ -198,6 +189,10 @@ fn run_export(args: &cli::ExportArgs) -> anyhow::Result<ExitCode> {
     let stores: Vec<String> = cfg.stores.iter().map(|s| s.display().to_string()).collect();
     let summary = result.with_context(|| format!("exporting {}", stores.join(", ")))?;
 
+    // The first problems in file order, whatever the format; then a count.
+    for p in &summary.problems {
+        eprintln!("{p}");
+    }
     let unshown = (summary.skipped_lines + summary.skipped_files).saturating_sub(summary.problems.len() as u64);
     if unshown > 0 {
         eprintln!(

@@ -1,13 +1,18 @@
 //! Problems (bad lines and files, SPEC §7) and the end-of-run summary (§8.4).
 //!
-//! Problems are reported in file order as the ordered stage meets them: the
-//! first ones are printed as `FILE:LINE: reason` (through a printer the
-//! command supplies, so they do not tear the progress bar), the rest are
-//! counted. With `--strict` the first problem aborts the export.
+//! Problems are kept by their place in the input: entries of the store
+//! listing first, then (file in canonical order, line). Whatever order the
+//! units were consumed in (file order for OTLP, merge order for the JSON
+//! array), the problems reported are the first ones in file order: the
+//! first [`SHOWN`] are printed, the first [`KEPT`] go to the manifest, the
+//! rest are counted. A problem's text is built only if it is kept. With
+//! `--strict` the first problem met aborts the export; the consumers meet
+//! them in file order for that.
 
 use serde_json::{json, Value};
 
-use crate::pipeline::work::Counts;
+use crate::model::Counts;
+pub use crate::model::Problem;
 use crate::range::DateRange;
 use crate::timestamp::format_rfc3339;
 
@@ -17,82 +22,77 @@ pub const SHOWN: usize = 20;
 /// How many problems are kept for the manifest.
 pub const KEPT: usize = 100;
 
-/// One skipped line (with its 1-based number) or file (without).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Problem {
-    pub file: String,
-    pub line: Option<u64>,
-    pub reason: String,
-}
-
-impl std::fmt::Display for Problem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.line {
-            Some(l) => write!(f, "{}:{}: {}", self.file, l, self.reason),
-            None => write!(f, "{}: {}", self.file, self.reason),
-        }
-    }
-}
-
 /// `--strict` met a problem.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("--strict: stopped at the first problem: {0}")]
 pub struct StrictAbort(pub Problem);
 
-/// Prints one problem for the person running the export.
-pub type Printer = Box<dyn FnMut(&Problem) + Send>;
+/// Where a problem is: the listing (before every file), or a file's line
+/// (0 for the file as a whole).
+type Place = (u8, usize, u64);
 
-/// Collects problems in the order they are met.
+/// The first problems, by place, and counts of all.
 pub struct Problems {
-    kept: Vec<Problem>,
+    kept: Vec<(Place, Problem)>,
     lines: u64,
     files: u64,
     strict: bool,
-    printer: Option<Printer>,
 }
 
 impl Problems {
-    pub fn new(strict: bool, printer: Option<Printer>) -> Self {
+    pub fn new(strict: bool) -> Self {
         Self {
             kept: Vec::new(),
             lines: 0,
             files: 0,
             strict,
-            printer,
         }
     }
 
-    fn add(&mut self, p: Problem) -> Result<(), StrictAbort> {
+    fn add(&mut self, place: Place, make: impl FnOnce() -> Problem) -> Result<(), StrictAbort> {
         if self.strict {
-            // The error names it: printing it too would say it twice.
-            return Err(StrictAbort(p));
+            return Err(StrictAbort(make()));
         }
-        if self.kept.len() < SHOWN {
-            if let Some(print) = &mut self.printer {
-                print(&p);
-            }
-        }
-        if self.kept.len() < KEPT {
-            self.kept.push(p);
+        // After any kept problem at the same place: the order they were met.
+        let at = self.kept.partition_point(|(p, _)| *p <= place);
+        if at < KEPT {
+            self.kept.insert(at, (place, make()));
+            self.kept.truncate(KEPT);
         }
         Ok(())
     }
 
-    /// A skipped line.
-    pub fn line(&mut self, file: &str, line: u64, reason: String) -> Result<(), StrictAbort> {
-        self.lines += 1;
-        self.add(Problem {
-            file: file.to_string(),
-            line: Some(line),
+    /// An entry of the store listing that is not read (SPEC §7.1).
+    pub fn listing(&mut self, path: &str, reason: String) -> Result<(), StrictAbort> {
+        self.files += 1;
+        self.add((0, 0, 0), || Problem {
+            file: path.to_string(),
+            line: None,
             reason,
         })
     }
 
-    /// A skipped (or partly unreadable) file.
-    pub fn file(&mut self, file: &str, reason: String) -> Result<(), StrictAbort> {
+    /// Line `line` (1-based) of selected file number `file`, at `path`.
+    pub fn line(
+        &mut self,
+        file: usize,
+        line: u64,
+        path: impl FnOnce() -> String,
+        reason: &dyn std::fmt::Display,
+    ) -> Result<(), StrictAbort> {
+        self.lines += 1;
+        self.add((1, file, line), || Problem {
+            file: path(),
+            line: Some(line),
+            reason: reason.to_string(),
+        })
+    }
+
+    /// Selected file number `file` as a whole: skipped, or partly unreadable.
+    pub fn file(&mut self, file: usize, path: impl FnOnce() -> String, reason: String) -> Result<(), StrictAbort> {
         self.files += 1;
-        self.add(Problem {
-            file: file.to_string(),
+        self.add((1, file, 0), || Problem {
+            file: path(),
             line: None,
             reason,
         })
@@ -106,14 +106,14 @@ impl Problems {
         self.files
     }
 
-    /// The first problems met, as printed.
-    pub fn shown(&self) -> &[Problem] {
-        &self.kept[..self.kept.len().min(SHOWN)]
+    /// The first problems, as printed.
+    pub fn shown(&self) -> Vec<Problem> {
+        self.kept.iter().take(SHOWN).map(|(_, p)| p.clone()).collect()
     }
 
-    /// The first [`KEPT`] problems met.
-    pub fn kept(&self) -> &[Problem] {
-        &self.kept
+    /// The first [`KEPT`] problems.
+    pub fn kept(&self) -> Vec<Problem> {
+        self.kept.iter().map(|(_, p)| p.clone()).collect()
     }
 }
 
@@ -227,37 +227,39 @@ impl Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::{Arc, Mutex};
 
     #[test]
-    fn prints_the_first_problems_and_counts_the_rest() {
-        let printed = Arc::new(Mutex::new(Vec::new()));
-        let sink = printed.clone();
-        let mut p = Problems::new(
-            false,
-            Some(Box::new(move |p: &Problem| sink.lock().unwrap().push(p.to_string()))),
-        );
-        for i in 0..(SHOWN as u64 + 5) {
-            p.line("f.jsonl", i + 1, "bad".into()).unwrap();
+    fn keeps_the_first_problems_in_file_order_whatever_the_order_met() {
+        let mut p = Problems::new(false);
+        // Met file 2 first, then file 1 (as the JSON merge can meet them).
+        for i in (0..60u64).rev() {
+            p.line(2, i + 1, || "b.jsonl".into(), &"bad").unwrap();
         }
-        p.file("g.jsonl", "cannot read file: denied".into()).unwrap();
-        assert_eq!(printed.lock().unwrap().len(), SHOWN);
-        assert_eq!(printed.lock().unwrap()[0], "f.jsonl:1: bad");
-        assert_eq!((p.skipped_lines(), p.skipped_files()), (SHOWN as u64 + 5, 1));
-        assert_eq!((p.shown().len(), p.kept().len()), (SHOWN, SHOWN + 6));
+        for i in 0..80u64 {
+            p.line(1, i + 1, || "a.jsonl".into(), &"bad").unwrap();
+        }
+        p.file(1, || "a.jsonl".into(), "cut short".into()).unwrap();
+        p.listing("x.jsonl", "a folder".into()).unwrap();
+        assert_eq!((p.skipped_lines(), p.skipped_files()), (140, 2));
+        let kept: Vec<String> = p.kept().iter().map(|x| x.to_string()).collect();
+        assert_eq!(kept.len(), KEPT);
+        assert_eq!(kept[0], "x.jsonl: a folder");
+        assert_eq!(kept[1], "a.jsonl: cut short");
+        assert_eq!(kept[2], "a.jsonl:1: bad");
+        assert_eq!(kept[81], "a.jsonl:80: bad");
+        assert_eq!(kept[82], "b.jsonl:1: bad");
+        assert_eq!(kept[99], "b.jsonl:18: bad");
+        assert_eq!(p.shown().len(), SHOWN);
     }
 
     #[test]
-    fn strict_aborts_on_the_first_problem_without_printing_it_as_well() {
-        let printed = Arc::new(Mutex::new(0));
-        let count = printed.clone();
-        let mut p = Problems::new(true, Some(Box::new(move |_: &Problem| *count.lock().unwrap() += 1)));
-        let e = p.line("f.jsonl", 3, "missing event_name".into()).unwrap_err();
+    fn strict_aborts_on_the_first_problem() {
+        let mut p = Problems::new(true);
+        let e = p.line(0, 3, || "f.jsonl".into(), &"missing event_name").unwrap_err();
         assert_eq!(
             e.to_string(),
             "--strict: stopped at the first problem: f.jsonl:3: missing event_name"
         );
-        assert_eq!(*printed.lock().unwrap(), 0);
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! `durationMs` measurement is a span, and everything else (span-attached logs
 //! included) is a log.
 
-use crate::row::{is_valid_id, Row, RowError};
+use crate::model::{HexId, SpanIds};
+use crate::row::{Row, RowError};
 
 /// Where an event is exported.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -62,26 +63,27 @@ pub fn route(row: &Row<'_>, metrics: &MetricEvents) -> Signal {
     }
 }
 
-/// A span needs valid ids to be exported (§7.1 "invalid ids on a span").
-pub fn check_span_ids(row: &Row<'_>) -> Result<(), RowError> {
+/// A span needs valid ids to be exported (§7.1 "invalid ids on a span"):
+/// the checked ids, or why the span is a bad line.
+pub fn span_ids<'t>(row: &Row<'t>) -> Result<SpanIds<'t>, RowError> {
     let bad = |field: &'static str, value: Option<&str>, digits: usize| RowError::BadSpanId {
         field,
         value: value.unwrap_or("").to_string(),
         digits,
     };
-    match row.trace_id {
-        Some(t) if is_valid_id(t, 32) => {}
-        t => return Err(bad("trace_id", t, 32)),
-    }
-    match row.event_id {
-        Some(e) if is_valid_id(e, 16) => {}
-        e => return Err(bad("event_id", e, 16)),
-    }
-    match row.parent_event_id {
-        None => Ok(()),
-        Some(p) if is_valid_id(p, 16) => Ok(()),
-        p => Err(bad("parent_event_id", p, 16)),
-    }
+    let trace = row
+        .trace_id
+        .and_then(HexId::parse)
+        .ok_or_else(|| bad("trace_id", row.trace_id, 32))?;
+    let span = row
+        .event_id
+        .and_then(HexId::parse)
+        .ok_or_else(|| bad("event_id", row.event_id, 16))?;
+    let parent = match row.parent_event_id {
+        None => None,
+        Some(p) => Some(HexId::parse(p).ok_or_else(|| bad("parent_event_id", Some(p), 16))?),
+    };
+    Ok(SpanIds { trace, span, parent })
 }
 
 #[cfg(test)]
@@ -95,7 +97,7 @@ mod tests {
             Ok(Line::Event(r)) => {
                 let s = route(&r, metrics);
                 if s == Signal::Span {
-                    check_span_ids(&r)?;
+                    span_ids(&r)?;
                 }
                 Ok(s)
             }

@@ -10,7 +10,7 @@
 
 use simd_json::{Node, StaticNode};
 
-use crate::encode::write::Num;
+use crate::model::Num;
 use crate::timestamp::{parse_rfc3339_nanos, TimestampError};
 
 /// The highest header `schema_version` this exporter reads (§2.3).
@@ -38,23 +38,60 @@ const CONTEXT_KEYS_CAMEL: [&str; 8] = [
     "platformVersion",
 ];
 
-/// Index of each field in [`Context::fields`].
-pub mod ctx {
-    pub const EXTENSION_VERSION: usize = 0;
-    pub const MACHINE_ID: usize = 1;
-    pub const SESSION_ID: usize = 2;
-    pub const OS_TYPE: usize = 3;
-    pub const OS_VERSION: usize = 4;
-    pub const HOST_ARCH: usize = 5;
-    pub const PLATFORM_NAME: usize = 6;
-    pub const PLATFORM_VERSION: usize = 7;
-}
-
 /// A context object: the eight header fields and the deployment URL.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Context<'a> {
-    pub fields: [Option<&'a str>; 8],
+    pub extension_version: Option<&'a str>,
+    pub machine_id: Option<&'a str>,
+    pub session_id: Option<&'a str>,
+    pub os_type: Option<&'a str>,
+    pub os_version: Option<&'a str>,
+    pub host_arch: Option<&'a str>,
+    pub platform_name: Option<&'a str>,
+    pub platform_version: Option<&'a str>,
     pub deployment_url: Option<&'a str>,
+}
+
+impl<'a> Context<'a> {
+    /// The eight header fields in [`CONTEXT_KEYS`] order.
+    pub fn fields(&self) -> [Option<&'a str>; 8] {
+        [
+            self.extension_version,
+            self.machine_id,
+            self.session_id,
+            self.os_type,
+            self.os_version,
+            self.host_arch,
+            self.platform_name,
+            self.platform_version,
+        ]
+    }
+
+    /// The field at [`CONTEXT_KEYS`] position `i`.
+    fn slot(&mut self, i: usize) -> Option<&mut Option<&'a str>> {
+        Some(match i {
+            0 => &mut self.extension_version,
+            1 => &mut self.machine_id,
+            2 => &mut self.session_id,
+            3 => &mut self.os_type,
+            4 => &mut self.os_version,
+            5 => &mut self.host_arch,
+            6 => &mut self.platform_name,
+            7 => &mut self.platform_version,
+            _ => return None,
+        })
+    }
+
+    /// This context with the fields `over` has replacing this one's.
+    pub fn overridden_by(mut self, over: &Context<'a>) -> Self {
+        for (i, v) in over.fields().into_iter().enumerate() {
+            if let (Some(v), Some(slot)) = (v, self.slot(i)) {
+                *slot = Some(v);
+            }
+        }
+        self.deployment_url = over.deployment_url.or(self.deployment_url);
+        self
+    }
 }
 
 /// A scalar property or error-code value.
@@ -79,14 +116,6 @@ pub struct ErrorInfo<'a> {
 pub struct Pairs<'t>(&'t [Node<'t>]);
 
 impl<'t> Pairs<'t> {
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.len() / 2
-    }
-
     /// Property entries: values are strings, numbers or booleans.
     pub fn props(&self) -> impl Iterator<Item = (&'t str, Scalar<'t>)> + 't {
         self.0.chunks_exact(2).map(|kv| (key_of(&kv[0]), scalar_of(&kv[1])))
@@ -205,6 +234,8 @@ pub enum RowError {
     Truncated,
     #[error("truncated line: the JSON ends before its object is complete")]
     TruncatedLine,
+    #[error("the line is longer than --max-line-bytes ({0} bytes); skipped without reading it")]
+    TooLong(usize),
     #[error("not a JSON object (found {0})")]
     NotObject(&'static str),
     #[error("missing {0}")]
@@ -320,8 +351,8 @@ fn context<'t>(field: &str, nodes: &'t [Node<'t>], i: usize) -> Result<Context<'
     for _ in 0..len {
         let k = key_of(&nodes[j]);
         let v = j + 1;
-        if let Some(slot) = context_slot(k) {
-            c.fields[slot] = opt_str(k, &nodes[v])?;
+        if let Some(slot) = context_slot(k).and_then(|i| c.slot(i)) {
+            *slot = opt_str(k, &nodes[v])?;
         } else if k == "deployment_url" || k == "deploymentUrl" {
             c.deployment_url = opt_str(k, &nodes[v])?;
         }
@@ -466,31 +497,6 @@ pub fn parse_tape<'t>(nodes: &'t [Node<'t>]) -> Result<Line<'t>, RowError> {
     }))
 }
 
-/// Hex digits, for a branch-free id check.
-static IS_HEX: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 256 {
-        t[i] = (i as u8).is_ascii_hexdigit();
-        i += 1;
-    }
-    t
-};
-
-/// True when `id` is `digits` hex digits and not all zero (an invalid id in OTLP).
-#[inline]
-pub fn is_valid_id(id: &str, digits: usize) -> bool {
-    if id.len() != digits {
-        return false;
-    }
-    let (mut hex, mut nonzero) = (true, false);
-    for &b in id.as_bytes() {
-        hex &= IS_HEX[b as usize];
-        nonzero |= b != b'0';
-    }
-    hex && nonzero
-}
-
 /// Rewrites lone UTF-16 surrogate escapes (`\ud800` without its pair) to
 /// `\ufffd` in place, same length, so the parser accepts the line (§7.4).
 /// Returns whether anything was rewritten.
@@ -612,8 +618,8 @@ pub(crate) mod tests {
             assert_eq!(r.trace_id, Some("t"));
             assert_eq!(r.parent_event_id, Some("p"));
             let c = r.context.unwrap();
-            assert_eq!(c.fields[ctx::EXTENSION_VERSION], Some("1.2.3"));
-            assert_eq!(c.fields[ctx::PLATFORM_VERSION], Some("1.95"));
+            assert_eq!(c.extension_version, Some("1.2.3"));
+            assert_eq!(c.platform_version, Some("1.95"));
             assert_eq!(c.deployment_url, Some("https://d"));
             // Keys inside properties are the caller's and are not renamed.
             assert!(r.props().contains_key("someKey"));
@@ -626,8 +632,8 @@ pub(crate) mod tests {
         with_line(line, |l| match l {
             Ok(Line::Header(h)) => {
                 assert_eq!(h.schema_version, 1);
-                assert_eq!(h.context.fields[ctx::SESSION_ID], Some("s1"));
-                assert_eq!(h.context.fields[ctx::OS_TYPE], Some("darwin"));
+                assert_eq!(h.context.session_id, Some("s1"));
+                assert_eq!(h.context.os_type, Some("darwin"));
             }
             other => panic!("{other:?}"),
         });
@@ -751,12 +757,4 @@ pub(crate) mod tests {
         assert!(!fix_lone_surrogates(&mut line), "not hex escapes");
     }
 
-    #[test]
-    fn id_validation() {
-        assert!(is_valid_id("0123456789abcdef", 16));
-        assert!(is_valid_id("0123456789ABCDEF", 16));
-        assert!(!is_valid_id("0000000000000000", 16));
-        assert!(!is_valid_id("0123456789abcdeg", 16));
-        assert!(!is_valid_id("0123", 16));
-    }
 }

@@ -10,25 +10,42 @@ use crate::range::{parse_day, DateRange};
 use crate::timestamp::days_from_civil;
 use chrono::Datelike;
 
-/// One telemetry file, by its name.
+/// One telemetry file, by its name. Kept small: an archive can hold
+/// 300,000 of them, and the name alone says the rest.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoreFile {
-    pub path: PathBuf,
+    /// `telemetry-YYYY-MM-DD-{session}[.{part}].jsonl`, as checked by [`parse_name`].
+    pub name: Box<str>,
     /// Which store it is in: the position of its folder among those given.
     pub store: usize,
-    /// The file name, as reported in problems.
-    pub name: String,
-    /// `YYYY-MM-DD`, the UTC day the file was written.
-    pub date: String,
-    /// The same day as days since the epoch.
+    /// The day in its name, as days since the epoch.
     pub day: i64,
-    pub session: String,
     pub part: u64,
     /// Size in bytes when selected (0 until [`stat_sizes`]).
     pub size: u64,
     /// (device, inode) when selected, so that an output path can be told
     /// apart from every input, whatever name it is reached by.
     pub id: Option<(u64, u64)>,
+}
+
+impl StoreFile {
+    /// `YYYY-MM-DD`, the UTC day the file was written.
+    pub fn date(&self) -> &str {
+        &self.name[10..20]
+    }
+
+    /// The `{session}` part of the name.
+    pub fn session(&self) -> &str {
+        let tail = &self.name[21..self.name.len() - ".jsonl".len()];
+        tail.split_once('.').map_or(tail, |(s, _)| s)
+    }
+
+    /// Its path, in `stores` (the folders given, by position).
+    pub fn path(&self, stores: &[PathBuf]) -> PathBuf {
+        stores
+            .get(self.store)
+            .map_or_else(PathBuf::new, |s| s.join(&*self.name))
+    }
 }
 
 /// The parts of a telemetry file name.
@@ -142,7 +159,7 @@ pub struct StoreStats {
 
 impl StoreStats {
     pub fn of(path: &Path, listing: &Listing) -> Self {
-        let mut days: Vec<&str> = listing.files.iter().map(|f| f.date.as_str()).collect();
+        let mut days: Vec<&str> = listing.files.iter().map(|f| f.date()).collect();
         days.sort_unstable();
         let files = listing.files.len() + listing.rejected.len();
         let hint = (files == 0)
@@ -254,12 +271,9 @@ pub fn list(dir: &Path) -> Result<Listing, StoreError> {
                     .rejected
                     .push(reject(p.day, Some(&p.session), format!("cannot read file: {e}"))),
                 Ok(None) => out.files.push(StoreFile {
-                    path: entry.path(),
+                    name: os_name.to_string_lossy().into(),
                     store: 0,
-                    name: os_name.to_string_lossy().into_owned(),
-                    date: p.date,
                     day: p.day,
-                    session: p.session,
                     part: p.part,
                     size: 0,
                     id: None,
@@ -274,7 +288,7 @@ pub fn list(dir: &Path) -> Result<Listing, StoreError> {
 
 /// (date, session, part, store): strings, strings, integers, positions (§1.3, §11.1).
 pub fn sort_canonical(files: &mut [StoreFile]) {
-    files.sort_by(|a, b| (&a.date, &a.session, a.part, a.store).cmp(&(&b.date, &b.session, b.part, b.store)));
+    files.sort_by(|a, b| (a.date(), a.session(), a.part, a.store).cmp(&(b.date(), b.session(), b.part, b.store)));
 }
 
 /// `--shard K/N`: sessions whose name part hashes (FNV-1a 64) to K-1 mod N.
@@ -325,7 +339,7 @@ pub fn select(listing: Listing, range: &DateRange, late_days: u32, shard: Option
         files: listing
             .files
             .into_iter()
-            .filter(|f| keep(f.day) && in_shard(Some(&f.session)))
+            .filter(|f| keep(f.day) && in_shard(Some(f.session())))
             .collect(),
         rejected: listing
             .rejected
@@ -337,9 +351,9 @@ pub fn select(listing: Listing, range: &DateRange, late_days: u32, shard: Option
 
 /// Fills in each selected file's size and identity. A file that cannot be
 /// `stat`ed keeps size 0 and is reported when the pipeline fails to open it.
-pub fn stat_sizes(files: &mut [StoreFile]) {
+pub fn stat_sizes(files: &mut [StoreFile], stores: &[PathBuf]) {
     for f in files {
-        if let Ok(m) = std::fs::symlink_metadata(&f.path) {
+        if let Ok(m) = std::fs::symlink_metadata(f.path(stores)) {
             f.size = m.len();
             f.id = file_id(&m);
         }
@@ -502,12 +516,9 @@ mod tests {
     fn file(name: &str) -> StoreFile {
         let p = parse_name(name).unwrap().unwrap();
         StoreFile {
-            path: PathBuf::from(name),
-            store: 0,
             name: name.into(),
-            date: p.date,
+            store: 0,
             day: p.day,
-            session: p.session,
             part: p.part,
             size: 0,
             id: None,
@@ -527,7 +538,7 @@ mod tests {
         .map(file)
         .collect();
         sort_canonical(&mut v);
-        let names: Vec<_> = v.iter().map(|f| f.name.as_str()).collect();
+        let names: Vec<_> = v.iter().map(|f| &*f.name).collect();
         assert_eq!(
             names,
             [
@@ -561,7 +572,7 @@ mod tests {
             select(listing.clone(), &r, late, None)
                 .files
                 .into_iter()
-                .map(|f| f.date)
+                .map(|f| f.date().to_string())
                 .collect()
         };
         assert_eq!(dates(0), ["2026-11-01"]);

@@ -271,10 +271,32 @@ fn very_long_line_works() {
         json!({"properties": {"blob": long}}),
     );
     // Small chunks: the long line spans many of them.
-    let (sum, events, _) = run(&with_bad_line(&line), &["--chunk-bytes", "1MiB"]);
+    let (sum, events, _) = run(
+        &with_bad_line(&line),
+        &["--chunk-bytes", "1MiB", "--max-line-bytes", "64MiB"],
+    );
     assert_eq!((events.len(), sum["skipped_lines"].as_u64()), (3, Some(0)));
     let long = events.iter().find(|e| e["event_name"] == "long.line").unwrap();
     assert_eq!(long["properties"]["blob"].as_str().unwrap().len(), 30 * 1024 * 1024);
+}
+
+#[test]
+fn a_line_longer_than_max_line_bytes_is_skipped_and_reported_by_its_line_number() {
+    let line = row(
+        "long.line",
+        "2026-11-20T10:00:03Z",
+        json!({"properties": {"blob": "x".repeat(3000)}}),
+    );
+    for chunk in ["1KiB", "1MiB"] {
+        let (sum, events, _) = run(
+            &with_bad_line(&line),
+            &["--chunk-bytes", chunk, "--max-line-bytes", "2KiB"],
+        );
+        assert_eq!((events.len(), sum["skipped_lines"].as_u64()), (2, Some(1)), "{chunk}");
+        let p = &sum["problems"][0];
+        assert_eq!(p["line"].as_u64(), Some(3), "{p}");
+        assert!(p["reason"].as_str().unwrap().contains("--max-line-bytes"), "{p}");
+    }
 }
 
 #[test]

@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
+use coder_telemetry::config::Layout;
+use coder_telemetry::config::Temporality;
 use coder_telemetry::config::{Config, Format, Output};
-use coder_telemetry::encode::metrics::Temporality;
 use coder_telemetry::export::{export, Hooks};
-use coder_telemetry::output::layout::Layout;
 use coder_telemetry::range::{Preset, RangeSpec};
 use common::*;
 use proptest::prelude::*;

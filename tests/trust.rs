@@ -570,7 +570,7 @@ fn sigterm_during_a_million_key_row_stopped_only_after_minutes() {
         let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("coder-telemetry"))
             .arg("export")
             .arg(s.path())
-            .args(["--now", NOW, "--format", format, "-o"])
+            .args(["--now", NOW, "--format", format, "--max-line-bytes", "64MiB", "-o"])
             .arg(out.path().join(name))
             .stderr(Stdio::piped())
             .spawn()

@@ -2,7 +2,7 @@
 
 use super::write::{write_nanos, write_str, write_str_lower};
 use super::{exception_attr_count, write_exception_attrs, write_measure_attrs, write_prop_attrs, Attrs, Event};
-use crate::row::is_valid_id;
+use crate::model::HexId;
 
 /// Appends one LogRecord object with at most `attr_limit` attributes.
 pub fn write_log_record(out: &mut Vec<u8>, ev: &Event<'_>, attr_limit: usize) {
@@ -28,12 +28,12 @@ pub fn write_log_record(out: &mut Vec<u8>, ev: &Event<'_>, attr_limit: usize) {
     }
     attrs.close(out);
     // Span-attached logs carry their span's ids; ids OTLP cannot hold are left out.
-    if let Some(tid) = r.trace_id.filter(|t| is_valid_id(t, 32)) {
+    if let Some(tid) = r.trace_id.and_then(HexId::<32>::parse) {
         out.extend_from_slice(b",\"traceId\":");
-        write_str_lower(out, tid);
-        if let Some(sid) = r.parent_event_id.filter(|p| is_valid_id(p, 16)) {
+        write_str_lower(out, tid.as_str());
+        if let Some(sid) = r.parent_event_id.and_then(HexId::<16>::parse) {
             out.extend_from_slice(b",\"spanId\":");
-            write_str_lower(out, sid);
+            write_str_lower(out, sid.as_str());
         }
     }
     out.push(b'}');

@@ -2,20 +2,16 @@
 //!
 //! Each measurement of a metric event is one point: `count_`/`count.` keys are
 //! monotonic Sums, every other key a Gauge, `window_seconds` is the window and
-//! not a metric. Points are produced here as [`Point`]s (value and times kept
-//! apart from the encoded attributes) because a writer groups them per series
-//! inside a resource block and, for cumulative temporality, keeps the running
-//! total; [`write_point`] and [`write_metric_open`] then write the bytes.
+//! not a metric. Points are produced here as [`Point`]s; a worker writes an
+//! event's attribute fields once ([`write_point_attrs`]) and each point's
+//! body ([`write_point_body`]), and a writer groups the points per series
+//! inside a resource block, splicing `{"attributes":`, the event's attribute
+//! fields and the body into each entry ([`write_metric_open`] ... close).
 
 use super::write::{is_integral, write_f64, write_i64, write_nanos, write_str};
 use super::{write_attr_str, write_prop_attrs, Attrs, Event};
 
-/// Sum or Gauge.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum MetricKind {
-    Sum,
-    Gauge,
-}
+pub use crate::model::{MetricKind, PointValue};
 
 /// `aggregationTemporality` of sums.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -30,33 +26,6 @@ impl Temporality {
         match self {
             Temporality::Delta => 1,
             Temporality::Cumulative => 2,
-        }
-    }
-}
-
-/// A point's value: `asInt` or `asDouble`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum PointValue {
-    Int(i64),
-    Double(f64),
-}
-
-impl PointValue {
-    /// The running total of a cumulative series; stays an integer while both are.
-    pub fn plus(self, other: PointValue) -> PointValue {
-        match (self, other) {
-            (PointValue::Int(a), PointValue::Int(b)) => match a.checked_add(b) {
-                Some(s) => PointValue::Int(s),
-                None => PointValue::Double(a as f64 + b as f64),
-            },
-            (a, b) => PointValue::Double(a.as_f64() + b.as_f64()),
-        }
-    }
-
-    pub fn as_f64(self) -> f64 {
-        match self {
-            PointValue::Int(v) => v as f64,
-            PointValue::Double(v) => v,
         }
     }
 }
@@ -190,10 +159,20 @@ pub fn write_point_attrs(out: &mut Vec<u8>, ev: &Event<'_>, attr_limit: usize) {
     attrs.close(out);
 }
 
+/// What every data point object starts with, before its attribute fields.
+pub const POINT_OPEN: &[u8] = b"{\"attributes\":";
+
 /// Writes one data point object; `attrs` is what [`write_point_attrs`] wrote.
+#[cfg(test)]
 pub fn write_point(out: &mut Vec<u8>, attrs: &[u8], start: Option<u64>, time: u64, value: PointValue) {
-    out.extend_from_slice(b"{\"attributes\":");
+    out.extend_from_slice(POINT_OPEN);
     out.extend_from_slice(attrs);
+    write_point_body(out, start, time, value);
+}
+
+/// Writes what follows a point's attribute fields: its times and value,
+/// closing the object.
+pub fn write_point_body(out: &mut Vec<u8>, start: Option<u64>, time: u64, value: PointValue) {
     if let Some(s) = start {
         out.extend_from_slice(b",\"startTimeUnixNano\":");
         write_nanos(out, s);

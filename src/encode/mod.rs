@@ -16,11 +16,13 @@ use crate::row::{Context, Pairs, Row, Scalar};
 use write::{write_f64, write_str};
 
 /// An event ready to encode: the row, its full context (header or inline,
-/// plus `deployment_url`), and its effective schema version (§2.4).
+/// plus `deployment_url`), its checked ids when it is a span, and its
+/// effective schema version (§2.4).
 #[derive(Clone, Copy, Debug)]
 pub struct Event<'t> {
     pub row: Row<'t>,
     pub ctx: Context<'t>,
+    pub ids: Option<crate::model::SpanIds<'t>>,
     pub schema_version: u64,
 }
 
@@ -185,16 +187,14 @@ pub(crate) mod testing {
     /// The header context the encoder tests use.
     pub fn header_ctx() -> Context<'static> {
         Context {
-            fields: [
-                Some("1.9.0"),
-                Some("machine-1"),
-                Some("sess-1"),
-                Some("linux"),
-                Some("6.8.0"),
-                Some("x64"),
-                Some("Visual Studio Code"),
-                Some("1.95.0"),
-            ],
+            extension_version: Some("1.9.0"),
+            machine_id: Some("machine-1"),
+            session_id: Some("sess-1"),
+            os_type: Some("linux"),
+            os_version: Some("6.8.0"),
+            host_arch: Some("x64"),
+            platform_name: Some("Visual Studio Code"),
+            platform_version: Some("1.95.0"),
             deployment_url: None,
         }
     }
@@ -208,6 +208,7 @@ pub(crate) mod testing {
                 let ev = Event {
                     row,
                     ctx,
+                    ids: crate::route::span_ids(&row).ok(),
                     schema_version: row.schema_version.unwrap_or(1),
                 };
                 f(&ev)

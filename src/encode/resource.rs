@@ -6,24 +6,25 @@
 
 use super::write::write_str;
 use super::{write_attr_str, Sep};
-use crate::row::{ctx, Context};
+use crate::row::Context;
 
 pub const SERVICE_NAME: &str = "coder-vscode-extension";
 pub const SCOPE_NAME: &str = "coder.vscode-coder.telemetry.export";
 
-/// Built-in resource attribute keys, in output order, with the context field
-/// each is read from (`None` for `coder.deployment.url`).
-const BUILT_IN: [(&str, Option<usize>); 9] = [
-    ("service.version", Some(ctx::EXTENSION_VERSION)),
-    ("service.instance.id", Some(ctx::SESSION_ID)),
-    ("host.id", Some(ctx::MACHINE_ID)),
-    ("host.arch", Some(ctx::HOST_ARCH)),
-    ("os.type", Some(ctx::OS_TYPE)),
-    ("os.version", Some(ctx::OS_VERSION)),
-    ("vscode.platform.name", Some(ctx::PLATFORM_NAME)),
-    ("vscode.platform.version", Some(ctx::PLATFORM_VERSION)),
-    ("coder.deployment.url", None),
-];
+/// Built-in resource attributes, in output order, from the context.
+fn built_in<'a>(c: &Context<'a>) -> [(&'static str, Option<&'a str>); 9] {
+    [
+        ("service.version", c.extension_version),
+        ("service.instance.id", c.session_id),
+        ("host.id", c.machine_id),
+        ("host.arch", c.host_arch),
+        ("os.type", c.os_type),
+        ("os.version", c.os_version),
+        ("vscode.platform.name", c.platform_name),
+        ("vscode.platform.version", c.platform_version),
+        ("coder.deployment.url", c.deployment_url),
+    ]
+}
 
 /// Writes the `resource` object: `{"attributes":[...]}`.
 pub fn write_resource(out: &mut Vec<u8>, c: &Context<'_>, extra: &[(String, String)]) {
@@ -33,11 +34,7 @@ pub fn write_resource(out: &mut Vec<u8>, c: &Context<'_>, extra: &[(String, Stri
     if !overridden("service.name") {
         write_attr_str(out, &mut sep, "service.name", SERVICE_NAME);
     }
-    for (key, field) in BUILT_IN {
-        let value = match field {
-            Some(i) => c.fields[i],
-            None => c.deployment_url,
-        };
+    for (key, value) in built_in(c) {
         if let Some(v) = value {
             if !overridden(key) {
                 write_attr_str(out, &mut sep, key, v);
@@ -54,7 +51,7 @@ pub fn write_resource(out: &mut Vec<u8>, c: &Context<'_>, extra: &[(String, Stri
 pub fn write_scope(out: &mut Vec<u8>, c: &Context<'_>) {
     out.extend_from_slice(b"{\"name\":");
     write_str(out, SCOPE_NAME);
-    if let Some(v) = c.fields[ctx::EXTENSION_VERSION] {
+    if let Some(v) = c.extension_version {
         out.extend_from_slice(b",\"version\":");
         write_str(out, v);
     }

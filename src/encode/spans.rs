@@ -8,6 +8,7 @@ use super::write::{write_nanos, write_str, write_str_lower};
 use super::{
     write_attr_scalar, write_attr_str, write_exception_attrs, write_measure_attrs, write_prop_attrs, Attrs, Event, Sep,
 };
+use crate::model::SpanIds;
 use crate::row::{Row, Scalar};
 
 /// OTLP status codes.
@@ -60,19 +61,18 @@ pub fn status_code(row: &Row<'_>) -> u8 {
     }
 }
 
-/// Appends one Span object with at most `attr_limit` attributes. Ids were
-/// validated by routing.
-pub fn write_span(out: &mut Vec<u8>, ev: &Event<'_>, attr_limit: usize) {
+/// Appends one Span object with its checked `ids` and at most `attr_limit` attributes.
+pub fn write_span(out: &mut Vec<u8>, ev: &Event<'_>, ids: SpanIds<'_>, attr_limit: usize) {
     let r = &ev.row;
     let end = ev.time_unix_nano();
     let code = status_code(r);
     out.extend_from_slice(b"{\"traceId\":");
-    write_str_lower(out, r.trace_id.unwrap_or_default());
+    write_str_lower(out, ids.trace.as_str());
     out.extend_from_slice(b",\"spanId\":");
-    write_str_lower(out, r.event_id.unwrap_or_default());
-    if let Some(p) = r.parent_event_id {
+    write_str_lower(out, ids.span.as_str());
+    if let Some(p) = ids.parent {
         out.extend_from_slice(b",\"parentSpanId\":");
-        write_str_lower(out, p);
+        write_str_lower(out, p.as_str());
     }
     out.extend_from_slice(b",\"name\":");
     write_str(out, span_name(r.event_name));
@@ -128,7 +128,7 @@ mod tests {
     fn span(rest: &str) -> Value {
         let line = format!(r#"{{"event_name":"remote.setup.connect","timestamp":"2026-11-20T10:00:00Z",{IDS}{rest}}}"#);
         let s = with_event(&line, |ev| {
-            text(|o| write_span(o, ev, crate::encode::DEFAULT_ATTRIBUTE_LIMIT))
+            text(|o| write_span(o, ev, crate::route::span_ids(&ev.row).unwrap(), crate::encode::DEFAULT_ATTRIBUTE_LIMIT))
         });
         serde_json::from_str(&s).unwrap()
     }
@@ -148,13 +148,13 @@ mod tests {
             &format!(
                 r#"{{"event_name":"remote.setup.connect","timestamp":"2026-11-20T10:00:00.25Z",{IDS},"parent_event_id":"bbbbbbbbbbbbbbbb","properties":{{"result":"success","phase":"dial"}},"measurements":{{"durationMs":1500.5,"attempts":2}}}}"#
             ),
-            |ev| text(|o| write_span(o, ev, crate::encode::DEFAULT_ATTRIBUTE_LIMIT)),
+            |ev| text(|o| write_span(o, ev, crate::route::span_ids(&ev.row).unwrap(), crate::encode::DEFAULT_ATTRIBUTE_LIMIT)),
         );
         let err = with_event(
             &format!(
                 r#"{{"event_name":"remote.setup","timestamp":"2026-11-20T10:00:05Z",{IDS},"properties":{{"result":"error"}},"measurements":{{"durationMs":10}},"error":{{"message":"connection refused","type":"NetworkError","code":"ECONNREFUSED"}}}}"#
             ),
-            |ev| text(|o| write_span(o, ev, crate::encode::DEFAULT_ATTRIBUTE_LIMIT)),
+            |ev| text(|o| write_span(o, ev, crate::route::span_ids(&ev.row).unwrap(), crate::encode::DEFAULT_ATTRIBUTE_LIMIT)),
         );
         insta::assert_snapshot!(format!("{}\n{}", pretty(&ok), pretty(&err)));
     }

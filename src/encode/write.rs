@@ -6,23 +6,7 @@
 //! `13.0`; `1e+21`; `60766121714619590`), integers read as integers keep
 //! every digit.
 
-/// A JSON number as read from the input, kept in the width it had.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Num {
-    Int(i64),
-    UInt(u64),
-    Float(f64),
-}
-
-impl Num {
-    pub fn as_f64(self) -> f64 {
-        match self {
-            Num::Int(v) => v as f64,
-            Num::UInt(v) => v as f64,
-            Num::Float(v) => v,
-        }
-    }
-}
+pub use crate::model::Num;
 
 /// Bytes that need an escape inside a JSON string: control characters, `"` and `\`.
 static ESCAPE: [bool; 256] = {

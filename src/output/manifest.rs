@@ -1,29 +1,24 @@
 //! `manifest.json` (SPEC §6.7): what a reviewer audits an export by. The
-//! exporter, the range, the store and every source file read (with its size
+//! exporter, the range, the stores and every source file read (with its size
 //! and the first and last event taken from it), what was skipped and the
 //! first problems, the options that shaped the output, and every envelope
 //! file with its size, sha256 and record count. Key order is fixed and the
 //! time is the `--now` value when given, so reruns produce identical bytes.
+//!
+//! It is written as it is serialized: the list of source files, which an
+//! archive of 300,000 files makes tens of MB long, never exists as a tree.
 
-use serde_json::{json, Value};
+use std::io::{self, Write};
 
-use crate::output::layout::EntryInfo;
-use crate::pipeline::work::Counts;
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::model::{Counts, FileCounts, Problem};
 use crate::range::DateRange;
-use crate::report::Problem;
+use crate::store::StoreFile;
 use crate::timestamp::format_rfc3339;
-
-/// How many problems the manifest lists.
-pub const MANIFEST_PROBLEMS: usize = 100;
-
-/// One source file read.
-pub struct SourceFile<'a> {
-    pub name: &'a str,
-    /// Index into [`ManifestData::stores`].
-    pub store: usize,
-    pub bytes: u64,
-    pub counts: Counts,
-}
+use crate::write::envelope::EntryInfo;
 
 /// The options that shaped the output.
 pub struct Options<'a> {
@@ -44,7 +39,9 @@ pub struct ManifestData<'a> {
     pub exported_at: String,
     /// The store folders as given.
     pub stores: Vec<String>,
-    pub sources: Vec<SourceFile<'a>>,
+    /// The source files read, and what each gave.
+    pub sources: &'a [StoreFile],
+    pub source_counts: &'a [FileCounts],
     pub counts: Counts,
     pub skipped_lines: u64,
     pub skipped_files: u64,
@@ -54,74 +51,113 @@ pub struct ManifestData<'a> {
     pub files: &'a [EntryInfo],
 }
 
-fn time(t: Option<i64>) -> Value {
-    t.map_or(Value::Null, |t| Value::String(format_rfc3339(t)))
-}
-
-pub fn manifest(d: &ManifestData<'_>) -> Value {
-    let c = &d.counts;
-    let o = &d.options;
-    json!({
-        "exporter": {"name": env!("CARGO_PKG_NAME"), "version": env!("CARGO_PKG_VERSION")},
-        "format": d.format,
-        "layout": o.layout,
-        "range": {
-            "label": d.range.label,
-            "start": d.range.start.map(format_rfc3339),
-            "end": d.range.end.map(format_rfc3339),
-        },
-        "exportedAt": d.exported_at,
-        "stores": d.stores,
-        "sourceFiles": d.sources.iter().map(|s| json!({
-            "name": s.name,
-            "store": s.store,
-            "bytes": s.bytes,
-            "events": s.counts.events,
-            "firstEvent": time(s.counts.first),
-            "lastEvent": time(s.counts.last),
-        })).collect::<Vec<_>>(),
-        "firstEvent": time(c.first),
-        "lastEvent": time(c.last),
-        "sourceEvents": c.events,
-        "eventsOutsideRange": c.out_of_range,
-        "signals": {
-            "logs": {"events": c.logs, "records": c.logs},
-            "traces": {"events": c.spans, "records": c.spans},
-            "metrics": {"events": c.metric_events, "records": c.metric_points},
-        },
-        "skipped": {
-            "lines": d.skipped_lines,
-            "files": d.skipped_files,
-            "nonFiniteValues": c.dropped_values,
-            "oversizeRecords": d.oversize_records,
-            "problems": d.problems.iter().take(MANIFEST_PROBLEMS).map(|p| json!({
-                "file": p.file,
-                "line": p.line,
-                "reason": p.reason,
-            })).collect::<Vec<_>>(),
-        },
-        "options": {
-            "layout": o.layout,
-            "temporality": o.temporality,
-            "maxRequestBytes": o.max_request_bytes,
-            "compressionLevel": o.compression_level,
-            "metricEvents": o.metric_events,
-            "resourceAttributes": o.resource_attrs.iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>(),
-            "lateDays": o.late_days,
-            "attributeCountLimit": o.attribute_count_limit,
-        },
-        "files": d.files.iter().map(|f| json!({
-            "name": f.name,
-            "bytes": f.bytes,
-            "sha256": f.sha256_hex(),
-            "records": f.records,
-        })).collect::<Vec<_>>(),
+fn time(t: Option<i64>) -> serde_json::Value {
+    t.map_or(serde_json::Value::Null, |t| {
+        serde_json::Value::String(format_rfc3339(t))
     })
 }
 
-/// The manifest as pretty-printed bytes with a final newline.
-pub fn manifest_bytes(d: &ManifestData<'_>) -> Vec<u8> {
-    let mut v = serde_json::to_vec_pretty(&manifest(d)).unwrap_or_default();
-    v.push(b'\n');
-    v
+/// The source files, serialized one at a time.
+struct Sources<'a>(&'a [StoreFile], &'a [FileCounts]);
+
+impl Serialize for Sources<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().zip(self.1).map(|(f, c)| {
+            json!({
+                "name": &*f.name,
+                "store": f.store,
+                "bytes": f.size,
+                "events": c.events,
+                "firstEvent": time(c.first),
+                "lastEvent": time(c.last),
+            })
+        }))
+    }
+}
+
+impl Serialize for ManifestData<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let c = &self.counts;
+        let o = &self.options;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry(
+            "exporter",
+            &json!({"name": env!("CARGO_PKG_NAME"), "version": env!("CARGO_PKG_VERSION")}),
+        )?;
+        m.serialize_entry("format", self.format)?;
+        m.serialize_entry("layout", o.layout)?;
+        m.serialize_entry(
+            "range",
+            &json!({
+                "label": self.range.label,
+                "start": self.range.start.map(format_rfc3339),
+                "end": self.range.end.map(format_rfc3339),
+            }),
+        )?;
+        m.serialize_entry("exportedAt", &self.exported_at)?;
+        m.serialize_entry("stores", &self.stores)?;
+        m.serialize_entry("sourceFiles", &Sources(self.sources, self.source_counts))?;
+        m.serialize_entry("firstEvent", &time(c.first))?;
+        m.serialize_entry("lastEvent", &time(c.last))?;
+        m.serialize_entry("sourceEvents", &c.events)?;
+        m.serialize_entry("eventsOutsideRange", &c.out_of_range)?;
+        m.serialize_entry(
+            "signals",
+            &json!({
+                "logs": {"events": c.logs, "records": c.logs},
+                "traces": {"events": c.spans, "records": c.spans},
+                "metrics": {"events": c.metric_events, "records": c.metric_points},
+            }),
+        )?;
+        m.serialize_entry(
+            "skipped",
+            &json!({
+                "lines": self.skipped_lines,
+                "files": self.skipped_files,
+                "nonFiniteValues": c.dropped_values,
+                "oversizeRecords": self.oversize_records,
+                "problems": self.problems.iter().map(|p| json!({
+                    "file": p.file,
+                    "line": p.line,
+                    "reason": p.reason,
+                })).collect::<Vec<_>>(),
+            }),
+        )?;
+        m.serialize_entry(
+            "options",
+            &json!({
+                "layout": o.layout,
+                "temporality": o.temporality,
+                "maxRequestBytes": o.max_request_bytes,
+                "compressionLevel": o.compression_level,
+                "metricEvents": o.metric_events,
+                "resourceAttributes": o.resource_attrs.iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>(),
+                "lateDays": o.late_days,
+                "attributeCountLimit": o.attribute_count_limit,
+            }),
+        )?;
+        m.serialize_entry(
+            "files",
+            &self
+                .files
+                .iter()
+                .map(|f| {
+                    json!({
+                        "name": f.name,
+                        "bytes": f.bytes,
+                        "sha256": f.sha256_hex(),
+                        "records": f.records,
+                    })
+                })
+                .collect::<Vec<_>>(),
+        )?;
+        m.end()
+    }
+}
+
+/// Writes the manifest, pretty-printed with a final newline, into `w`.
+pub fn write_manifest(mut w: impl Write, d: &ManifestData<'_>) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut w, d).map_err(io::Error::other)?;
+    w.write_all(b"\n")?;
+    w.flush()
 }

@@ -1,8 +1,5 @@
-//! The output side: envelope writers per layout ([`layout`]), where their
-//! bytes go ([`sink`]: folder or zip), the manifest, and atomic staging of
-//! the target ([`atomic`]).
+//! Packaging: atomic staging of the target and what `--force` may replace
+//! ([`atomic`]), and the manifest that describes an export ([`manifest`]).
 
 pub mod atomic;
-pub mod layout;
 pub mod manifest;
-pub mod sink;

@@ -1,27 +1,30 @@
-//! Files -> numbered, newline-aligned chunks of about `chunk_bytes`.
+//! Units of work: byte ranges of the selected files, read as newline-aligned
+//! chunks with their file's header.
 //!
-//! A chunk is a byte range `[start, end)` of one file and owns every line whose
-//! first byte lies in that range, so chunks can be read and parsed in any
-//! order and on any thread: a reader starts one byte early to see whether a
-//! line begins at `start`, and reads past `end` only to finish its last line.
-//! A line longer than a chunk is read whole by the chunk where it begins; the
-//! chunks inside it own nothing and read no further than their own range.
+//! A unit is a range `[start, end)` of one file and owns every line whose
+//! first byte lies in it, so units can be read and parsed in any order and
+//! on any thread: a reader starts one byte early to see whether a line
+//! begins at `start`, and reads past `end` only to finish its last line. A
+//! line longer than a unit is read whole by the unit where it begins, up to
+//! `--max-line-bytes`: a longer one is skipped and reported without being
+//! held (SPEC §7.1, §9.1); the units inside it own nothing.
 //!
-//! Before chunking, each file's first non-blank line is read: a v1 header
-//! gives the context every chunk of the file needs (§2.1), and a header with a
-//! newer schema version makes the file unreadable (§2.3).
+//! Every unit reads its file's header itself (the first non-blank line): a
+//! v1 header gives the context its rows need (§2.1), and a header with a
+//! newer schema version makes the file unreadable (§2.3). Nothing is kept
+//! per file between units, so 300,000 files cost no more than 3.
 //!
 //! Files are opened without following symbolic links and without blocking
 //! (a FIFO swapped in after the listing must not hang the export), and only
-//! a regular file is read (§7.1). Every chunk compares the file's size with
+//! a regular file is read (§7.1). Every unit compares the file's size with
 //! the size it had when selected: a file that got shorter is read as far as
 //! it goes and the missing bytes are reported (§7.1), never silently lost.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
+use std::path::Path;
 
 use crate::row::{parse_tape, Context, Line, SUPPORTED_SCHEMA_VERSION};
-use crate::store::StoreFile;
 
 /// Bytes of padding simd-json may read past a line; the next lines of a chunk
 /// or this zeroed tail provide them.
@@ -30,39 +33,82 @@ pub const PAD: usize = simd_json::INPUT_PADDING;
 /// How much more to read at a time while finishing a line that crosses `end`.
 const EXTEND: usize = 64 * 1024;
 
-/// A header's context, owned, shared by every chunk of its file.
+/// One unit of work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Unit {
+    /// Index into the selected files.
+    pub file: usize,
+    pub start: u64,
+    pub end: u64,
+}
+
+impl Unit {
+    pub fn bytes(&self) -> u64 {
+        self.end - self.start
+    }
+}
+
+/// Cuts a file of `size` bytes into units of about `chunk` bytes.
+pub fn units_of(file: usize, size: u64, chunk: u64) -> impl Iterator<Item = Unit> {
+    let chunk = chunk.max(1);
+    (0..size.div_ceil(chunk)).map(move |i| Unit {
+        file,
+        start: i * chunk,
+        end: ((i + 1) * chunk).min(size),
+    })
+}
+
+/// A header's context, owned, for the rows of its file.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct OwnedHeader {
     pub schema_version: u64,
-    pub fields: [Option<Box<str>>; 8],
-    pub deployment_url: Option<Box<str>>,
+    fields: [Option<Box<str>>; 8],
+    deployment_url: Option<Box<str>>,
 }
 
 impl OwnedHeader {
     fn from_context(schema_version: u64, c: &Context<'_>) -> Self {
         Self {
             schema_version,
-            fields: c.fields.map(|f| f.map(Box::from)),
+            fields: c.fields().map(|f| f.map(Box::from)),
             deployment_url: c.deployment_url.map(Box::from),
         }
     }
 
+    /// A header of `schema_version` whose only field is `session_id`.
+    #[cfg(any(test, feature = "internals"))]
+    pub fn with_session(schema_version: u64, session_id: &str) -> Self {
+        let mut h = Self {
+            schema_version,
+            ..Self::default()
+        };
+        h.fields[2] = Some(session_id.into());
+        h
+    }
+
     pub fn context(&self) -> Context<'_> {
+        let f = |i: usize| self.fields[i].as_deref();
         Context {
-            fields: std::array::from_fn(|i| self.fields[i].as_deref()),
+            extension_version: f(0),
+            machine_id: f(1),
+            session_id: f(2),
+            os_type: f(3),
+            os_version: f(4),
+            host_arch: f(5),
+            platform_name: f(6),
+            platform_version: f(7),
             deployment_url: self.deployment_url.as_deref(),
         }
     }
 }
 
-/// A selected file, ready to be cut into chunks.
-#[derive(Debug)]
-pub struct FilePlan {
-    pub file: StoreFile,
-    /// The header, when the first non-blank line is a valid one.
+/// A file's header, as a unit sees it.
+#[derive(Clone, Debug, Default)]
+pub struct Header {
+    /// The context, when the first non-blank line is a valid header.
     pub header: Option<OwnedHeader>,
-    /// File offset of the header line, which chunks skip.
-    pub header_offset: Option<u64>,
+    /// File offset of the header line, which the unit holding it skips.
+    pub offset: Option<u64>,
 }
 
 /// Why a whole file is skipped.
@@ -70,30 +116,10 @@ pub struct FilePlan {
 pub enum FileError {
     #[error("cannot read file: {0}")]
     Io(#[from] io::Error),
-    #[error("{0}")]
-    Shrunk(Shrunk),
     #[error("unsupported schema_version {0} in the header (this exporter reads up to {SUPPORTED_SCHEMA_VERSION})")]
     UnsupportedSchema(u64),
-}
-
-/// One unit of work.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ChunkJob {
-    /// Index into the plan list.
-    pub file: usize,
-    pub start: u64,
-    pub end: u64,
-}
-
-/// Cuts every file into jobs of about `chunk_bytes`, in file order.
-pub fn jobs_for(plans: &[FilePlan], chunk_bytes: u64, file: usize) -> impl Iterator<Item = ChunkJob> + '_ {
-    let size = plans[file].file.size;
-    let n = size.div_ceil(chunk_bytes.max(1));
-    (0..n).map(move |i| ChunkJob {
-        file,
-        start: i * chunk_bytes,
-        end: ((i + 1) * chunk_bytes).min(size),
-    })
+    #[error("{0}")]
+    Shrunk(Shrunk),
 }
 
 /// A file that got shorter after it was selected.
@@ -101,7 +127,7 @@ pub fn jobs_for(plans: &[FilePlan], chunk_bytes: u64, file: usize) -> impl Itera
 pub struct Shrunk {
     /// Its size when the export selected it.
     pub selected: u64,
-    /// Its size when a chunk of it was read.
+    /// Its size when a unit of it was read.
     pub now: u64,
 }
 
@@ -118,7 +144,7 @@ impl std::fmt::Display for Shrunk {
 
 /// Opens a store file for reading: never follows a symbolic link, never
 /// blocks (on a FIFO), and refuses anything but a regular file.
-pub fn open_regular(path: &std::path::Path) -> io::Result<File> {
+pub fn open_regular(path: &Path) -> io::Result<File> {
     let mut o = std::fs::OpenOptions::new();
     o.read(true);
     #[cfg(unix)]
@@ -139,7 +165,7 @@ pub fn open_regular(path: &std::path::Path) -> io::Result<File> {
     Ok(f)
 }
 
-/// The bytes of one chunk, with the lines it owns located.
+/// The bytes of one unit, with the lines it owns located.
 pub struct ChunkBuf {
     /// Data followed by [`PAD`] zero bytes.
     pub buf: Vec<u8>,
@@ -147,7 +173,7 @@ pub struct ChunkBuf {
     pub len: usize,
     /// Offset in `buf` of the first owned line.
     pub first: usize,
-    /// Lines starting at or after this offset belong to the next chunk.
+    /// Lines starting at or after this offset belong to the next unit.
     pub limit: usize,
     /// File offset of `buf[0]`.
     pub base: u64,
@@ -155,18 +181,43 @@ pub struct ChunkBuf {
     pub at_eof: bool,
     /// Set when the file is now shorter than when it was selected.
     pub shrunk: Option<Shrunk>,
+    /// The unit owns one more line after the data, longer than
+    /// `--max-line-bytes`: it was not read.
+    pub oversize: bool,
 }
 
 impl ChunkBuf {
-    fn empty(base: u64, shrunk: Option<Shrunk>) -> Self {
+    fn empty(base: u64, shrunk: Option<Shrunk>, buf: Vec<u8>) -> Self {
+        let mut buf = buf;
+        buf.clear();
+        buf.resize(PAD, 0);
         ChunkBuf {
-            buf: vec![0; PAD],
+            buf,
             len: 0,
             first: 0,
             limit: 0,
             base,
             at_eof: false,
             shrunk,
+            oversize: false,
+        }
+    }
+
+    /// A chunk of the bytes of `lines` (for tests and the fuzz probe).
+    #[cfg(any(test, feature = "internals"))]
+    pub fn of(lines: &[u8], base: u64) -> Self {
+        let mut buf = lines.to_vec();
+        let len = buf.len();
+        buf.resize(len + PAD, 0);
+        ChunkBuf {
+            buf,
+            len,
+            first: 0,
+            limit: len,
+            base,
+            at_eof: true,
+            shrunk: None,
+            oversize: false,
         }
     }
 }
@@ -177,30 +228,22 @@ fn read_up_to(f: &mut File, buf: &mut Vec<u8>, n: usize) -> io::Result<usize> {
     Ok(buf.len() - before)
 }
 
-/// Reads the lines a job owns, up to the file's selected size.
-pub fn read_chunk(path: &std::path::Path, start: u64, end: u64, size: u64) -> io::Result<ChunkBuf> {
-    read_chunk_into(path, start, end, size, Vec::new())
-}
-
-/// [`read_chunk`] into a buffer the caller reuses from chunk to chunk.
-pub fn read_chunk_into(
-    path: &std::path::Path,
-    start: u64,
-    end: u64,
-    size: u64,
-    mut buf: Vec<u8>,
-) -> io::Result<ChunkBuf> {
+/// Reads the lines a unit owns, up to the file's selected `size`, into a
+/// buffer the caller reuses from unit to unit. A line longer than
+/// `max_line` is not read (see [`ChunkBuf::oversize`]).
+pub fn read_chunk(path: &Path, unit: Unit, size: u64, max_line: usize, buf: Vec<u8>) -> io::Result<ChunkBuf> {
     let mut f = open_regular(path)?;
     let now = f.metadata()?.len();
+    let mut buf = buf;
     // A file that shrank is read as far as it goes, and says so.
     let shrunk = (now < size).then_some(Shrunk { selected: size, now });
     let size = size.min(now);
-    let from = start.saturating_sub(1);
+    let from = unit.start.saturating_sub(1);
     if from >= size {
-        return Ok(ChunkBuf::empty(from, shrunk));
+        return Ok(ChunkBuf::empty(from, shrunk, buf));
     }
     f.seek(SeekFrom::Start(from))?;
-    let want = (end.min(size) - from) as usize;
+    let want = (unit.end.min(size) - from) as usize;
     buf.clear();
     buf.reserve(want + EXTEND + PAD);
     let got = read_up_to(&mut f, &mut buf, want)?;
@@ -213,23 +256,34 @@ pub fn read_chunk_into(
         s => s,
     };
     let end = from + got as u64;
-    let first = if start == 0 {
+    let first = if unit.start == 0 {
         0
     } else {
         match memchr::memchr(b'\n', &buf) {
             Some(i) => i + 1,
-            None => return Ok(ChunkBuf::empty(from, shrunk)),
+            None => return Ok(ChunkBuf::empty(from, shrunk, buf)),
         }
     };
     let limit = (end - from) as usize;
     if first >= limit {
-        return Ok(ChunkBuf::empty(from, shrunk));
+        return Ok(ChunkBuf::empty(from, shrunk, buf));
     }
-    // Finish the last owned line.
+    // Finish the last owned line, unless it is longer than max_line.
+    let last_start = memchr::memrchr(b'\n', &buf[first..limit]).map_or(first, |i| first + i + 1);
     let mut pos = from + got as u64;
+    let mut oversize = false;
     while buf.last() != Some(&b'\n') && pos < size {
+        let line = buf.len() - last_start;
+        if line > max_line {
+            // Past the limit: the line is skipped, the rest not read.
+            buf.truncate(last_start);
+            oversize = true;
+            break;
+        }
         let scan_from = buf.len();
-        let n = read_up_to(&mut f, &mut buf, EXTEND.min((size - pos) as usize))?;
+        // Never more than one byte past the limit: that byte proves it.
+        let step = EXTEND.min((size - pos) as usize).min(max_line + 1 - line);
+        let n = read_up_to(&mut f, &mut buf, step)?;
         if n == 0 {
             break;
         }
@@ -246,46 +300,42 @@ pub fn read_chunk_into(
         buf,
         len,
         first,
-        limit,
+        limit: limit.min(len),
         base: from,
-        at_eof: pos >= size,
+        at_eof: !oversize && pos >= size,
         shrunk,
+        oversize,
     })
 }
 
-/// Reads the header of a file, if its first non-blank line is one.
-pub fn prepare(file: StoreFile) -> Result<FilePlan, Box<(StoreFile, FileError)>> {
-    match read_header(&file) {
-        Ok((header, header_offset)) => Ok(FilePlan {
-            file,
-            header,
-            header_offset,
-        }),
-        Err(e) => Err(Box::new((file, e))),
-    }
-}
-
-fn read_header(file: &StoreFile) -> Result<(Option<OwnedHeader>, Option<u64>), FileError> {
-    if file.size == 0 {
+/// Reads the header of a file of `size` bytes, if its first non-blank line is one.
+pub fn read_header(path: &Path, size: u64, max_line: usize) -> Result<Header, FileError> {
+    if size == 0 {
         // Still prove the file can be opened: an unreadable file is reported.
-        open_regular(&file.path)?;
-        return Ok((None, None));
+        open_regular(path)?;
+        return Ok(Header::default());
     }
-    // Read block by block until the first non-blank line (a BOM and blank lines may come first).
-    let mut chunk = read_chunk(&file.path, 0, file.size.min(EXTEND as u64), file.size)?;
+    // Block by block until the first non-blank line (a BOM and blank lines may come first).
+    let mut unit = Unit {
+        file: 0,
+        start: 0,
+        end: size.min(EXTEND as u64),
+    };
+    let mut chunk = read_chunk(path, unit, size, max_line, Vec::new())?;
     if let Some(s) = chunk.shrunk.filter(|s| s.now == 0) {
         // Emptied since it was selected: nothing of it can be exported.
         return Err(FileError::Shrunk(s));
     }
-    let mut pos = 0;
+    let mut pos = chunk.first;
     loop {
         if pos >= chunk.len {
-            if chunk.at_eof || chunk.base + chunk.len as u64 >= file.size {
-                return Ok((None, None));
+            if chunk.oversize || chunk.at_eof || chunk.base + chunk.len as u64 >= size {
+                return Ok(Header::default());
             }
             // Only blank lines so far: read the next block.
-            let next = chunk.base + chunk.len as u64;
-            chunk = read_chunk(&file.path, next, (next + EXTEND as u64).min(file.size), file.size)?;
+            unit.start = chunk.base + chunk.len as u64;
+            unit.end = (unit.start + EXTEND as u64).min(size);
+            chunk = read_chunk(path, unit, size, max_line, chunk.buf)?;
             pos = chunk.first;
             continue;
         }
@@ -300,24 +350,24 @@ fn read_header(file: &StoreFile) -> Result<(Option<OwnedHeader>, Option<u64>), F
         let mut buf = chunk.buf;
         crate::row::fix_lone_surrogates(&mut buf[start..end]);
         if simd_json::fill_tape_padded(&mut buf[start..], end - start, &mut buffers, &mut tape).is_err() {
-            return Ok((None, None));
+            return Ok(Header::default());
         }
         return match parse_tape(&tape.0) {
             Ok(Line::Header(h)) if h.schema_version > SUPPORTED_SCHEMA_VERSION => {
                 Err(FileError::UnsupportedSchema(h.schema_version))
             }
-            Ok(Line::Header(h)) => Ok((
-                Some(OwnedHeader::from_context(h.schema_version, &h.context)),
-                Some(offset),
-            )),
-            _ => Ok((None, None)),
+            Ok(Line::Header(h)) => Ok(Header {
+                header: Some(OwnedHeader::from_context(h.schema_version, &h.context)),
+                offset: Some(offset),
+            }),
+            _ => Ok(Header::default()),
         };
     }
 }
 
 /// The line starting at `pos`: (content start, content end, next line start).
-/// The content excludes the newline, a `\r` before it, a leading BOM at file
-/// offset 0 and surrounding blanks are left for the caller to judge.
+/// The content excludes the newline, a `\r` before it, and a BOM at file
+/// offset 0; a line of blanks only comes back empty.
 #[inline]
 pub fn line_at(c: &ChunkBuf, pos: usize) -> (usize, usize, usize) {
     let data = &c.buf[..c.len];
@@ -332,7 +382,6 @@ pub fn line_at(c: &ChunkBuf, pos: usize) -> (usize, usize, usize) {
     if c.base + pos as u64 == 0 && data[pos..end].starts_with(b"\xEF\xBB\xBF") {
         start += 3;
     }
-    // Whitespace-only lines are blank.
     if data[start..end].iter().all(|b| matches!(b, b' ' | b'\t' | b'\r')) {
         return (start, start, next);
     }
@@ -344,32 +393,32 @@ mod tests {
     use super::*;
     use std::io::Write;
 
-    fn lines_of(path: &std::path::Path, size: u64, chunk: u64) -> Vec<(u64, String)> {
+    fn lines_of(path: &Path, size: u64, chunk: u64, max_line: usize) -> Vec<(u64, String)> {
         let mut out = Vec::new();
-        let mut s = 0;
-        while s < size {
-            let e = (s + chunk).min(size);
-            let c = read_chunk(path, s, e, size).unwrap();
+        for u in units_of(0, size, chunk) {
+            let c = read_chunk(path, u, size, max_line, Vec::new()).unwrap();
             let mut pos = c.first;
             while pos < c.limit && pos < c.len {
                 let (a, b, next) = line_at(&c, pos);
                 out.push((c.base + pos as u64, String::from_utf8_lossy(&c.buf[a..b]).into_owned()));
                 pos = next;
             }
-            s = e;
+            if c.oversize {
+                out.push((c.base + c.len as u64, "<oversize>".into()));
+            }
         }
         out
     }
 
     #[test]
-    fn every_line_is_owned_by_exactly_one_chunk_whatever_the_chunk_size() {
+    fn every_line_is_owned_by_exactly_one_unit_whatever_the_unit_size() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("f");
         let text =
             "\u{feff}first\r\n\nsecond line\nxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx long\n\nlast-no-newline";
         std::fs::File::create(&p).unwrap().write_all(text.as_bytes()).unwrap();
         let size = text.len() as u64;
-        let whole = lines_of(&p, size, 1 << 20);
+        let whole = lines_of(&p, size, 1 << 20, 1 << 20);
         assert_eq!(
             whole.iter().map(|x| x.1.as_str()).collect::<Vec<_>>(),
             [
@@ -382,7 +431,30 @@ mod tests {
             ]
         );
         for chunk in 1..size + 2 {
-            assert_eq!(lines_of(&p, size, chunk), whole, "chunk size {chunk}");
+            assert_eq!(lines_of(&p, size, chunk, 1 << 20), whole, "unit size {chunk}");
+        }
+    }
+
+    #[test]
+    fn a_line_longer_than_the_limit_is_not_read_and_owned_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        let long = "y".repeat(10_000);
+        let text = format!("a\n{long}\nb\n");
+        std::fs::write(&p, &text).unwrap();
+        let size = text.len() as u64;
+        for chunk in [1u64, 7, 100, 4096, 1 << 20] {
+            let got = lines_of(&p, size, chunk, 1000);
+            let names: Vec<&str> = got
+                .iter()
+                .map(|x| if x.1.len() > 1000 { "read!" } else { x.1.as_str() })
+                .collect();
+            // Units smaller than the line skip it at the limit; a unit
+            // holding all of it reads it (it is in the unit already).
+            assert!(names == ["a", "<oversize>", "b"] || names == ["a", "read!", "b"], "{chunk}: {names:?}");
+            if chunk < 1000 {
+                assert_eq!(names, ["a", "<oversize>", "b"], "{chunk}");
+            }
         }
     }
 
@@ -392,7 +464,7 @@ mod tests {
         let p = dir.path().join("f");
         std::fs::write(&p, "a\nbb\nccc\n").unwrap();
         // The file grew after selection: only its first 4 bytes ("a\nbb") were selected.
-        let lines = lines_of(&p, 4, 2);
+        let lines = lines_of(&p, 4, 2, 1 << 20);
         assert_eq!(lines.iter().map(|x| x.1.as_str()).collect::<Vec<_>>(), ["a", "bb"]);
     }
 }

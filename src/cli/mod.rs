@@ -2,7 +2,7 @@
 //! validated [`Config`] (the only place clap is used). Usage errors name the
 //! flag and what it accepts, and exit with code 2. The format follows the
 //! output's name (§8.7); when a terminal is attached and the range, format
-//! or output is missing, they are asked for (§8.5, [`crate::prompt`]).
+//! or output is missing, they are asked for (§8.5, [`prompt`]).
 //! Environment variables are read as the OpenTelemetry SDKs read them
 //! (§8.8): a malformed one is a warning, never a failed run.
 
@@ -12,17 +12,14 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use coder_telemetry::config::{
     default_max_request_bytes, merge_resource_attrs, parse_otel_resource_attributes, parse_resource_attr, parse_size,
-    Config, Format, Output, Shard, DEFAULT_CHUNK_BYTES, DEFAULT_LATE_DAYS, MAX_THREADS,
+    Config, Format, Layout, MetricEvents, Output, Shard, Temporality, DEFAULT_ATTRIBUTE_LIMIT, DEFAULT_CHUNK_BYTES,
+    DEFAULT_LATE_DAYS, DEFAULT_MAX_LINE_BYTES, MAX_THREADS,
 };
-use coder_telemetry::encode::metrics::Temporality;
-use coder_telemetry::encode::DEFAULT_ATTRIBUTE_LIMIT;
 use coder_telemetry::output::atomic;
-use coder_telemetry::output::layout::Layout;
 use coder_telemetry::range::{Preset, RangeSpec};
-use coder_telemetry::route::MetricEvents;
 use coder_telemetry::store;
 
-use crate::prompt;
+pub mod prompt;
 
 const ABOUT: &str = "Export the Coder VS Code extension's local telemetry as a JSON array or OTLP/JSON";
 
@@ -132,6 +129,9 @@ pub struct ExportArgs {
     /// Only the sessions of shard K of N (FNV-1a of the session part of the file names)
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
+    /// Skip and report lines longer than this, without reading them [default: 16MiB]
+    #[arg(long, value_name = "N")]
+    pub max_line_bytes: Option<String>,
     /// json or otlp [default: from the output's name, else json]
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,
@@ -385,6 +385,10 @@ pub fn config(a: &ExportArgs) -> Result<Prepared, ConfigError> {
         Some(n) => n,
         None => std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS)),
     };
+    let max_line_bytes = match &a.max_line_bytes {
+        None => DEFAULT_MAX_LINE_BYTES,
+        Some(s) => size_flag("--max-line-bytes", s, 1 << 32)? as usize,
+    };
     let chunk_bytes = match &a.chunk_bytes {
         None => DEFAULT_CHUNK_BYTES,
         Some(s) => size_flag("--chunk-bytes", s, 1 << 32)?,
@@ -446,6 +450,7 @@ pub fn config(a: &ExportArgs) -> Result<Prepared, ConfigError> {
         threads,
         chunk_bytes,
         late_days: a.late_days,
+        max_line_bytes,
         attr_limit,
         now,
         now_given: a.now.clone(),

@@ -17,7 +17,7 @@ use coder_telemetry::range::{parse_day, Preset, RangeSpec};
 use inquire::validator::Validation;
 use inquire::{Confirm, InquireError, Select, Text};
 
-use crate::cli::{check_contradiction, format_of_name, usage, Cancelled, ConfigError};
+use super::{check_contradiction, format_of_name, usage, Cancelled, ConfigError};
 
 /// What is known before asking; `None` is asked for.
 pub struct Questions {

@@ -1,93 +1,128 @@
-//! The worker's loop over one chunk: split lines (memchr), parse (simd-json,
-//! in place), resolve context, route, filter by range, and hand each event to
-//! a sink that encodes it. Problems are collected with chunk-relative line
+//! A worker's loop over one unit: read its file's header and its chunk,
+//! split lines (memchr), parse (simd-json, in place), resolve context,
+//! route, filter by range, and hand each event to a sink that encodes it
+//! ([`super::sinks`]). Problems are collected with unit-relative line
 //! numbers; the ordered stage turns them into file line numbers.
+//!
+//! The worker checks for cancellation between lines, and keeps its parser
+//! and read buffers from one unit to the next unless a very long line grew
+//! them (then they are let go, so a 16 MiB line does not cost its memory
+//! for the rest of the run).
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use simd_json::{Buffers, Tape};
 
-use super::chunk::{line_at, ChunkBuf, FilePlan, Shrunk};
+use super::unit::{line_at, read_chunk, read_header, ChunkBuf, FileError, Header, Unit};
 use crate::encode::Event;
+use crate::model::Counts;
 use crate::range::DateRange;
-use crate::route::{check_span_ids, route, MetricEvents, Signal};
+use crate::route::{route, span_ids, MetricEvents, Signal};
 use crate::row::{parse_tape, Line, RowError};
+use crate::store::StoreFile;
 
 /// What the workers need to know about the export.
 #[derive(Clone, Copy)]
 pub struct ParseOptions<'a> {
     pub range: &'a DateRange,
     pub metrics: &'a MetricEvents,
-    /// Set on Ctrl-C or a failure elsewhere: a worker stops inside its chunk.
+    /// Lines longer than this are skipped and reported without being held.
+    pub max_line: usize,
+    /// Set on Ctrl-C or a failure elsewhere: a worker stops inside its unit.
     pub cancel: &'a AtomicBool,
 }
 
 /// Receives each exported event; returns (points written, values dropped)
 /// for metric events, (0, 0) otherwise.
 pub trait EventSink {
-    fn event(&mut self, plan: &FilePlan, ev: &Event<'_>, signal: Signal) -> (u64, u64);
+    fn event(&mut self, file: &StoreFile, ev: &Event<'_>, signal: Signal) -> (u64, u64);
 }
 
-/// Event counts of a chunk, or of a whole export.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Counts {
-    /// Valid events in range (exported).
-    pub events: u64,
-    pub logs: u64,
-    pub spans: u64,
-    pub metric_events: u64,
-    pub metric_points: u64,
-    /// Metric measurements dropped for having no finite value.
-    pub dropped_values: u64,
-    /// Valid events of selected files whose timestamp is outside the range.
-    pub out_of_range: u64,
-    /// The earliest and latest timestamp exported (ns), if any event was.
-    pub first: Option<i64>,
-    pub last: Option<i64>,
-}
-
-impl Counts {
-    pub fn add(&mut self, o: &Counts) {
-        self.events += o.events;
-        self.logs += o.logs;
-        self.spans += o.spans;
-        self.metric_events += o.metric_events;
-        self.metric_points += o.metric_points;
-        self.dropped_values += o.dropped_values;
-        self.out_of_range += o.out_of_range;
-        self.first = min_some(self.first, o.first);
-        self.last = o.last.max(self.last);
-    }
-
-    /// Counts one exported event at `time` (ns).
-    fn saw(&mut self, time: i64) {
-        self.events += 1;
-        self.first = min_some(self.first, Some(time));
-        self.last = self.last.max(Some(time));
-    }
-}
-
-fn min_some(a: Option<i64>, b: Option<i64>) -> Option<i64> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
-/// What a chunk produced besides records.
+/// What a unit found besides its records.
 #[derive(Debug, Default)]
-pub struct ChunkReport {
-    /// Lines whose first byte lies in the chunk.
+pub struct UnitReport {
+    /// Lines whose first byte lies in the unit.
     pub lines: u64,
-    /// (chunk-relative line index, reason).
+    /// (unit-relative line index, reason).
     pub problems: Vec<(u64, RowError)>,
     pub counts: Counts,
-    /// Bytes of the job's range (for progress).
+    /// Bytes of the unit's range (for progress).
     pub bytes: u64,
-    /// The file was shorter than when it was selected.
-    pub shrunk: Option<Shrunk>,
+    /// The whole file is skipped or was cut short; reported once per file.
+    pub file_problem: Option<String>,
     /// The worker stopped early because the export was cancelled.
     pub cancelled: bool,
+}
+
+/// Read buffers grown past this many times the unit (by a long line) are not kept.
+const KEEP_FACTOR: usize = 4;
+/// A tape grown past this many nodes (by a long line) is not kept.
+const KEEP_TAPE: usize = 1 << 20;
+
+thread_local! {
+    /// Each worker thread keeps its parser and read buffer from one unit to
+    /// the next: no allocation per unit, no heap fragmentation.
+    static PARSER: RefCell<Parser> = RefCell::new(Parser::default());
+    static READ_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Reads and parses `unit` of `file` (at `path`) into `sink`.
+pub fn run_unit<S: EventSink>(
+    file: &StoreFile,
+    path: &std::path::Path,
+    unit: Unit,
+    opts: ParseOptions<'_>,
+    sink: &mut S,
+) -> UnitReport {
+    let mut report = UnitReport {
+        bytes: unit.bytes(),
+        ..UnitReport::default()
+    };
+    // Only the first unit of a file says why the whole file is skipped.
+    let header = match read_header(path, file.size, opts.max_line) {
+        Ok(h) => h,
+        Err(FileError::Io(e)) => {
+            report.file_problem = Some(format!("cannot read file: {e}"));
+            return report;
+        }
+        Err(e) => {
+            if unit.start == 0 {
+                report.file_problem = Some(e.to_string());
+            }
+            return report;
+        }
+    };
+    let buf = READ_BUF.with(|b| std::mem::take(&mut *b.borrow_mut()));
+    let mut chunk = match read_chunk(path, unit, file.size, opts.max_line, buf) {
+        Ok(c) => c,
+        Err(e) => {
+            report.file_problem = Some(format!("cannot read file: {e}"));
+            return report;
+        }
+    };
+    PARSER.with(|p| p.borrow_mut().process(file, &header, &mut chunk, opts, sink, &mut report));
+    if let Some(s) = chunk.shrunk {
+        report.file_problem = Some(s.to_string());
+    }
+    if chunk.buf.capacity() <= KEEP_FACTOR * (unit.bytes() as usize + (64 << 10)) {
+        READ_BUF.with(|b| *b.borrow_mut() = chunk.buf);
+    }
+    report
+}
+
+/// Like [`run_unit`], for a unit already in memory (the fuzz probe and tests).
+#[cfg(any(test, feature = "internals"))]
+pub fn run_chunk<S: EventSink>(
+    file: &StoreFile,
+    header: &Header,
+    chunk: &mut ChunkBuf,
+    opts: ParseOptions<'_>,
+    sink: &mut S,
+) -> UnitReport {
+    let mut report = UnitReport::default();
+    Parser::default().process(file, header, chunk, opts, sink, &mut report);
+    report
 }
 
 /// A worker's reusable parser state.
@@ -107,17 +142,15 @@ impl Default for Parser {
 
 impl Parser {
     /// Processes every line `chunk` owns.
-    pub fn process<S: EventSink>(
+    fn process<S: EventSink>(
         &mut self,
-        plan: &FilePlan,
+        file: &StoreFile,
+        header: &Header,
         chunk: &mut ChunkBuf,
         opts: ParseOptions<'_>,
         sink: &mut S,
-    ) -> ChunkReport {
-        let mut report = ChunkReport {
-            shrunk: chunk.shrunk,
-            ..ChunkReport::default()
-        };
+        report: &mut UnitReport,
+    ) {
         let mut pos = chunk.first;
         let mut index = 0;
         while pos < chunk.limit && pos < chunk.len {
@@ -128,9 +161,11 @@ impl Parser {
             let (a, b, next) = line_at(chunk, pos);
             let line = index;
             index += 1;
-            let is_header = plan.header_offset == Some(chunk.base + pos as u64);
-            if a != b && !is_header {
-                if let Err(e) = self.line(plan, chunk, a, b, opts, sink, &mut report.counts) {
+            let is_header = header.offset == Some(chunk.base + pos as u64);
+            if b - a > opts.max_line {
+                report.problems.push((line, RowError::TooLong(opts.max_line)));
+            } else if a != b && !is_header {
+                if let Err(e) = self.line(file, header, chunk, a, b, opts, sink, &mut report.counts) {
                     // A last line without newline that fails to parse was cut off.
                     let unterminated = next == chunk.len && chunk.at_eof && chunk.buf[chunk.len - 1] != b'\n';
                     let e = match e {
@@ -142,14 +177,21 @@ impl Parser {
             }
             pos = next;
         }
+        if chunk.oversize && !report.cancelled {
+            report.problems.push((index, RowError::TooLong(opts.max_line)));
+            index += 1;
+        }
         report.lines = index;
-        report
+        if self.tape.as_ref().is_some_and(|t| t.0.capacity() > KEEP_TAPE) {
+            *self = Parser::default();
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
     fn line<S: EventSink>(
         &mut self,
-        plan: &FilePlan,
+        file: &StoreFile,
+        header: &Header,
         chunk: &mut ChunkBuf,
         a: usize,
         b: usize,
@@ -161,7 +203,7 @@ impl Parser {
         let mut tape = self.tape.take().unwrap_or_else(Tape::null).reset();
         let parsed = simd_json::fill_tape_padded(&mut chunk.buf[a..], b - a, &mut self.buffers, &mut tape);
         let result = match parsed {
-            Ok(()) => event(plan, &tape.0, opts, sink, counts),
+            Ok(()) => event(file, header, &tape.0, opts, sink, counts),
             Err(_) => Ok(()),
         };
         self.tape = Some(tape.reset());
@@ -225,30 +267,22 @@ fn json_error(e: &simd_json::Error, line: &[u8]) -> RowError {
 }
 
 fn event<S: EventSink>(
-    plan: &FilePlan,
+    file: &StoreFile,
+    header: &Header,
     nodes: &[simd_json::Node<'_>],
     opts: ParseOptions<'_>,
     sink: &mut S,
     counts: &mut Counts,
 ) -> Result<(), RowError> {
     let row = match parse_tape(nodes)? {
-        Line::Header(_) if plan.header.is_some() => return Err(RowError::SecondHeader),
+        Line::Header(_) if header.header.is_some() => return Err(RowError::SecondHeader),
         Line::Header(_) => return Err(RowError::LateHeader),
         Line::Event(row) => row,
     };
-    let header = plan.header.as_ref();
-    let mut ctx = match (row.context, header) {
+    let head = header.header.as_ref();
+    let mut ctx = match (row.context, head) {
         // A row of a headed file may still carry some context: its fields win.
-        (Some(inline), Some(h)) => {
-            let mut c = h.context();
-            for (slot, v) in c.fields.iter_mut().zip(inline.fields) {
-                if v.is_some() {
-                    *slot = v;
-                }
-            }
-            c.deployment_url = inline.deployment_url.or(c.deployment_url);
-            c
-        }
+        (Some(inline), Some(h)) => h.context().overridden_by(&inline),
         (Some(c), None) => c,
         (None, Some(h)) => h.context(),
         (None, None) => return Err(RowError::NoContext),
@@ -261,16 +295,18 @@ fn event<S: EventSink>(
         counts.out_of_range += 1;
         return Ok(());
     }
-    if signal == Signal::Span {
-        check_span_ids(&row)?;
-    }
-    let schema_version = row.schema_version.or(header.map(|h| h.schema_version)).unwrap_or(0);
+    let ids = match signal {
+        Signal::Span => Some(span_ids(&row)?),
+        _ => None,
+    };
+    let schema_version = row.schema_version.or(head.map(|h| h.schema_version)).unwrap_or(0);
     let ev = Event {
         row,
         ctx,
+        ids,
         schema_version,
     };
-    let (points, dropped) = sink.event(plan, &ev, signal);
+    let (points, dropped) = sink.event(file, &ev, signal);
     counts.saw(ev.row.time_nanos);
     match signal {
         Signal::Log => counts.logs += 1,
@@ -282,4 +318,18 @@ fn event<S: EventSink>(
         }
     }
     Ok(())
+}
+
+/// A sink that keeps nothing: parse and route only (strict validation, benches).
+pub struct Discard;
+
+impl EventSink for Discard {
+    fn event(&mut self, _: &StoreFile, _: &Event<'_>, _: Signal) -> (u64, u64) {
+        (0, 0)
+    }
+}
+
+impl super::UnitSink for Discard {
+    type Out = ();
+    fn finish(self) {}
 }

@@ -1,44 +1,36 @@
-//! Recycled buffers for the records that travel from workers to writers.
+//! Buffers that travel from workers to writers and back, owned by one run.
 //!
-//! Every chunk fills a few large buffers (encoded records, point lists) on a
-//! worker thread, and a writer thread frees them once written. Left to the
-//! allocator, those hand-offs between threads at ever-changing sizes leave
-//! holes in the heap, and on a long run the holes add up: resident memory
-//! crept with the amount of data although the live heap stayed flat (SPEC
-//! §9.1 asks for memory that does not grow with the store; see also
-//! [`crate::heap`]). Buffers go back to a pool instead, and the next chunk
-//! takes them with their capacity: after the first chunks nothing is
-//! allocated, so the heap stops moving.
+//! Every unit of work fills a few large buffers (encoded records, point
+//! lists) on a worker thread, and a writer thread is done with them once
+//! written. Left to the allocator, those hand-offs between threads at
+//! ever-changing sizes leave holes in the heap, and on a long run resident
+//! memory crept with the amount of data although the live heap stayed flat
+//! (SPEC §9.1). The writers hand the buffers back instead ([`Pools::recycle`]),
+//! and the next unit takes them with their capacity.
 //!
-//! A pool keeps at most [`KEPT`] buffers of a kind, in practice as many as
-//! the pipeline had in flight at once (bounded by the reorder window and the
-//! writer channels). It lets go of the oldest when full, and of buffers that
-//! a freak chunk grew past its size limit.
+//! A pool keeps at most as many buffers as the run keeps in flight (the
+//! window, plus the writers' queues), lets go of the oldest when full, and
+//! of buffers a freak unit grew past its size limit.
 
 use std::sync::Mutex;
 
-use super::batch::PointRec;
+use super::batch::{MetricSegment, PointRec, Segment};
 
 /// A free list of `Vec<T>`s.
 pub struct Pool<T> {
     free: Mutex<Vec<Vec<T>>>,
-    /// Buffers kept at most.
     max_kept: usize,
     /// Buffers with more capacity than this many bytes are not kept.
     max_bytes: usize,
 }
 
 impl<T> Pool<T> {
-    pub const fn new(max_kept: usize, max_bytes: usize) -> Self {
+    pub fn new(max_kept: usize, max_bytes: usize) -> Self {
         Self {
             free: Mutex::new(Vec::new()),
             max_kept,
             max_bytes,
         }
-    }
-
-    fn bytes(capacity: usize) -> usize {
-        capacity.saturating_mul(size_of::<T>().max(1))
     }
 
     /// An empty buffer with room for at least `capacity` items: a kept one
@@ -56,7 +48,7 @@ impl<T> Pool<T> {
     /// Hands a buffer back; its contents are dropped. A full pool lets its
     /// oldest buffer go, so sizes nobody asks for any more do not linger.
     pub fn give(&self, mut v: Vec<T>) {
-        let bytes = Self::bytes(v.capacity());
+        let bytes = v.capacity().saturating_mul(size_of::<T>().max(1));
         if bytes == 0 || bytes > self.max_bytes {
             return;
         }
@@ -70,23 +62,41 @@ impl<T> Pool<T> {
     }
 
     /// Buffers currently kept.
+    #[cfg(test)]
     pub fn kept(&self) -> usize {
         self.free.lock().map_or(0, |f| f.len())
     }
 }
 
-/// How many buffers of a kind are kept: more than the pipeline keeps in
-/// flight at 16 threads (window 34, plus the writer channels).
-const KEPT: usize = 64;
+/// The pools of one run.
+pub struct Pools {
+    pub bytes: Pool<u8>,
+    pub ends: Pool<usize>,
+    pub points: Pool<PointRec>,
+}
 
-/// Encoded log and span records of a chunk.
-pub static RECORDS: Pool<u8> = Pool::new(KEPT, 16 << 20);
-/// Encoded metric point attributes of a chunk.
-pub static ATTRS: Pool<u8> = Pool::new(KEPT, 16 << 20);
-/// Record end offsets.
-pub static ENDS: Pool<usize> = Pool::new(KEPT, 8 << 20);
-/// Metric points of a chunk.
-pub static POINTS: Pool<PointRec> = Pool::new(KEPT, 16 << 20);
+impl Pools {
+    /// Pools that keep `kept` buffers of each kind, none over `max_bytes`.
+    pub fn new(kept: usize, max_bytes: usize) -> Self {
+        Self {
+            bytes: Pool::new(kept, max_bytes),
+            ends: Pool::new(kept, max_bytes),
+            points: Pool::new(kept, max_bytes),
+        }
+    }
+
+    pub fn recycle_segment(&self, s: Segment) {
+        self.bytes.give(s.data);
+        self.ends.give(s.ends);
+    }
+
+    pub fn recycle_metrics(&self, m: MetricSegment) {
+        self.bytes.give(m.attrs);
+        self.bytes.give(m.bodies);
+        self.ends.give(m.attr_ends);
+        self.points.give(m.points);
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -104,13 +114,6 @@ mod tests {
         assert!(again.is_empty());
         assert_eq!(again.capacity(), cap);
         assert_eq!(pool.kept(), 0);
-    }
-
-    #[test]
-    fn take_with_no_size_takes_any_kept_buffer() {
-        let pool: Pool<u32> = Pool::new(4, 1 << 20);
-        pool.give(Vec::with_capacity(2));
-        assert_eq!(pool.take(0).capacity(), 2);
     }
 
     #[test]
@@ -137,11 +140,9 @@ mod tests {
         let pool: Pool<u8> = Pool::new(8, 1 << 20);
         pool.give(Vec::with_capacity(64));
         pool.give(Vec::with_capacity(100_000));
-        // A 1,000-byte request takes neither a 100 KB buffer nor a 64-byte one.
         let v = pool.take(1000);
         assert!(v.capacity() >= 1000 && v.capacity() < 100_000);
         assert_eq!(pool.kept(), 2);
-        // Within 4x, the kept buffer is taken.
         assert_eq!(pool.take(30_000).capacity(), 100_000);
         assert_eq!(pool.kept(), 1);
     }

@@ -1,0 +1,491 @@
+//! The JSON array's consumer (SPEC §5.3): a k-way merge of per-session
+//! streams by timestamp, asking the engine for units as the merge needs them.
+//!
+//! A session stream is every selected file with the same `{session}` name
+//! part, in (date, part) order. A stream starts with one small head unit
+//! (enough to know its first key); once it emits, it is *active* and gets
+//! full units plus a bounded number parsed ahead. Units are cut when
+//! requested, sized so that the active streams together stay under
+//! [`MERGE_BUDGET`], and requested in the order streams run out of data,
+//! which is merge order. Head units share [`HEAD_BUDGET`] too: past it (tens
+//! of thousands of sessions, a fleet archive), a stream whose first key is
+//! known is *parked*: its head is let go and read again when the merge
+//! gets near that key.
+//!
+//! So memory is bounded whether 2 or 30,000 sessions are in range: parsed
+//! units (input and about twice that of elements) within MERGE_BUDGET plus
+//! HEAD_BUDGET of input, the engine's window, and per stream a few words
+//! plus its first key while parked. Ties on the timestamp go to the smaller
+//! `context.session_id`, then to the stream that comes first in canonical
+//! order, so the output never depends on the thread count or the unit size.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::io::Write;
+use std::ops::Range;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::sinks::{JsonChunk, SEP};
+use super::unit::Unit;
+use super::{Books, Done, Engine, EngineError, Run, UnitSink};
+use crate::heap::Trim;
+use crate::report::Problems;
+use crate::write::json::Runs;
+
+/// Input bytes the active streams may hold (units being consumed and parsed
+/// ahead); the encoded elements take about twice that.
+pub const MERGE_BUDGET: u64 = super::MEMORY_BUDGET / 12;
+/// Input bytes of all head units held together (streams not started yet).
+pub const HEAD_BUDGET: u64 = super::MEMORY_BUDGET / 12;
+/// And at most this many units' worth, so that small test units exercise
+/// parking too.
+pub const HEAD_BUDGET_UNITS: u64 = 8;
+/// The smallest merge unit: a dozen typical lines.
+const MIN_MERGE_UNIT: u64 = 8 << 10;
+/// Head units: small, but enough for a header and a first event.
+const MIN_HEAD_UNIT: u64 = 2 << 10;
+const MAX_HEAD_UNIT: u64 = 64 << 10;
+
+impl UnitSink for JsonChunk {
+    type Out = Box<Parsed>;
+    fn finish(mut self) -> Box<Parsed> {
+        let bytes = Arc::new(std::mem::take(&mut self.data));
+        Box::new(Parsed { chunk: self, bytes })
+    }
+}
+
+/// A parsed unit: its elements, shared with pending output runs.
+pub struct Parsed {
+    chunk: JsonChunk,
+    bytes: Arc<Vec<u8>>,
+}
+
+/// A parsed unit with what it reported, waiting in its stream.
+struct Slot {
+    done: Done<Box<Parsed>>,
+}
+
+/// One session's files, cut into units as they are requested.
+struct Stream {
+    /// Its files: positions in [`Merger::order`], in (date, part) order.
+    files: Range<usize>,
+    /// The file (position) and offset the next unit starts at.
+    file_pos: usize,
+    offset: u64,
+    /// Units requested and consumed so far.
+    requested: u64,
+    consumed: u64,
+    /// Requested, not yet consumed units, in order; `None` until parsed.
+    slots: VecDeque<Option<Box<Slot>>>,
+    /// Next element of the front unit.
+    cursor: usize,
+    /// Emitting, and not finished.
+    active: bool,
+    /// Its first key is known, its head was let go (see [`Merger::park`]).
+    parked: bool,
+}
+
+type HeapKey = Reverse<(i64, Arc<str>, u32)>;
+
+/// Prefetch depth and unit size for `active` streams: enough parsed ahead
+/// to keep every worker busy when few streams are open, and all of it
+/// within [`MERGE_BUDGET`].
+fn merge_shape(active: usize, workers: usize, chunk: u64) -> (u64, usize) {
+    let active = active.max(1);
+    let depth = if active >= 2 * workers {
+        1
+    } else {
+        (2 * workers).div_ceil(active) + 1
+    };
+    let per_stream = MERGE_BUDGET / (active as u64 * (depth as u64 + 1));
+    let size = per_stream.max(MIN_MERGE_UNIT).min(chunk.max(1));
+    (size, depth)
+}
+
+/// Input bytes that head units may hold together.
+fn head_budget(chunk: u64) -> u64 {
+    HEAD_BUDGET.min(HEAD_BUDGET_UNITS * chunk.max(1))
+}
+
+/// The size of every stream's head unit.
+fn head_unit(streams: usize, chunk: u64) -> u64 {
+    (head_budget(chunk) / streams.max(1) as u64)
+        .clamp(MIN_HEAD_UNIT, MAX_HEAD_UNIT)
+        .min(chunk.max(1))
+}
+
+struct Merger<'e, 'r, 'a> {
+    engine: Engine<'r, 'a, Box<Parsed>>,
+    books: &'e mut Books,
+    problems: &'e mut Problems,
+    /// File indices, grouped by stream.
+    order: Vec<usize>,
+    streams: Vec<Stream>,
+    head_unit: u64,
+    /// Streams emitting and not finished.
+    active: usize,
+    /// Streams not started that hold their parsed head, and the most that
+    /// may: with thousands of sessions the others are parked.
+    held: usize,
+    max_held: usize,
+    /// First keys of parked streams, to take them back in merge order.
+    parked: BinaryHeap<HeapKey>,
+    /// Streams that may want a unit, in the order they asked.
+    queue: VecDeque<usize>,
+    trim: Trim,
+}
+
+impl<'e, 'r, 'a: 'r> Merger<'e, 'r, 'a> {
+    fn run(&self) -> &'r Run<'a> {
+        self.engine.run()
+    }
+
+    fn has_more(&self, s: usize) -> bool {
+        let st = &self.streams[s];
+        let files = self.run().files;
+        self.order[st.files.clone()]
+            .iter()
+            .skip(st.file_pos)
+            .enumerate()
+            .any(|(i, &f)| files[f].size > if i == 0 { st.offset } else { 0 })
+    }
+
+    /// The next unit of stream `s`, of at most `size` bytes, if any is left.
+    fn next_unit(&mut self, s: usize, size: u64) -> Option<Unit> {
+        let files = self.run().files;
+        let st = &mut self.streams[s];
+        while let Some(&f) = self.order[st.files.clone()].get(st.file_pos) {
+            let len = files[f].size;
+            if st.offset < len {
+                let end = (st.offset + size.max(1)).min(len);
+                let unit = Unit {
+                    file: f,
+                    start: st.offset,
+                    end,
+                };
+                st.offset = end;
+                return Some(unit);
+            }
+            st.file_pos += 1;
+            st.offset = 0;
+        }
+        None
+    }
+
+    /// Whether stream `s` may have another unit requested: a stream not yet
+    /// started holds only its head; an active one parses ahead.
+    fn eligible(&self, s: usize) -> bool {
+        let st = &self.streams[s];
+        if st.parked {
+            return false;
+        }
+        let depth = if st.active {
+            merge_shape(self.active, self.run().budget.workers, self.run().budget.chunk).1
+        } else {
+            0
+        };
+        st.slots.len() <= depth && self.has_more(s)
+    }
+
+    /// Lets go of the parsed head of stream `s` (not started), keeping only
+    /// its first key: the stream is rewound to that unit's start and re-reads
+    /// it when the merge gets near it. Its problems were not recorded yet, so
+    /// they are recorded once, on the second reading.
+    fn park(&mut self, s: usize, key: HeapKey) {
+        let st = &mut self.streams[s];
+        if let Some(Some(slot)) = st.slots.pop_front() {
+            let unit = slot.done.unit;
+            if let Some(pos) = self.order[st.files.clone()].iter().position(|&f| f == unit.file) {
+                st.file_pos = pos;
+            }
+            st.offset = unit.start;
+            st.requested = st.consumed;
+            st.cursor = 0;
+        }
+        st.slots = VecDeque::new();
+        st.parked = true;
+        self.parked.push(key);
+    }
+
+    /// Makes parked stream `s` request its head again.
+    fn unpark(&mut self, scope: &rayon::ScopeFifo<'r>, s: usize) {
+        self.streams[s].parked = false;
+        self.queue.push_back(s);
+        self.pump(scope);
+    }
+
+    /// Re-reads parked heads, earliest first, while the held budget allows.
+    fn refill(&mut self, scope: &rayon::ScopeFifo<'r>) {
+        while self.held < self.max_held {
+            let Some(Reverse((_, _, s))) = self.parked.pop() else {
+                break;
+            };
+            if self.streams[s as usize].parked {
+                self.held += 1;
+                self.unpark(scope, s as usize);
+            }
+        }
+    }
+
+    /// Marks stream `s` as emitting; it may now parse ahead.
+    fn activate(&mut self, scope: &rayon::ScopeFifo<'r>, s: usize) {
+        if !self.streams[s].active {
+            self.streams[s].active = true;
+            self.active += 1;
+            self.queue.push_back(s);
+            self.pump(scope);
+        }
+    }
+
+    /// Starts queued requests while the engine has room.
+    fn pump(&mut self, scope: &rayon::ScopeFifo<'r>) {
+        while self.engine.has_room() {
+            let Some(s) = self.queue.pop_front() else {
+                break;
+            };
+            if !self.eligible(s) || self.run().cancel.load(Ordering::Relaxed) {
+                continue;
+            }
+            let size = if self.streams[s].active {
+                let b = self.run().budget;
+                merge_shape(self.active, b.workers, b.chunk).0
+            } else {
+                self.head_unit
+            };
+            let Some(unit) = self.next_unit(s, size) else {
+                continue;
+            };
+            let st = &mut self.streams[s];
+            let tag = (s as u64) << 32 | (st.requested & 0xFFFF_FFFF);
+            st.requested += 1;
+            st.slots.push_back(None);
+            let hint = unit.bytes() as usize;
+            self.engine.submit(scope, tag, unit, move || JsonChunk::with_capacity(hint));
+            if self.eligible(s) {
+                self.queue.push_back(s);
+            }
+        }
+    }
+
+    /// Waits for one parsed unit and files it in its stream's slot.
+    fn receive(&mut self, scope: &rayon::ScopeFifo<'r>) -> Result<(), EngineError> {
+        let (tag, done) = self.engine.receive()?;
+        let (s, seq) = ((tag >> 32) as usize, tag & 0xFFFF_FFFF);
+        let st = &mut self.streams[s];
+        let at = (seq.wrapping_sub(st.consumed) & 0xFFFF_FFFF) as usize;
+        if let Some(slot) = st.slots.get_mut(at) {
+            *slot = Some(Box::new(Slot { done }));
+        }
+        if self.eligible(s) {
+            self.queue.push_back(s);
+        }
+        self.pump(scope);
+        Ok(())
+    }
+
+    /// The merge key of stream `s`'s next element, consuming finished units
+    /// (and recording them) on the way; `None` when it is done.
+    fn head(&mut self, scope: &rayon::ScopeFifo<'r>, s: usize) -> Result<Option<HeapKey>, EngineError> {
+        loop {
+            let st = &self.streams[s];
+            match st.slots.front() {
+                None if !self.has_more(s) => {
+                    let st = &mut self.streams[s];
+                    st.slots = VecDeque::new();
+                    if st.active {
+                        st.active = false;
+                        self.active -= 1;
+                    }
+                    return Ok(None);
+                }
+                None => {
+                    self.queue.push_front(s);
+                    self.pump(scope);
+                    if self.streams[s].slots.is_empty() {
+                        self.receive(scope)?;
+                    }
+                }
+                Some(None) => self.receive(scope)?,
+                Some(Some(slot)) if st.cursor < slot.done.out.chunk.keys.len() => {
+                    let c = &slot.done.out.chunk;
+                    let (t, sid) = c.keys[st.cursor];
+                    return Ok(Some(Reverse((t, c.sids[sid as usize].clone(), s as u32))));
+                }
+                Some(Some(_)) => self.consume_front(scope, s)?,
+            }
+        }
+    }
+
+    /// Drops the finished front unit of stream `s`, recording what it found.
+    fn consume_front(&mut self, scope: &rayon::ScopeFifo<'r>, s: usize) -> Result<(), EngineError> {
+        let st = &mut self.streams[s];
+        if let Some(Some(slot)) = st.slots.pop_front() {
+            st.cursor = 0;
+            st.consumed += 1;
+            let run = self.engine.run();
+            self.books.record(run, slot.done.unit, &slot.done.report, self.problems)?;
+            self.trim.advance(slot.done.report.bytes);
+        }
+        if self.eligible(s) {
+            self.queue.push_back(s);
+        }
+        self.pump(scope);
+        Ok(())
+    }
+}
+
+/// Writes the merged JSON array to `out`; returns the books.
+pub fn run(run: &Run<'_>, out: &mut dyn Write, problems: &mut Problems) -> Result<Books, EngineError> {
+    // Session streams: canonical order is (date, session, part, store), so
+    // a stable sort by session keeps each stream in (date, part) order.
+    let mut order: Vec<usize> = (0..run.files.len()).collect();
+    order.sort_by(|&a, &b| run.files[a].session().cmp(run.files[b].session()));
+    let mut streams = Vec::new();
+    let mut start = 0;
+    for i in 1..=order.len() {
+        let boundary = i == order.len() || run.files[order[i]].session() != run.files[order[start]].session();
+        if boundary {
+            streams.push(Stream {
+                files: start..i,
+                file_pos: 0,
+                offset: 0,
+                requested: 0,
+                consumed: 0,
+                slots: VecDeque::new(),
+                cursor: 0,
+                active: false,
+                parked: false,
+            });
+            start = i;
+        }
+    }
+    let chunk = run.budget.chunk;
+    let head_unit = head_unit(streams.len(), chunk);
+    let mut books = Books::new(run.files.len());
+    let mut runs = Runs::new(out);
+    let result = run.pool.in_place_scope_fifo(|scope| -> Result<(), EngineError> {
+        let mut m = Merger {
+            engine: Engine::new(run),
+            books: &mut books,
+            problems,
+            order,
+            queue: (0..streams.len()).collect(),
+            head_unit,
+            streams,
+            active: 0,
+            held: 0,
+            max_held: (head_budget(chunk) / head_unit).max(1) as usize,
+            parked: BinaryHeap::new(),
+            trim: Trim::default(),
+        };
+        m.pump(scope);
+        let mut heap: BinaryHeap<HeapKey> = BinaryHeap::new();
+        for s in 0..m.streams.len() {
+            if let Some(k) = m.head(scope, s)? {
+                if m.held < m.max_held {
+                    m.held += 1;
+                } else {
+                    m.park(s, k.clone());
+                }
+                heap.push(k);
+            }
+        }
+        let mut written = 0u64;
+        while let Some(Reverse((_, _, s32))) = heap.pop() {
+            let s = s32 as usize;
+            if m.streams[s].parked {
+                // Needed before its turn to be re-read came: read it now.
+                m.unpark(scope, s);
+            } else if !m.streams[s].active {
+                m.held = m.held.saturating_sub(1);
+            }
+            if !matches!(m.streams[s].slots.front(), Some(Some(_))) {
+                // A head being re-read: wait for it (same unit, same first key).
+                m.head(scope, s)?;
+            }
+            m.activate(scope, s);
+            m.refill(scope);
+            {
+                // Emit the run of this stream's elements that come before the
+                // next stream's head, as one slice of its unit.
+                let st = &mut m.streams[s];
+                let Some(Some(slot)) = st.slots.front() else {
+                    return Err(EngineError::Panic {
+                        file: run.path(m.order[st.files.start]).display().to_string(),
+                        message: "the merge lost the head of a session stream".into(),
+                    });
+                };
+                let p = &slot.done.out;
+                let from = st.cursor;
+                let mut to = from + 1;
+                if let Some(Reverse(next)) = heap.peek() {
+                    while to < p.chunk.keys.len() {
+                        let (t2, sid2) = p.chunk.keys[to];
+                        let key = (t2, &*p.chunk.sids[sid2 as usize], s32);
+                        if key >= (next.0, &*next.1, next.2) {
+                            break;
+                        }
+                        to += 1;
+                    }
+                } else {
+                    to = p.chunk.keys.len();
+                }
+                let (a, b) = p.chunk.run(from, to);
+                if written == 0 {
+                    runs.push_static(b"[\n");
+                    runs.push(&p.bytes, &p.chunk.splices, a + SEP.len(), b)?;
+                } else {
+                    runs.push(&p.bytes, &p.chunk.splices, a, b)?;
+                }
+                written += (to - from) as u64;
+                st.cursor = to;
+            }
+            if let Some(k) = m.head(scope, s)? {
+                heap.push(k);
+            }
+        }
+        runs.push_static(if written == 0 { b"[]\n" } else { b"\n]\n" });
+        runs.flush()?;
+        Ok(())
+    });
+    if result.is_err() {
+        run.cancel.store(true, Ordering::Relaxed);
+    }
+    result.map(|()| books)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shape_keeps_the_budget_with_many_active_streams() {
+        let (size, depth) = merge_shape(1, 2, 1 << 20);
+        assert_eq!((size, depth), (1 << 20, 5));
+        for active in [2, 10, 300, 2000] {
+            let (size, depth) = merge_shape(active, 2, 1 << 20);
+            let held = size * active as u64 * (depth as u64 + 1);
+            assert!(
+                held <= MERGE_BUDGET.max(MIN_MERGE_UNIT * active as u64 * 2),
+                "{active}: {held}"
+            );
+        }
+        assert_eq!(merge_shape(100_000, 2, 1 << 20).0, MIN_MERGE_UNIT);
+        assert_eq!(merge_shape(3, 2, 100).0, 100);
+    }
+
+    #[test]
+    fn head_units_shrink_with_the_number_of_streams() {
+        assert_eq!(head_unit(1, 1 << 20), MAX_HEAD_UNIT);
+        assert_eq!(head_unit(1000, 1 << 20), 8 * 1024 * 1024 / 1000);
+        assert_eq!(head_unit(100_000, 1 << 20), MIN_HEAD_UNIT);
+        assert_eq!(head_unit(10, 100), 100);
+    }
+
+    #[test]
+    fn head_budget_is_a_few_units_at_most() {
+        assert_eq!(head_budget(1 << 20), HEAD_BUDGET);
+        assert_eq!(head_budget(100), 800);
+    }
+}

@@ -1,0 +1,308 @@
+//! The ordering engine: numbered units of work run by a bounded number of
+//! workers, with one cancellation and panic path, sized from one memory
+//! budget; and its two consumers, which ask it for units in the order they
+//! need them:
+//!
+//! ```text
+//! units (file order) --submit--> rayon workers: read, parse, route, encode
+//!                    <--receive-- (tag, report, batch), any order
+//! ordered::run   the OTLP envelopes: in file order -> one writer per signal
+//! merge::run     the JSON array: per session stream, on demand -> k-way merge
+//! ```
+//!
+//! Memory is bounded by construction ([`Budget`]): at most `window` units
+//! are between submission and consumption, each of about `chunk` bytes of
+//! input and a few times that of output; the chunk size shrinks as the
+//! thread count grows so that the window fits the budget, and there are
+//! never more workers than the window can keep busy. Nothing grows with the
+//! store, the number of files or sessions, or `--threads`.
+//!
+//! Problems are kept by (file, line) in [`Problems`], so whatever order the
+//! units were consumed in, the first ones reported are the first in file
+//! order, for every format.
+
+pub mod merge;
+pub mod ordered;
+#[cfg(feature = "internals")]
+pub mod probe;
+pub mod sinks;
+pub mod unit;
+pub mod worker;
+
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError, Sender};
+
+use crate::model::{Counts, FileCounts};
+use crate::report::{Problems, StrictAbort};
+use crate::store::StoreFile;
+use unit::Unit;
+use worker::{run_unit, EventSink, ParseOptions, UnitReport};
+
+/// Memory the engine plans for (SPEC §9.1 caps peak RSS at 128 MiB; the
+/// rest is the program, thread stacks and the allocator's slack). It is
+/// spent as: 40 MiB for units in flight (input and encoded output), 24 MiB
+/// for the JSON merge's parsed units and heads ([`merge`]), 12 MiB for the
+/// metric writer's pending points ([`crate::write::metrics`]) and the
+/// writers' queues, the rest for the parser's tape of a long line.
+pub const MEMORY_BUDGET: u64 = 96 << 20;
+/// The share of it for units in flight: their input and encoded output.
+const UNITS_SHARE: u64 = MEMORY_BUDGET / 12 * 5;
+/// A unit in flight holds its input and its output, about this many times
+/// its input (the real mix's OTLP is 2.9x its input).
+const UNIT_FOOTPRINT: u64 = 4;
+/// Units are not cut smaller than this, whatever the thread count.
+const MIN_CHUNK: u64 = 64 << 10;
+
+/// How the budget is spent for a thread count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    /// Parse workers: never more than the window keeps busy.
+    pub workers: usize,
+    /// Units between submission and consumption.
+    pub window: usize,
+    /// Input bytes of a unit.
+    pub chunk: u64,
+}
+
+impl Budget {
+    /// The budget for `threads` cores, with units of at most `chunk_cap` bytes.
+    pub fn new(threads: usize, chunk_cap: u64) -> Self {
+        let threads = threads.max(1);
+        let chunk_cap = chunk_cap.max(1);
+        // Every worker with one unit in hand and one done, plus two.
+        let want = 2 * threads as u64 + 2;
+        let chunk = (UNITS_SHARE / (UNIT_FOOTPRINT * want)).clamp(MIN_CHUNK.min(chunk_cap), chunk_cap);
+        let window = (UNITS_SHARE / (UNIT_FOOTPRINT * chunk)).clamp(2, want) as usize;
+        Self {
+            workers: threads.min((window / 2).max(1)),
+            window,
+            chunk,
+        }
+    }
+}
+
+/// Why the engine stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("interrupted")]
+    Cancelled,
+    #[error(transparent)]
+    Strict(#[from] StrictAbort),
+    #[error("writing the output failed: {0}")]
+    Write(io::Error),
+    #[error("internal error while processing {file}: {message}")]
+    Panic { file: String, message: String },
+}
+
+impl From<io::Error> for EngineError {
+    fn from(e: io::Error) -> Self {
+        EngineError::Write(e)
+    }
+}
+
+impl EngineError {
+    /// The reader of our stdout went away (`| head`): not worth an error.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, EngineError::Write(e) if e.kind() == io::ErrorKind::BrokenPipe)
+    }
+}
+
+/// What one run of the engine works on.
+pub struct Run<'a> {
+    /// The store folders, by position (files name theirs).
+    pub stores: &'a [PathBuf],
+    /// The selected files, in canonical order.
+    pub files: &'a [StoreFile],
+    pub opts: ParseOptions<'a>,
+    pub budget: Budget,
+    pub pool: &'a rayon::ThreadPool,
+    pub cancel: &'a AtomicBool,
+    /// Called with the input bytes of each consumed unit.
+    pub progress: &'a (dyn Fn(u64) + Sync),
+}
+
+impl Run<'_> {
+    pub fn path(&self, file: usize) -> PathBuf {
+        self.files[file].path(self.stores)
+    }
+
+    /// Every unit of file `file`.
+    pub fn units(&self, file: usize) -> impl Iterator<Item = Unit> {
+        unit::units_of(file, self.files[file].size, self.budget.chunk)
+    }
+}
+
+/// A sink a unit is encoded into, and what it becomes.
+pub trait UnitSink: EventSink {
+    type Out: Send;
+    fn finish(self) -> Self::Out;
+}
+
+/// A consumed unit.
+pub struct Done<T> {
+    pub unit: Unit,
+    pub report: UnitReport,
+    pub out: T,
+}
+
+type Result_<T> = (u64, Unit, std::thread::Result<(UnitReport, T)>);
+
+/// Submits units to the workers and receives them back, at most `window`
+/// at a time.
+pub struct Engine<'r, 'a, T> {
+    run: &'r Run<'a>,
+    tx: Sender<Result_<T>>,
+    rx: Receiver<Result_<T>>,
+    inflight: usize,
+}
+
+impl<'r, 'a: 'r, T: Send + 'r> Engine<'r, 'a, T> {
+    pub fn new(run: &'r Run<'a>) -> Self {
+        let (tx, rx) = unbounded();
+        Self {
+            run,
+            tx,
+            rx,
+            inflight: 0,
+        }
+    }
+
+    pub fn run(&self) -> &'r Run<'a> {
+        self.run
+    }
+
+    /// Whether another unit may be submitted.
+    pub fn has_room(&self) -> bool {
+        self.inflight < self.run.budget.window
+    }
+
+    pub fn inflight(&self) -> usize {
+        self.inflight
+    }
+
+    /// Starts `unit` on a worker, encoded into the sink `make` builds;
+    /// `tag` comes back with it. A panic is caught and comes back too.
+    pub fn submit<S, F>(&mut self, scope: &rayon::ScopeFifo<'r>, tag: u64, unit: Unit, make: F)
+    where
+        S: UnitSink<Out = T>,
+        F: FnOnce() -> S + Send + 'r,
+    {
+        self.inflight += 1;
+        let tx = self.tx.clone();
+        let run = self.run;
+        scope.spawn_fifo(move |_| {
+            let result = catch_unwind(AssertUnwindSafe(|| {
+                let mut sink = make();
+                let file = &run.files[unit.file];
+                let report = run_unit(file, &file.path(run.stores), unit, run.opts, &mut sink);
+                (report, sink.finish())
+            }));
+            let _ = tx.send((tag, unit, result));
+        });
+    }
+
+    /// Waits for a unit to come back; stops on cancellation, and turns a
+    /// worker's panic into an error naming the file.
+    pub fn receive(&mut self) -> Result<(u64, Done<T>), EngineError> {
+        loop {
+            match self.rx.recv_timeout(Duration::from_millis(50)) {
+                Ok((tag, unit, result)) => {
+                    self.inflight -= 1;
+                    if self.run.cancel.load(Ordering::Relaxed) {
+                        return Err(EngineError::Cancelled);
+                    }
+                    return match result {
+                        Ok((report, out)) => Ok((tag, Done { unit, report, out })),
+                        Err(p) => Err(EngineError::Panic {
+                            file: self.run.path(unit.file).display().to_string(),
+                            message: panic_message(p),
+                        }),
+                    };
+                }
+                Err(RecvTimeoutError::Timeout) if self.run.cancel.load(Ordering::Relaxed) => {
+                    return Err(EngineError::Cancelled)
+                }
+                Err(RecvTimeoutError::Timeout) => continue,
+                // Cannot happen while `self.tx` lives; treated as a stop.
+                Err(RecvTimeoutError::Disconnected) => return Err(EngineError::Cancelled),
+            }
+        }
+    }
+}
+
+fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "worker panicked".to_string())
+}
+
+/// The accounts of a run: each unit's problems numbered as lines of its
+/// file, counts per file and in all. Units of one file must be recorded in
+/// order (both consumers do); files may interleave.
+pub struct Books {
+    /// Lines of each file recorded so far.
+    lines: Vec<u64>,
+    /// Whether the file's own problem (unreadable, cut short) was reported.
+    file_reported: Vec<bool>,
+    pub total: Counts,
+    pub per_file: Vec<FileCounts>,
+}
+
+impl Books {
+    pub fn new(files: usize) -> Self {
+        Self {
+            lines: vec![0; files],
+            file_reported: vec![false; files],
+            total: Counts::default(),
+            per_file: vec![FileCounts::default(); files],
+        }
+    }
+
+    /// Records a consumed unit: its problems, counts and progress.
+    pub fn record(&mut self, run: &Run<'_>, unit: Unit, report: &UnitReport, problems: &mut Problems) -> Result<(), StrictAbort> {
+        let f = unit.file;
+        let path = || run.path(f).display().to_string();
+        let base = self.lines[f];
+        for (rel, reason) in &report.problems {
+            problems.line(f, base + rel + 1, path, reason)?;
+        }
+        if let Some(reason) = &report.file_problem {
+            if !self.file_reported[f] {
+                self.file_reported[f] = true;
+                problems.file(f, path, reason.clone())?;
+            }
+        }
+        self.lines[f] += report.lines;
+        self.total.add(&report.counts);
+        self.per_file[f].add(&report.counts);
+        (run.progress)(report.bytes);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_keeps_units_in_flight_within_their_share_whatever_the_threads() {
+        for threads in [1, 2, 4, 16, 64, 1024] {
+            let b = Budget::new(threads, 1 << 20);
+            assert!(b.window as u64 * b.chunk * UNIT_FOOTPRINT <= UNITS_SHARE, "{threads}: {b:?}");
+            assert!(b.workers >= 1 && b.workers <= threads && b.workers <= b.window, "{threads}: {b:?}");
+            assert!(b.chunk >= MIN_CHUNK && b.chunk <= 1 << 20, "{threads}: {b:?}");
+        }
+        assert_eq!(Budget::new(2, 1 << 20), Budget { workers: 2, window: 6, chunk: 1 << 20 });
+        // 1,024 threads: as many workers as a window of 64 KiB units keeps busy.
+        let b = Budget::new(1024, 1 << 20);
+        assert_eq!((b.chunk, b.window, b.workers), (64 << 10, 160, 80));
+        // Tests cut tiny units: the cap wins.
+        assert_eq!(Budget::new(4, 61).chunk, 61);
+    }
+}

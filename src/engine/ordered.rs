@@ -1,0 +1,59 @@
+//! The ordered consumer: every unit of every file, in file order.
+//!
+//! Units are submitted in file order while the window has room, come back
+//! in any order, wait in a reorder buffer, and leave it in order: their
+//! problems and counts are recorded and their output delivered (to the
+//! envelope writers, for OTLP; nowhere, for the strict pre-check of a JSON
+//! export). A unit counts against the window from its submission until it
+//! leaves, so the reorder buffer is bounded too.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+
+use super::{Books, Engine, EngineError, Run, UnitSink};
+use crate::report::Problems;
+
+/// Runs every unit through a sink `make` builds, delivering each unit's
+/// output in file order; returns the books.
+pub fn run<S, F, D>(run: &Run<'_>, make: F, problems: &mut Problems, mut deliver: D) -> Result<Books, EngineError>
+where
+    S: UnitSink,
+    F: Fn() -> S + Sync,
+    D: FnMut(S::Out) -> Result<(), EngineError>,
+{
+    let mut books = Books::new(run.files.len());
+    let make = &make;
+    let result = run.pool.in_place_scope_fifo(|scope| -> Result<(), EngineError> {
+        let mut engine = Engine::new(run);
+        let mut units = (0..run.files.len()).flat_map(|f| run.units(f));
+        let (mut submitted, mut next) = (0u64, 0u64);
+        let mut waiting = BTreeMap::new();
+        let mut exhausted = false;
+        loop {
+            while !exhausted && engine.inflight() + waiting.len() < run.budget.window {
+                match units.next() {
+                    Some(u) => {
+                        engine.submit(scope, submitted, u, make);
+                        submitted += 1;
+                    }
+                    None => exhausted = true,
+                }
+            }
+            if next == submitted {
+                return Ok(());
+            }
+            let (tag, done) = engine.receive()?;
+            waiting.insert(tag, done);
+            while let Some(done) = waiting.remove(&next) {
+                next += 1;
+                books.record(run, done.unit, &done.report, problems)?;
+                deliver(done.out)?;
+            }
+        }
+    });
+    if result.is_err() {
+        // Workers stop between lines; the scope waits for them.
+        run.cancel.store(true, Ordering::Relaxed);
+    }
+    result.map(|()| books)
+}

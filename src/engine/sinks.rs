@@ -1,0 +1,292 @@
+//! What workers encode each event into: the OTLP batch of a unit
+//! ([`OtlpSink`]) or the JSON-array elements of a unit with their merge keys
+//! ([`JsonChunk`]).
+//!
+//! All per-record and per-point work happens here, in parallel: log and
+//! span records are written whole; a metric event's attribute fields are
+//! written once however many points it has, each point's body (times and
+//! value) is written as it will appear, and points are tied to their series
+//! through a hash table, so that the ordered writers only splice bytes.
+
+use std::hash::BuildHasher;
+use std::sync::Arc;
+
+use hashbrown::HashTable;
+
+use super::worker::EventSink;
+use crate::encode::json::{write_context, write_element_head};
+use crate::encode::metrics::{count_points, for_each_point, write_point_attrs, write_point_body};
+use crate::encode::resource::{write_resource, write_scope};
+use crate::encode::{logs, spans, Event};
+use crate::model::{BlockHead, BlockKey, MetricKind, MetricSegment, OtlpBatch, PointRec, Pools, Segment, SeriesDef};
+use crate::route::Signal;
+use crate::store::StoreFile;
+
+/// The OTLP [`EventSink`]: encodes each event into the unit's batch.
+pub struct OtlpSink<'a> {
+    pub batch: OtlpBatch,
+    resource_attrs: &'a [(String, String)],
+    /// Attributes per record or point (`OTEL_ATTRIBUTE_COUNT_LIMIT`).
+    attr_limit: usize,
+    pools: &'a Pools,
+    /// Initial capacity of a segment's record bytes.
+    capacity: usize,
+    /// The metric segment's series index, by (name, unit, kind).
+    index: HashTable<u32>,
+}
+
+impl<'a> OtlpSink<'a> {
+    /// A sink for a unit of `input` bytes.
+    pub fn new(resource_attrs: &'a [(String, String)], attr_limit: usize, pools: &'a Pools, input: usize) -> Self {
+        Self {
+            batch: OtlpBatch::default(),
+            resource_attrs,
+            attr_limit,
+            pools,
+            capacity: input.clamp(4096, 4 << 20),
+            index: HashTable::new(),
+        }
+    }
+
+    fn key_and_head(&self, file: &StoreFile, ev: &Event<'_>) -> (BlockKey, BlockHead) {
+        let mut resource = Vec::with_capacity(512);
+        write_resource(&mut resource, &ev.ctx, self.resource_attrs);
+        let mut scope = Vec::with_capacity(96);
+        write_scope(&mut scope, &ev.ctx);
+        let key = BlockKey {
+            session: file.session().into(),
+            day: file.day,
+            deployment: ev.ctx.deployment_url.map(Box::from),
+        };
+        (
+            key,
+            BlockHead {
+                resource: resource.into(),
+                scope: scope.into(),
+            },
+        )
+    }
+}
+
+/// Whether `key` starts no new block after the last segment's: within a
+/// unit (one file) only the deployment URL can change.
+fn same_block(key: Option<&BlockKey>, ev: &Event<'_>) -> bool {
+    key.is_some_and(|k| k.deployment.as_deref() == ev.ctx.deployment_url)
+}
+
+impl EventSink for OtlpSink<'_> {
+    fn event(&mut self, file: &StoreFile, ev: &Event<'_>, signal: Signal) -> (u64, u64) {
+        match signal {
+            Signal::Log | Signal::Span => {
+                let is_log = signal == Signal::Log;
+                let segs = if is_log { &self.batch.logs } else { &self.batch.traces };
+                if !same_block(segs.last().map(|s| &s.key), ev) {
+                    let (key, head) = self.key_and_head(file, ev);
+                    let seg = Segment {
+                        key,
+                        head,
+                        data: self.pools.bytes.take(self.capacity),
+                        ends: self.pools.ends.take(0),
+                    };
+                    let segs = if is_log { &mut self.batch.logs } else { &mut self.batch.traces };
+                    segs.push(seg);
+                }
+                let segs = if is_log { &mut self.batch.logs } else { &mut self.batch.traces };
+                let Some(seg) = segs.last_mut() else {
+                    return (0, 0);
+                };
+                if !seg.ends.is_empty() {
+                    seg.data.push(b',');
+                }
+                match ev.ids {
+                    Some(ids) if !is_log => spans::write_span(&mut seg.data, ev, ids, self.attr_limit),
+                    _ => logs::write_log_record(&mut seg.data, ev, self.attr_limit),
+                }
+                seg.ends.push(seg.data.len());
+                (0, 0)
+            }
+            Signal::Metric => {
+                if !same_block(self.batch.metrics.last().map(|s| &s.key), ev) {
+                    let (key, head) = self.key_and_head(file, ev);
+                    self.batch.metrics.push(MetricSegment {
+                        key,
+                        head,
+                        attrs: self.pools.bytes.take(0),
+                        attr_ends: self.pools.ends.take(0),
+                        bodies: self.pools.bytes.take(0),
+                        names: Vec::new(),
+                        series: Vec::new(),
+                        points: self.pools.points.take(0),
+                    });
+                    self.index.clear();
+                }
+                let Some(seg) = self.batch.metrics.last_mut() else {
+                    return (0, 0);
+                };
+                write_point_attrs(&mut seg.attrs, ev, self.attr_limit);
+                seg.attr_ends.push(seg.attrs.len());
+                let event = (seg.attr_ends.len() - 1) as u32;
+                let name = ev.row.event_name;
+                let index = &mut self.index;
+                let mut points = 0;
+                let dropped = for_each_point(ev, |p| {
+                    let series = find_series(seg, index, name, p.stem, p.unit, p.kind);
+                    write_point_body(&mut seg.bodies, p.start, p.time, p.value);
+                    seg.points.push(PointRec {
+                        series,
+                        event,
+                        body_end: seg.bodies.len(),
+                        start: p.start,
+                        time: p.time,
+                        value: p.value,
+                    });
+                    points += 1;
+                });
+                (points, dropped)
+            }
+        }
+    }
+}
+
+/// Hashes a series identity; `{event}.{stem}` is hashed in its two parts
+/// so that a lookup needs no formatted name.
+fn series_hash(event: &[u8], stem: &[u8], unit: &str, kind: MetricKind) -> u64 {
+    static STATE: std::sync::LazyLock<hashbrown::DefaultHashBuilder> = std::sync::LazyLock::new(Default::default);
+    STATE.hash_one((event, stem, unit, kind))
+}
+
+/// Index of the series `{event}.{stem}` with this unit and kind in `seg`,
+/// added if new: constant time, however many distinct keys a row has.
+fn find_series(
+    seg: &mut MetricSegment,
+    index: &mut HashTable<u32>,
+    event: &str,
+    stem: &str,
+    unit: &'static str,
+    kind: MetricKind,
+) -> u32 {
+    let (event_b, stem_b) = (event.as_bytes(), stem.as_bytes());
+    let hash = series_hash(event_b, stem_b, unit, kind);
+    let (names, series) = (&seg.names, &seg.series);
+    let matches = |&i: &u32| {
+        let s = &series[i as usize];
+        let n = &names[s.name.0 as usize..s.name.1 as usize];
+        s.unit == unit
+            && s.kind == kind
+            && s.event_len as usize == event_b.len()
+            && n.len() == event_b.len() + 1 + stem_b.len()
+            && n.starts_with(event_b)
+            && n.ends_with(stem_b)
+    };
+    if let Some(&i) = index.find(hash, matches) {
+        return i;
+    }
+    let start = seg.names.len() as u32;
+    seg.names.extend_from_slice(event_b);
+    seg.names.push(b'.');
+    seg.names.extend_from_slice(stem_b);
+    seg.series.push(SeriesDef {
+        name: (start, seg.names.len() as u32),
+        event_len: event_b.len() as u32,
+        unit,
+        kind,
+    });
+    let i = (seg.series.len() - 1) as u32;
+    let (names, series) = (&seg.names, &seg.series);
+    index.insert_unique(hash, i, |&j| {
+        let s = &series[j as usize];
+        let n = &names[s.name.0 as usize..s.name.1 as usize];
+        let (e, rest) = n.split_at(s.event_len as usize);
+        series_hash(e, &rest[1..], s.unit, s.kind)
+    });
+    i
+}
+
+/// A header context this long or longer is not copied into each element but
+/// written from one shared buffer: a file's rows all carry it, and a large
+/// one (a 400 KB `os_version`) would otherwise make a unit's output
+/// thousands of times its input.
+const SHARED_CONTEXT: usize = 4096;
+
+/// The separator written before every element but the first.
+pub const SEP: &[u8] = b",\n";
+
+/// Encoded JSON-array elements of one unit with their merge keys.
+#[derive(Default)]
+pub struct JsonChunk {
+    /// Each element preceded by `,\n`, so that a run of consecutive
+    /// elements is one slice the merge writes at once.
+    pub data: Vec<u8>,
+    /// End of each element in `data`.
+    pub ends: Vec<usize>,
+    /// Large shared contexts, each written at its offset of `data` (the end
+    /// of the element it closes), in offset order.
+    pub splices: Vec<(usize, Arc<[u8]>)>,
+    /// (timestamp ns, index into `sids`) of each element.
+    pub keys: Vec<(i64, u32)>,
+    /// Distinct session ids, in order of appearance.
+    pub sids: Vec<Arc<str>>,
+    /// The context bytes of header-context rows, and their deployment URL.
+    context: Option<CachedContext>,
+}
+
+/// A header context's bytes, for the deployment URL they were written with.
+struct CachedContext {
+    deployment: Option<Box<str>>,
+    bytes: Arc<[u8]>,
+}
+
+impl JsonChunk {
+    /// A sink for a unit of `input` bytes of rows.
+    pub fn with_capacity(input: usize) -> Self {
+        Self {
+            data: Vec::with_capacity(2 * input),
+            ..Self::default()
+        }
+    }
+
+    /// The byte range of elements `from..to`, separators included before each.
+    pub fn run(&self, from: usize, to: usize) -> (usize, usize) {
+        let start = if from == 0 { 0 } else { self.ends[from - 1] };
+        (start, self.ends[to - 1])
+    }
+}
+
+impl EventSink for JsonChunk {
+    fn event(&mut self, _file: &StoreFile, ev: &Event<'_>, signal: Signal) -> (u64, u64) {
+        self.data.extend_from_slice(SEP);
+        write_element_head(&mut self.data, ev);
+        if ev.row.context.is_some() {
+            write_context(&mut self.data, &ev.ctx);
+        } else {
+            // A header context: the same bytes for every row of the file with this deployment.
+            let hit = matches!(&self.context, Some(c) if c.deployment.as_deref() == ev.ctx.deployment_url);
+            if !hit {
+                let mut bytes = Vec::with_capacity(320);
+                write_context(&mut bytes, &ev.ctx);
+                self.context = Some(CachedContext {
+                    deployment: ev.ctx.deployment_url.map(Box::from),
+                    bytes: bytes.into(),
+                });
+            }
+            if let Some(CachedContext { bytes, .. }) = &self.context {
+                if bytes.len() >= SHARED_CONTEXT {
+                    self.splices.push((self.data.len(), Arc::clone(bytes)));
+                } else {
+                    self.data.extend_from_slice(bytes);
+                }
+            }
+        }
+        self.ends.push(self.data.len());
+        let sid = ev.ctx.session_id.unwrap_or("");
+        if self.sids.last().map(|s| &**s) != Some(sid) {
+            self.sids.push(Arc::from(sid));
+        }
+        self.keys.push((ev.row.time_nanos, (self.sids.len() - 1) as u32));
+        if signal == Signal::Metric {
+            count_points(ev)
+        } else {
+            (0, 0)
+        }
+    }
+}

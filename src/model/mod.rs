@@ -1,0 +1,24 @@
+//! The data that crosses stages, shared by all of them and depending on
+//! none: numbers as read ([`Num`]), validated trace and span ids
+//! ([`SpanIds`]), event counts ([`Counts`]), problems ([`Problem`]), the
+//! encoded output of one unit of work on its way from a worker to the
+//! ordered writers ([`OtlpBatch`] and its segments), and the buffers that
+//! travel back to be reused ([`Pools`]).
+//!
+//! Keeping them here lets every module import only from stages before it
+//! (select -> parse -> route -> encode -> order -> write/package) and from
+//! this one.
+
+mod batch;
+mod counts;
+mod ids;
+mod num;
+mod pool;
+mod problem;
+
+pub use batch::{BlockHead, BlockKey, MetricKind, MetricSegment, OtlpBatch, PointRec, PointValue, Segment, SeriesDef};
+pub use counts::{Counts, FileCounts};
+pub use ids::{HexId, SpanIds};
+pub use num::Num;
+pub use pool::Pools;
+pub use problem::Problem;

@@ -1,0 +1,136 @@
+//! The JSON array's writer: runs of encoded elements written with `writev`
+//! straight from the parsed units' buffers, with no copy into a buffer.
+//! A run keeps its unit alive until written, so a flush happens after a few
+//! distinct units, a number of pieces or of bytes, to bound memory.
+
+use std::io::{self, IoSlice, Write};
+use std::sync::Arc;
+
+/// One piece of output waiting for a vectored write.
+enum Piece {
+    Static(&'static [u8]),
+    Run(Arc<Vec<u8>>, usize, usize),
+    Shared(Arc<[u8]>),
+}
+
+/// Collects output runs and writes them with `writev`.
+pub struct Runs<'w> {
+    out: &'w mut dyn Write,
+    pending: Vec<Piece>,
+    bytes: usize,
+    units: usize,
+}
+
+impl<'w> Runs<'w> {
+    const MAX_PIECES: usize = 512;
+    const MAX_BYTES: usize = 1 << 20;
+    const MAX_UNITS: usize = 8;
+
+    pub fn new(out: &'w mut dyn Write) -> Self {
+        Self {
+            out,
+            pending: Vec::with_capacity(Self::MAX_PIECES),
+            bytes: 0,
+            units: 0,
+        }
+    }
+
+    pub fn push_static(&mut self, b: &'static [u8]) {
+        self.bytes += b.len();
+        self.pending.push(Piece::Static(b));
+    }
+
+    /// Queues `data[start..end]` with the shared contexts spliced into it
+    /// (those at offsets in `(start, end]`: each closes the element that
+    /// ends there).
+    pub fn push(
+        &mut self,
+        data: &Arc<Vec<u8>>,
+        splices: &[(usize, Arc<[u8]>)],
+        start: usize,
+        end: usize,
+    ) -> io::Result<()> {
+        let first = splices.partition_point(|(at, _)| *at <= start);
+        let mut at = start;
+        for (offset, context) in splices[first..].iter().take_while(|(o, _)| *o <= end) {
+            self.push_piece(data, at, *offset)?;
+            self.bytes += context.len();
+            self.pending.push(Piece::Shared(Arc::clone(context)));
+            at = *offset;
+        }
+        self.push_piece(data, at, end)
+    }
+
+    fn push_piece(&mut self, data: &Arc<Vec<u8>>, start: usize, end: usize) -> io::Result<()> {
+        if start < end {
+            let same = matches!(self.pending.last(), Some(Piece::Run(d, _, _)) if Arc::ptr_eq(d, data));
+            if !same {
+                self.units += 1;
+            }
+            self.bytes += end - start;
+            self.pending.push(Piece::Run(Arc::clone(data), start, end));
+        }
+        if self.pending.len() >= Self::MAX_PIECES || self.bytes >= Self::MAX_BYTES || self.units >= Self::MAX_UNITS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        let mut slices: Vec<IoSlice<'_>> = self
+            .pending
+            .iter()
+            .map(|p| match p {
+                Piece::Static(b) => IoSlice::new(b),
+                Piece::Run(d, a, b) => IoSlice::new(&d[*a..*b]),
+                Piece::Shared(b) => IoSlice::new(b),
+            })
+            .collect();
+        write_all_vectored(self.out, &mut slices)?;
+        drop(slices);
+        self.pending.clear();
+        self.bytes = 0;
+        self.units = 0;
+        Ok(())
+    }
+}
+
+/// `write_all` for a list of slices (the std one is not stable yet).
+fn write_all_vectored(out: &mut dyn Write, mut bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
+    IoSlice::advance_slices(&mut bufs, 0);
+    while !bufs.is_empty() {
+        match out.write_vectored(bufs) {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::WriteZero,
+                    "failed to write the whole output",
+                ))
+            }
+            Ok(n) => IoSlice::advance_slices(&mut bufs, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_contexts_are_spliced_where_their_elements_end() {
+        let data = Arc::new(b",\n{a,\n{b,\n{c".to_vec());
+        let ctx: Arc<[u8]> = Arc::from(&b"<ctx>}"[..]);
+        // Elements end at 4, 8 and 12; each closes with the shared context.
+        let splices = vec![(4, ctx.clone()), (8, ctx.clone()), (12, ctx)];
+        let mut out = Vec::new();
+        {
+            let mut runs = Runs::new(&mut out);
+            runs.push(&data, &splices, 2, 8).unwrap();
+            runs.push(&data, &splices, 8, 12).unwrap();
+            runs.flush().unwrap();
+        }
+        assert_eq!(out, b"{a<ctx>},\n{b<ctx>},\n{c<ctx>}");
+    }
+}

@@ -1,0 +1,429 @@
+//! Where an envelope writer's bytes go: files in a folder, or entries of a
+//! per-signal temporary zip that is merged into the final archive at the
+//! end; and [`Spooled`], which does that on a thread of its own.
+//!
+//! The envelope writer of a signal only assembles bytes; its [`Spooled`]
+//! sink hands them in buffers to an I/O thread that hashes each entry
+//! (sha256, for the manifest), and writes it into the page cache or
+//! deflates it into the signal's temporary zip. So the three costs that
+//! grow with the output (the kernel's copy, the hash and deflate) run beside
+//! the assembling, on another core, and no envelope is ever held in memory.
+//!
+//! Nothing is fsynced: like other command-line tools the exporter leaves
+//! flushing to the OS (an fsync of GBs would cost more than the export).
+//! Atomicity against failures and Ctrl-C comes from the rename in `atomic`.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crossbeam_channel::{bounded, Receiver, Sender};
+use sha2::Digest;
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, ZipWriter};
+
+const BUFFER: usize = 256 * 1024;
+
+/// Buffers queued for a signal's I/O thread: with the one being filled and
+/// the one being written, 6 x 256 KiB per signal.
+const SPOOL_DEPTH: usize = 4;
+
+/// What a sink reports of each entry it wrote, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EntryStats {
+    pub bytes: u64,
+    pub sha256: [u8; 32],
+}
+
+enum Cmd {
+    Start(String),
+    Data(Vec<u8>),
+    End,
+}
+
+/// An entry sink run on its own thread ("ct-io-{signal}"), fed through a
+/// bounded queue of buffers that come back (emptied) to be refilled. Each
+/// entry is hashed there as it is written.
+pub struct Spooled {
+    tx: Option<Sender<Cmd>>,
+    free: Receiver<Vec<u8>>,
+    buf: Vec<u8>,
+    handle: Option<std::thread::JoinHandle<io::Result<Vec<EntryStats>>>>,
+}
+
+impl Spooled {
+    pub fn new(signal: &str, inner: Box<dyn EntrySink>) -> io::Result<Self> {
+        let (tx, rx) = bounded::<Cmd>(SPOOL_DEPTH);
+        let (free_tx, free) = bounded::<Vec<u8>>(SPOOL_DEPTH + 2);
+        let handle = std::thread::Builder::new()
+            .name(format!("ct-io-{signal}"))
+            .spawn(move || -> io::Result<Vec<EntryStats>> {
+                let mut inner = inner;
+                let mut stats = Vec::new();
+                let mut open: Option<(sha2::Sha256, u64)> = None;
+                for cmd in rx {
+                    match cmd {
+                        Cmd::Start(name) => {
+                            inner.start(&name)?;
+                            open = Some((sha2::Sha256::new(), 0));
+                        }
+                        Cmd::Data(mut b) => {
+                            if let Some((hash, bytes)) = &mut open {
+                                hash.update(&b);
+                                *bytes += b.len() as u64;
+                            }
+                            inner.write(&b)?;
+                            b.clear();
+                            let _ = free_tx.try_send(b);
+                        }
+                        Cmd::End => {
+                            inner.end()?;
+                            if let Some((hash, bytes)) = open.take() {
+                                stats.push(EntryStats {
+                                    bytes,
+                                    sha256: hash.finalize().into(),
+                                });
+                            }
+                        }
+                    }
+                }
+                inner.finish()?;
+                Ok(stats)
+            })?;
+        Ok(Self {
+            tx: Some(tx),
+            free,
+            buf: Vec::with_capacity(BUFFER),
+            handle: Some(handle),
+        })
+    }
+
+    fn send(&mut self, cmd: Cmd) -> io::Result<()> {
+        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(cmd).is_ok());
+        if sent {
+            return Ok(());
+        }
+        // The I/O thread stopped: its own error says why.
+        self.tx = None;
+        match self.handle.take().map(|h| h.join()) {
+            Some(Ok(Err(e))) => Err(e),
+            _ => Err(io::Error::other("the output's writer thread stopped")),
+        }
+    }
+
+    fn flush_buf(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let mut fresh = self.free.try_recv().unwrap_or_else(|_| Vec::with_capacity(BUFFER));
+        fresh.clear();
+        let full = std::mem::replace(&mut self.buf, fresh);
+        self.send(Cmd::Data(full))
+    }
+
+    pub fn start(&mut self, name: &str) -> io::Result<()> {
+        self.flush_buf()?;
+        self.send(Cmd::Start(name.to_string()))
+    }
+
+    pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if self.buf.len() + bytes.len() > BUFFER && !self.buf.is_empty() {
+            self.flush_buf()?;
+        }
+        if bytes.len() >= BUFFER {
+            return self.send(Cmd::Data(bytes.to_vec()));
+        }
+        self.buf.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    pub fn end(&mut self) -> io::Result<()> {
+        self.flush_buf()?;
+        self.send(Cmd::End)
+    }
+
+    /// Waits for every entry to be written; returns what each held.
+    pub fn finish(mut self) -> io::Result<Vec<EntryStats>> {
+        self.flush_buf()?;
+        self.tx = None;
+        match self.handle.take().map(|h| h.join()) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(io::Error::other("the output's writer thread panicked")),
+            None => Err(io::Error::other("the output's writer thread stopped")),
+        }
+    }
+}
+
+/// Dropped unfinished (an export that failed): the I/O thread is stopped
+/// and waited for, so nothing writes into a temporary being removed.
+impl Drop for Spooled {
+    fn drop(&mut self) {
+        self.tx = None;
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// A sequence of named entries written one after another.
+pub trait EntrySink: Send {
+    fn start(&mut self, name: &str) -> io::Result<()>;
+    fn write(&mut self, bytes: &[u8]) -> io::Result<()>;
+    fn end(&mut self) -> io::Result<()>;
+    /// Flushes everything; the entries are complete on disk afterwards.
+    fn finish(self: Box<Self>) -> io::Result<()>;
+}
+
+/// Writes entries as files of a folder.
+pub struct FolderSink {
+    dir: PathBuf,
+    current: Option<BufWriter<File>>,
+}
+
+impl FolderSink {
+    pub fn new(dir: &Path) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+            current: None,
+        }
+    }
+}
+
+impl EntrySink for FolderSink {
+    fn start(&mut self, name: &str) -> io::Result<()> {
+        self.end()?;
+        self.current = Some(BufWriter::with_capacity(BUFFER, File::create(self.dir.join(name))?));
+        Ok(())
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match &mut self.current {
+            Some(w) => w.write_all(bytes),
+            None => Err(io::Error::other("write before start of entry")),
+        }
+    }
+
+    fn end(&mut self) -> io::Result<()> {
+        if let Some(mut w) = self.current.take() {
+            w.flush()?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>) -> io::Result<()> {
+        self.end()
+    }
+}
+
+/// How entries are stored: the deflate level, and the time every entry
+/// carries (the export's "now", so that a zip with `--now` fixed is the same
+/// byte for byte, and unzipped files show when they were exported).
+#[derive(Clone, Copy, Debug)]
+pub struct ZipStyle {
+    pub level: i64,
+    pub modified: zip::DateTime,
+}
+
+impl ZipStyle {
+    /// Entry times are UTC; zip cannot store times before 1980 or after 2107
+    /// (those get zip's default, 1980-01-01).
+    pub fn new(level: i64, now: &chrono::DateTime<chrono::Utc>) -> Self {
+        use chrono::{Datelike, Timelike};
+        let modified = u16::try_from(now.year())
+            .ok()
+            .and_then(|y| {
+                zip::DateTime::from_date_and_time(
+                    y,
+                    now.month() as u8,
+                    now.day() as u8,
+                    now.hour() as u8,
+                    now.minute() as u8,
+                    now.second() as u8,
+                )
+                .ok()
+            })
+            .unwrap_or_default();
+        Self { level, modified }
+    }
+}
+
+/// Deflate options for every entry: large-file mode, since an envelope can
+/// exceed 4 GiB.
+pub fn zip_options(style: ZipStyle) -> SimpleFileOptions {
+    let level = style.level;
+    let method = if level == 0 {
+        CompressionMethod::Stored
+    } else {
+        CompressionMethod::Deflated
+    };
+    SimpleFileOptions::default()
+        .compression_method(method)
+        .compression_level((level > 0).then_some(level))
+        .large_file(true)
+        .last_modified_time(style.modified)
+}
+
+/// The file under a zip writer. After its first write error it discards
+/// what it is given: the zip crate finishes an archive when it is dropped,
+/// and would otherwise print its own failure to stderr for every archive
+/// (the export already has the error, and removes the temporary). The
+/// shared flag lets the owner refuse to call such an archive complete.
+struct Latch<W> {
+    inner: W,
+    failed: Arc<AtomicBool>,
+}
+
+impl<W: Write> Write for Latch<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.failed.load(Ordering::Relaxed) {
+            return Ok(buf.len());
+        }
+        self.inner.write(buf).inspect_err(|e| {
+            if e.kind() != io::ErrorKind::Interrupted {
+                self.failed.store(true, Ordering::Relaxed);
+            }
+        })
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.failed.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        self.inner
+            .flush()
+            .inspect_err(|_| self.failed.store(true, Ordering::Relaxed))
+    }
+}
+
+impl<W: Seek> Seek for Latch<W> {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        self.inner.seek(pos)
+    }
+}
+
+type ZipFile<F> = ZipWriter<BufWriter<Latch<F>>>;
+
+/// A zip writer over `file`, and the flag its latch sets on failure.
+fn zip_over<F: Write + Seek>(file: F) -> (ZipFile<F>, Arc<AtomicBool>) {
+    let failed = Arc::new(AtomicBool::new(false));
+    let latch = Latch {
+        inner: file,
+        failed: Arc::clone(&failed),
+    };
+    (ZipWriter::new(BufWriter::with_capacity(BUFFER, latch)), failed)
+}
+
+/// Finishes an archive, failing if any write to it failed.
+fn finish_zip<F: Write + Seek>(zip: ZipFile<F>, failed: &AtomicBool) -> io::Result<()> {
+    let mut inner = zip.finish().map_err(io::Error::other)?;
+    inner.flush()?;
+    if failed.load(Ordering::Relaxed) {
+        return Err(io::Error::other("an earlier write to the archive failed"));
+    }
+    Ok(())
+}
+
+/// Writes entries into a temporary zip (one per signal). The [`Spooled`]
+/// thread hands it whole buffers, so it writes them straight to the
+/// deflater.
+pub struct ZipSink {
+    zip: ZipFile<File>,
+    failed: Arc<AtomicBool>,
+    options: SimpleFileOptions,
+}
+
+impl ZipSink {
+    pub fn create(path: &Path, style: ZipStyle) -> io::Result<Self> {
+        let (zip, failed) = zip_over(File::create(path)?);
+        Ok(Self {
+            zip,
+            failed,
+            options: zip_options(style),
+        })
+    }
+}
+
+impl EntrySink for ZipSink {
+    fn start(&mut self, name: &str) -> io::Result<()> {
+        self.zip.start_file(name, self.options).map_err(io::Error::other)
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.zip.write_all(bytes)
+    }
+
+    fn end(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>) -> io::Result<()> {
+        finish_zip(self.zip, &self.failed)
+    }
+}
+
+/// A per-signal temporary zip and the final names of its entries, in order
+/// (`auto` decides a name only once the signal is written).
+pub struct ZipPart {
+    pub path: PathBuf,
+    pub names: Vec<String>,
+}
+
+/// Builds the final archive in `file` from the per-signal temporary zips
+/// (copying their compressed bytes, not recompressing, under their final
+/// names) and a last entry streamed from the file at `last.1` (the
+/// manifest, written beside the parts).
+pub fn assemble_zip(file: &File, parts: &[ZipPart], last: (&str, &Path), style: ZipStyle) -> io::Result<()> {
+    let (mut zip, failed) = zip_over(file);
+    for part in parts {
+        let mut archive = zip::ZipArchive::new(File::open(&part.path)?).map_err(io::Error::other)?;
+        if archive.len() != part.names.len() {
+            return Err(io::Error::other("a temporary archive lost entries"));
+        }
+        for (i, name) in part.names.iter().enumerate() {
+            let entry = archive.by_index_raw(i).map_err(io::Error::other)?;
+            zip.raw_copy_file_rename(entry, name).map_err(io::Error::other)?;
+        }
+    }
+    zip.start_file(last.0, zip_options(style)).map_err(io::Error::other)?;
+    io::copy(&mut File::open(last.1)?, &mut zip)?;
+    finish_zip(zip, &failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: buffers came back from the I/O thread still full, and
+    /// the next entry repeated (and doubled) what was written before.
+    #[test]
+    fn recycled_spool_buffers_do_not_repeat_earlier_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Spooled::new("test", Box::new(FolderSink::new(dir.path()))).unwrap();
+        let mut want = Vec::new();
+        for (e, name) in ["a.json", "b.json", "c.json"].iter().enumerate() {
+            s.start(name).unwrap();
+            let mut text = Vec::new();
+            // Many buffers' worth of small writes, and one write larger than a buffer.
+            for i in 0..40_000u32 {
+                let piece = format!("{e}:{i},");
+                s.write(piece.as_bytes()).unwrap();
+                text.extend_from_slice(piece.as_bytes());
+            }
+            let big = vec![b'x' + e as u8; BUFFER + 7];
+            s.write(&big).unwrap();
+            text.extend_from_slice(&big);
+            s.end().unwrap();
+            want.push((name.to_string(), text));
+        }
+        let stats = s.finish().unwrap();
+        assert_eq!(stats.len(), 3);
+        for ((name, text), st) in want.iter().zip(stats) {
+            let got = std::fs::read(dir.path().join(name)).unwrap();
+            assert!(got == *text, "{name}: {} bytes written, {} expected", got.len(), text.len());
+            assert_eq!(st.bytes, text.len() as u64);
+            assert_eq!(st.sha256, <[u8; 32]>::from(sha2::Sha256::digest(text)));
+        }
+    }
+}
