@@ -70,7 +70,8 @@ elif case == "props-3000-x-3000":
         f.write(header("c" * 32) + "\n")
         f.write(row(0, ts(1), properties=props, measurements=meas) + "\n")
 elif case == "metric-keys-1000000":
-    meas = ",".join('"gauge_%d":%d' % (i, i) for i in range(1_000_000))
+    # "k%d":1 keeps the line (11 MB) under the default --max-line-bytes.
+    meas = ",".join('"k%d":1' % i for i in range(1_000_000))
     with open(f"{d}/telemetry-2026-11-20-dddddddd.jsonl", "w") as f:
         f.write(header("d" * 32) + "\n")
         f.write('{"event_id":"0000000000000001","event_name":"http.requests","timestamp":"2026-11-20T10:00:00.000Z","event_sequence":0,"properties":{},"measurements":{' + meas + '}}\n')

@@ -14,7 +14,7 @@ use crate::config::{Config, Format, Output};
 use crate::encode::metrics::Temporality;
 use crate::engine::sinks::OtlpSink;
 use crate::engine::worker::{Discard, ParseOptions};
-use crate::engine::{merge, ordered, Books, Budget, EngineError, Run, UnitSink};
+use crate::engine::{merge, ordered, Books, Budget, EngineError, Run};
 use crate::model::{Counts, OtlpBatch, Pools};
 use crate::output::atomic::{self, Inputs, OutputError};
 use crate::output::manifest::{write_manifest, ManifestData, Options};
@@ -96,8 +96,8 @@ pub fn export(cfg: &Config, cancel: &AtomicBool, hooks: Hooks) -> Result<Summary
     }
     let (listing, stats) = store::list_all(&cfg.stores)?;
     let store::Listing { mut files, rejected } = store::select(listing, &cfg.range, cfg.late_days, cfg.shard);
-    store::stat_sizes(&mut files, &cfg.stores);
-    let inputs = Inputs::new(&cfg.stores, files.iter().filter_map(|f| f.id));
+    let ids = store::stat_sizes(&mut files, &cfg.stores);
+    let inputs = Inputs::new(&cfg.stores, ids);
     let mut notes = Vec::new();
     if let Output::Path(p) = &cfg.output {
         if !atomic::is_special(p) {
@@ -224,7 +224,7 @@ fn export_json(
         // The merge meets problems out of file order: check every line in
         // file order first, so that --strict stops at the first problem of
         // the store, as it does for OTLP.
-        ordered::run(run, || Discard, problems, |()| Ok(()))?;
+        ordered::run(run, |_| Discard, problems, |()| Ok(()))?;
     }
     let written = |books| Written {
         books,
@@ -265,13 +265,6 @@ fn export_json(
     }
 }
 
-impl UnitSink for OtlpSink<'_> {
-    type Out = OtlpBatch;
-    fn finish(self) -> OtlpBatch {
-        self.batch
-    }
-}
-
 fn export_otlp(
     cfg: &Config,
     run: &Run<'_>,
@@ -296,7 +289,7 @@ fn export_otlp(
         Ok(Spooled::new(name, inner)?)
     };
     // Every buffer in flight can come back: the window's, the writers' queues.
-    let pools = Arc::new(Pools::new(4 * run.budget.window + 16, 32 << 20));
+    let pools = Arc::new(Pools::new(4 * run.budget.window + 16, run.budget.kept_buffer_bytes()));
     let envelope = |names, s| EnvelopeWriter::new(names, cfg.layout, cfg.max_request_bytes, s);
     let logs = RecordWriter::new(envelope(LOGS, sink(LOGS.file)?), pools.clone());
     let traces = RecordWriter::new(envelope(TRACES, sink(TRACES.file)?), pools.clone());
@@ -307,7 +300,11 @@ fn export_otlp(
         let (traces_tx, traces_h) = crate::write::spawn(scope, "ct-write-traces", traces)?;
         let (metrics_tx, metrics_h) = crate::write::spawn(scope, "ct-write-metrics", metrics)?;
         let stopped = || EngineError::Write(io::Error::other("an envelope writer stopped"));
-        let make = || OtlpSink::new(&cfg.resource_attrs, cfg.attr_limit, &pools, run.budget.chunk as usize);
+        let part = run.budget.part_bytes();
+        let make = |handoff| {
+            OtlpSink::new(&cfg.resource_attrs, cfg.attr_limit, &pools, run.budget.chunk as usize)
+                .in_parts(handoff, part)
+        };
         let books = ordered::run(run, make, problems, |b: OtlpBatch| {
             let sent = (b.logs.is_empty() || logs_tx.send(b.logs).is_ok())
                 && (b.traces.is_empty() || traces_tx.send(b.traces).is_ok())

@@ -34,7 +34,7 @@ pub fn tune(merge: bool) {
         // back to the OS, and every reuse then faults in and zeroes new
         // pages: about a tenth of the workers' time. Kept in the heap, they
         // are reused; peak memory is bounded by the pipeline anyway.
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 << 20);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 8 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
         if merge {
             libc::mallopt(libc::M_ARENA_MAX, 1);

@@ -23,9 +23,6 @@ pub struct StoreFile {
     pub part: u64,
     /// Size in bytes when selected (0 until [`stat_sizes`]).
     pub size: u64,
-    /// (device, inode) when selected, so that an output path can be told
-    /// apart from every input, whatever name it is reached by.
-    pub id: Option<(u64, u64)>,
 }
 
 impl StoreFile {
@@ -276,7 +273,6 @@ pub fn list(dir: &Path) -> Result<Listing, StoreError> {
                     day: p.day,
                     part: p.part,
                     size: 0,
-                    id: None,
                 }),
             },
         }
@@ -349,15 +345,19 @@ pub fn select(listing: Listing, range: &DateRange, late_days: u32, shard: Option
     }
 }
 
-/// Fills in each selected file's size and identity. A file that cannot be
-/// `stat`ed keeps size 0 and is reported when the pipeline fails to open it.
-pub fn stat_sizes(files: &mut [StoreFile], stores: &[PathBuf]) {
+/// Fills in each selected file's size; returns their identities (device,
+/// inode), so that an output path can be told apart from every input,
+/// whatever name it is reached by. A file that cannot be `stat`ed keeps
+/// size 0 and is reported when the pipeline fails to open it.
+pub fn stat_sizes(files: &mut [StoreFile], stores: &[PathBuf]) -> Vec<(u64, u64)> {
+    let mut ids = Vec::with_capacity(files.len());
     for f in files {
         if let Ok(m) = std::fs::symlink_metadata(f.path(stores)) {
             f.size = m.len();
-            f.id = file_id(&m);
+            ids.extend(file_id(&m));
         }
     }
+    ids
 }
 
 /// (device, inode) of a file, where the platform has them.
@@ -521,7 +521,6 @@ mod tests {
             day: p.day,
             part: p.part,
             size: 0,
-            id: None,
         }
     }
 

@@ -63,8 +63,9 @@ pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// The first instant of year 2262 is past `i64` nanoseconds' reach; stop before it.
-const MAX_NANOS: i64 = 9_183_110_400 * 1_000_000_000; // 2261-01-01T00:00:00Z
+/// Timestamps stop before 2262-01-01T00:00:00Z: `i64` nanoseconds reach
+/// 2262-04-11T23:47:16.854775807Z, and a whole year is the clearer bound.
+const MAX_NANOS: i64 = 9_214_646_400 * 1_000_000_000; // 2262-01-01T00:00:00Z
 
 /// Parses an RFC 3339 timestamp to nanoseconds since the epoch (UTC).
 pub fn parse_rfc3339_nanos(s: &str) -> Result<i64, TimestampError> {
@@ -243,6 +244,17 @@ mod tests {
         );
         assert_eq!(
             parse_rfc3339_nanos("9999-12-31T23:59:59Z"),
+            Err(TimestampError::OutOfRange)
+        );
+    }
+
+    /// The bound was 2261-01-01 while the message said 2262-01-01.
+    #[test]
+    fn year_2261_was_rejected_though_the_message_allowed_it() {
+        let last = parse_rfc3339_nanos("2261-12-31T23:59:59.999999999Z").unwrap();
+        assert_eq!(format_rfc3339(last), "2261-12-31T23:59:59.999999999Z");
+        assert_eq!(
+            parse_rfc3339_nanos("2262-01-01T00:00:00Z"),
             Err(TimestampError::OutOfRange)
         );
     }

@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 use super::sinks::{JsonChunk, SEP};
 use super::unit::Unit;
-use super::{Books, Done, Engine, EngineError, Run, UnitSink};
+use super::{Books, Done, Engine, EngineError, Received, Run, Turn, UnitSink};
 use crate::heap::Trim;
 use crate::report::Problems;
 use crate::write::json::Runs;
@@ -73,11 +73,11 @@ struct Stream {
     /// The file (position) and offset the next unit starts at.
     file_pos: usize,
     offset: u64,
-    /// Units requested and consumed so far.
-    requested: u64,
-    consumed: u64,
+    /// Units requested and consumed so far (modulo 2^32: tags carry 32 bits).
+    requested: u32,
+    consumed: u32,
     /// Requested, not yet consumed units, in order; `None` until parsed.
-    slots: VecDeque<Option<Box<Slot>>>,
+    slots: Slots,
     /// Next element of the front unit.
     cursor: usize,
     /// Emitting, and not finished.
@@ -87,6 +87,52 @@ struct Stream {
 }
 
 type HeapKey = Reverse<(i64, Arc<str>, u32)>;
+
+/// A parked stream's place: its first timestamp, then its number. Ties
+/// need not follow the session id here: this only orders re-reading.
+type ParkKey = Reverse<(i64, u32)>;
+
+/// A stream's queue of units, boxed: most of a fleet's streams are parked
+/// or done at any time, and hold one word instead of four.
+#[derive(Default)]
+#[allow(clippy::box_collection)] // the point: one word inline, not four
+struct Slots(Option<Box<VecDeque<Option<Box<Slot>>>>>);
+
+impl Slots {
+    fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |q| q.len())
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn front(&self) -> Option<&Option<Box<Slot>>> {
+        self.0.as_ref()?.front()
+    }
+
+    fn get_mut(&mut self, i: usize) -> Option<&mut Option<Box<Slot>>> {
+        self.0.as_mut()?.get_mut(i)
+    }
+
+    fn push_back(&mut self, slot: Option<Box<Slot>>) {
+        self.0.get_or_insert_default().push_back(slot);
+    }
+
+    /// The front unit; the queue is let go once empty.
+    fn pop_front(&mut self) -> Option<Option<Box<Slot>>> {
+        let q = self.0.as_mut()?;
+        let front = q.pop_front();
+        if q.is_empty() {
+            self.0 = None;
+        }
+        front
+    }
+
+    fn clear(&mut self) {
+        self.0 = None;
+    }
+}
 
 /// Prefetch depth and unit size for `active` streams: enough parsed ahead
 /// to keep every worker busy when few streams are open, and all of it
@@ -130,7 +176,7 @@ struct Merger<'e, 'r, 'a> {
     held: usize,
     max_held: usize,
     /// First keys of parked streams, to take them back in merge order.
-    parked: BinaryHeap<HeapKey>,
+    parked: BinaryHeap<ParkKey>,
     /// Streams that may want a unit, in the order they asked.
     queue: VecDeque<usize>,
     trim: Trim,
@@ -192,7 +238,7 @@ impl<'e, 'r, 'a: 'r> Merger<'e, 'r, 'a> {
     /// its first key: the stream is rewound to that unit's start and re-reads
     /// it when the merge gets near it. Its problems were not recorded yet, so
     /// they are recorded once, on the second reading.
-    fn park(&mut self, s: usize, key: HeapKey) {
+    fn park(&mut self, s: usize, first: i64) {
         let st = &mut self.streams[s];
         if let Some(Some(slot)) = st.slots.pop_front() {
             let unit = slot.done.unit;
@@ -203,9 +249,9 @@ impl<'e, 'r, 'a: 'r> Merger<'e, 'r, 'a> {
             st.requested = st.consumed;
             st.cursor = 0;
         }
-        st.slots = VecDeque::new();
+        st.slots.clear();
         st.parked = true;
-        self.parked.push(key);
+        self.parked.push(Reverse((first, s as u32)));
     }
 
     /// Makes parked stream `s` request its head again.
@@ -218,7 +264,7 @@ impl<'e, 'r, 'a: 'r> Merger<'e, 'r, 'a> {
     /// Re-reads parked heads, earliest first, while the held budget allows.
     fn refill(&mut self, scope: &rayon::ScopeFifo<'r>) {
         while self.held < self.max_held {
-            let Some(Reverse((_, _, s))) = self.parked.pop() else {
+            let Some(Reverse((_, s))) = self.parked.pop() else {
                 break;
             };
             if self.streams[s as usize].parked {
@@ -257,11 +303,11 @@ impl<'e, 'r, 'a: 'r> Merger<'e, 'r, 'a> {
                 continue;
             };
             let st = &mut self.streams[s];
-            let tag = (s as u64) << 32 | (st.requested & 0xFFFF_FFFF);
-            st.requested += 1;
+            let tag = (s as u64) << 32 | u64::from(st.requested);
+            st.requested = st.requested.wrapping_add(1);
             st.slots.push_back(None);
             let hint = unit.bytes() as usize;
-            self.engine.submit(scope, tag, unit, move || JsonChunk::with_capacity(hint));
+            self.engine.submit(scope, tag, unit, move |_| JsonChunk::with_capacity(hint));
             if self.eligible(s) {
                 self.queue.push_back(s);
             }
@@ -270,10 +316,13 @@ impl<'e, 'r, 'a: 'r> Merger<'e, 'r, 'a> {
 
     /// Waits for one parsed unit and files it in its stream's slot.
     fn receive(&mut self, scope: &rayon::ScopeFifo<'r>) -> Result<(), EngineError> {
-        let (tag, done) = self.engine.receive()?;
+        // Elements are small (a line's worth): units never hand parts on.
+        let Received::Done(tag, done) = self.engine.receive()? else {
+            return Err(EngineError::Internal("a JSON unit handed its output on in parts"));
+        };
         let (s, seq) = ((tag >> 32) as usize, tag & 0xFFFF_FFFF);
         let st = &mut self.streams[s];
-        let at = (seq.wrapping_sub(st.consumed) & 0xFFFF_FFFF) as usize;
+        let at = (seq as u32).wrapping_sub(st.consumed) as usize;
         if let Some(slot) = st.slots.get_mut(at) {
             *slot = Some(Box::new(Slot { done }));
         }
@@ -292,7 +341,7 @@ impl<'e, 'r, 'a: 'r> Merger<'e, 'r, 'a> {
             match st.slots.front() {
                 None if !self.has_more(s) => {
                     let st = &mut self.streams[s];
-                    st.slots = VecDeque::new();
+                    st.slots.clear();
                     if st.active {
                         st.active = false;
                         self.active -= 1;
@@ -322,7 +371,7 @@ impl<'e, 'r, 'a: 'r> Merger<'e, 'r, 'a> {
         let st = &mut self.streams[s];
         if let Some(Some(slot)) = st.slots.pop_front() {
             st.cursor = 0;
-            st.consumed += 1;
+            st.consumed = st.consumed.wrapping_add(1);
             let run = self.engine.run();
             self.books.record(run, slot.done.unit, &slot.done.report, self.problems)?;
             self.trim.advance(slot.done.report.bytes);
@@ -341,18 +390,21 @@ pub fn run(run: &Run<'_>, out: &mut dyn Write, problems: &mut Problems) -> Resul
     // a stable sort by session keeps each stream in (date, part) order.
     let mut order: Vec<usize> = (0..run.files.len()).collect();
     order.sort_by(|&a, &b| run.files[a].session().cmp(run.files[b].session()));
-    let mut streams = Vec::new();
+    // Counted first: a fleet archive has hundreds of thousands of sessions,
+    // and a growing vector would copy (and hold twice) all of them.
+    let boundary = |start: usize, i: usize| i == order.len() || run.files[order[i]].session() != run.files[order[start]].session();
+    let count = (1..order.len()).filter(|&i| boundary(i - 1, i)).count() + usize::from(!order.is_empty());
+    let mut streams = Vec::with_capacity(count);
     let mut start = 0;
     for i in 1..=order.len() {
-        let boundary = i == order.len() || run.files[order[i]].session() != run.files[order[start]].session();
-        if boundary {
+        if boundary(start, i) {
             streams.push(Stream {
                 files: start..i,
                 file_pos: 0,
                 offset: 0,
                 requested: 0,
                 consumed: 0,
-                slots: VecDeque::new(),
+                slots: Slots::default(),
                 cursor: 0,
                 active: false,
                 parked: false,
@@ -366,7 +418,7 @@ pub fn run(run: &Run<'_>, out: &mut dyn Write, problems: &mut Problems) -> Resul
     let mut runs = Runs::new(out);
     let result = run.pool.in_place_scope_fifo(|scope| -> Result<(), EngineError> {
         let mut m = Merger {
-            engine: Engine::new(run),
+            engine: Engine::new(run, Arc::new(Turn::default())),
             books: &mut books,
             problems,
             order,
@@ -376,17 +428,18 @@ pub fn run(run: &Run<'_>, out: &mut dyn Write, problems: &mut Problems) -> Resul
             active: 0,
             held: 0,
             max_held: (head_budget(chunk) / head_unit).max(1) as usize,
-            parked: BinaryHeap::new(),
+            // Reserved, not touched: pages are used as streams park.
+            parked: BinaryHeap::with_capacity(count),
             trim: Trim::default(),
         };
         m.pump(scope);
-        let mut heap: BinaryHeap<HeapKey> = BinaryHeap::new();
+        let mut heap: BinaryHeap<HeapKey> = BinaryHeap::with_capacity(count);
         for s in 0..m.streams.len() {
             if let Some(k) = m.head(scope, s)? {
                 if m.held < m.max_held {
                     m.held += 1;
                 } else {
-                    m.park(s, k.clone());
+                    m.park(s, (k.0).0);
                 }
                 heap.push(k);
             }

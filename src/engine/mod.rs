@@ -33,6 +33,7 @@ use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError, Sender};
@@ -84,6 +85,19 @@ impl Budget {
             chunk,
         }
     }
+
+    /// Output a unit may hold before it hands it on in parts: its share of
+    /// the units' budget. Typical units stay well within it.
+    pub fn part_bytes(&self) -> usize {
+        usize::try_from(UNIT_FOOTPRINT * self.chunk).unwrap_or(usize::MAX)
+    }
+
+    /// The largest buffer worth keeping for reuse: twice what a unit's
+    /// output usually needs. A unit with a freak line grows buffers past
+    /// it, and those go back to the allocator rather than stay in a pool.
+    pub fn kept_buffer_bytes(&self) -> usize {
+        usize::try_from(2 * UNIT_FOOTPRINT * self.chunk).unwrap_or(usize::MAX)
+    }
 }
 
 /// Why the engine stopped.
@@ -97,6 +111,8 @@ pub enum EngineError {
     Write(io::Error),
     #[error("internal error while processing {file}: {message}")]
     Panic { file: String, message: String },
+    #[error("internal error: {0}")]
+    Internal(&'static str),
 }
 
 impl From<io::Error> for EngineError {
@@ -150,22 +166,118 @@ pub struct Done<T> {
     pub out: T,
 }
 
-type Result_<T> = (u64, Unit, std::thread::Result<(UnitReport, T)>);
+/// What comes back from a worker.
+enum Msg<T> {
+    /// A unit is done: its report and the rest of its output.
+    Done(u64, Unit, std::thread::Result<(UnitReport, T)>),
+    /// Output of the consumer's next unit, handed on before the unit is done.
+    Part(u64, T),
+}
+
+/// What [`Engine::receive`] got.
+pub enum Received<T> {
+    Done(u64, Done<T>),
+    Part(u64, T),
+}
+
+/// Whose turn it is to hand output on early, and how many parts the
+/// consumer took: a unit whose output outgrows its share of the budget
+/// (one metric row with a million keys) passes it on in parts, but only
+/// once every unit before it is consumed, and one part at a time.
+#[derive(Default)]
+pub struct Turn {
+    state: Mutex<TurnState>,
+    cv: Condvar,
+}
+
+#[derive(Default)]
+struct TurnState {
+    /// The unit the consumer waits for.
+    next: u64,
+    /// Parts delivered so far.
+    acked: u64,
+    /// The consumer stopped: nobody waits for parts any more.
+    stopped: bool,
+}
+
+impl Turn {
+    fn lock(&self) -> MutexGuard<'_, TurnState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn update(&self, f: impl FnOnce(&mut TurnState)) {
+        f(&mut self.lock());
+        self.cv.notify_all();
+    }
+
+    /// The consumer now waits for unit `next`.
+    pub fn advance(&self, next: u64) {
+        self.update(|st| st.next = next);
+    }
+
+    /// The consumer delivered a part.
+    pub fn ack(&self) {
+        self.update(|st| st.acked += 1);
+    }
+
+    /// The consumer stopped (an error, or cancellation).
+    pub fn stop(&self) {
+        self.update(|st| st.stopped = true);
+    }
+
+    /// Waits until `done` holds; `None` once the consumer stopped.
+    fn wait(&self, done: impl Fn(&TurnState) -> bool) -> Option<MutexGuard<'_, TurnState>> {
+        let mut st = self.lock();
+        while !done(&st) {
+            if st.stopped {
+                return None;
+            }
+            st = self.cv.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+        Some(st)
+    }
+}
+
+/// A worker's way to hand its unit's output on in parts ([`Turn`]).
+pub struct Handoff<T> {
+    tag: u64,
+    turn: Arc<Turn>,
+    tx: Sender<Msg<T>>,
+}
+
+impl<T> Handoff<T> {
+    /// Waits for the unit's turn, hands `part` to the consumer and waits
+    /// until it is delivered. False if the consumer stopped meanwhile (the
+    /// part is dropped).
+    pub fn send(&self, part: T) -> bool {
+        let Some(st) = self.turn.wait(|st| st.next == self.tag) else {
+            return false;
+        };
+        let want = st.acked + 1;
+        drop(st);
+        if self.tx.send(Msg::Part(self.tag, part)).is_err() {
+            return false;
+        }
+        self.turn.wait(|st| st.acked >= want).is_some()
+    }
+}
 
 /// Submits units to the workers and receives them back, at most `window`
 /// at a time.
 pub struct Engine<'r, 'a, T> {
     run: &'r Run<'a>,
-    tx: Sender<Result_<T>>,
-    rx: Receiver<Result_<T>>,
+    turn: Arc<Turn>,
+    tx: Sender<Msg<T>>,
+    rx: Receiver<Msg<T>>,
     inflight: usize,
 }
 
 impl<'r, 'a: 'r, T: Send + 'r> Engine<'r, 'a, T> {
-    pub fn new(run: &'r Run<'a>) -> Self {
+    pub fn new(run: &'r Run<'a>, turn: Arc<Turn>) -> Self {
         let (tx, rx) = unbounded();
         Self {
             run,
+            turn,
             tx,
             rx,
             inflight: 0,
@@ -185,47 +297,49 @@ impl<'r, 'a: 'r, T: Send + 'r> Engine<'r, 'a, T> {
         self.inflight
     }
 
-    /// Starts `unit` on a worker, encoded into the sink `make` builds;
-    /// `tag` comes back with it. A panic is caught and comes back too.
+    /// Starts `unit` on a worker, encoded into the sink `make` builds (it
+    /// may hand output on early through the [`Handoff`] it is given); `tag`
+    /// comes back with it. A panic is caught and comes back too.
     pub fn submit<S, F>(&mut self, scope: &rayon::ScopeFifo<'r>, tag: u64, unit: Unit, make: F)
     where
         S: UnitSink<Out = T>,
-        F: FnOnce() -> S + Send + 'r,
+        F: FnOnce(Handoff<T>) -> S + Send + 'r,
     {
         self.inflight += 1;
         let tx = self.tx.clone();
+        let handoff = Handoff {
+            tag,
+            turn: self.turn.clone(),
+            tx: self.tx.clone(),
+        };
         let run = self.run;
         scope.spawn_fifo(move |_| {
             let result = catch_unwind(AssertUnwindSafe(|| {
-                let mut sink = make();
+                let mut sink = make(handoff);
                 let file = &run.files[unit.file];
                 let report = run_unit(file, &file.path(run.stores), unit, run.opts, &mut sink);
                 (report, sink.finish())
             }));
-            let _ = tx.send((tag, unit, result));
+            let _ = tx.send(Msg::Done(tag, unit, result));
         });
     }
 
-    /// Waits for a unit to come back; stops on cancellation, and turns a
-    /// worker's panic into an error naming the file.
-    pub fn receive(&mut self) -> Result<(u64, Done<T>), EngineError> {
+    /// Waits for a unit, or a part of the next one, to come back; stops on
+    /// cancellation, and turns a worker's panic into an error naming the file.
+    pub fn receive(&mut self) -> Result<Received<T>, EngineError> {
         loop {
             match self.rx.recv_timeout(Duration::from_millis(50)) {
-                Ok((tag, unit, result)) => {
+                _ if self.run.cancel.load(Ordering::Relaxed) => return Err(EngineError::Cancelled),
+                Ok(Msg::Part(tag, part)) => return Ok(Received::Part(tag, part)),
+                Ok(Msg::Done(tag, unit, result)) => {
                     self.inflight -= 1;
-                    if self.run.cancel.load(Ordering::Relaxed) {
-                        return Err(EngineError::Cancelled);
-                    }
                     return match result {
-                        Ok((report, out)) => Ok((tag, Done { unit, report, out })),
+                        Ok((report, out)) => Ok(Received::Done(tag, Done { unit, report, out })),
                         Err(p) => Err(EngineError::Panic {
                             file: self.run.path(unit.file).display().to_string(),
                             message: panic_message(p),
                         }),
                     };
-                }
-                Err(RecvTimeoutError::Timeout) if self.run.cancel.load(Ordering::Relaxed) => {
-                    return Err(EngineError::Cancelled)
                 }
                 Err(RecvTimeoutError::Timeout) => continue,
                 // Cannot happen while `self.tx` lives; treated as a stop.

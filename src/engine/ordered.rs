@@ -5,12 +5,15 @@
 //! problems and counts are recorded and their output delivered (to the
 //! envelope writers, for OTLP; nowhere, for the strict pre-check of a JSON
 //! export). A unit counts against the window from its submission until it
-//! leaves, so the reorder buffer is bounded too.
+//! leaves, so the reorder buffer is bounded too. A unit whose output
+//! outgrows its share hands it on in parts once it is the next to leave
+//! ([`super::Turn`]); those are delivered at once.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
-use super::{Books, Engine, EngineError, Run, UnitSink};
+use super::{Books, Engine, EngineError, Handoff, Received, Run, Turn, UnitSink};
 use crate::report::Problems;
 
 /// Runs every unit through a sink `make` builds, delivering each unit's
@@ -18,18 +21,19 @@ use crate::report::Problems;
 pub fn run<S, F, D>(run: &Run<'_>, make: F, problems: &mut Problems, mut deliver: D) -> Result<Books, EngineError>
 where
     S: UnitSink,
-    F: Fn() -> S + Sync,
+    F: Fn(Handoff<S::Out>) -> S + Sync,
     D: FnMut(S::Out) -> Result<(), EngineError>,
 {
     let mut books = Books::new(run.files.len());
     let make = &make;
+    let turn = Arc::new(Turn::default());
     let result = run.pool.in_place_scope_fifo(|scope| -> Result<(), EngineError> {
-        let mut engine = Engine::new(run);
+        let mut engine = Engine::new(run, turn.clone());
         let mut units = (0..run.files.len()).flat_map(|f| run.units(f));
         let (mut submitted, mut next) = (0u64, 0u64);
         let mut waiting = BTreeMap::new();
         let mut exhausted = false;
-        loop {
+        let result = (|| loop {
             while !exhausted && engine.inflight() + waiting.len() < run.budget.window {
                 match units.next() {
                     Some(u) => {
@@ -42,18 +46,31 @@ where
             if next == submitted {
                 return Ok(());
             }
-            let (tag, done) = engine.receive()?;
-            waiting.insert(tag, done);
-            while let Some(done) = waiting.remove(&next) {
-                next += 1;
-                books.record(run, done.unit, &done.report, problems)?;
-                deliver(done.out)?;
+            match engine.receive()? {
+                // Only the next unit hands parts on: deliver at once.
+                Received::Part(tag, part) if tag == next => {
+                    deliver(part)?;
+                    turn.ack();
+                }
+                Received::Part(..) => return Err(EngineError::Internal("a unit handed output on out of turn")),
+                Received::Done(tag, done) => {
+                    waiting.insert(tag, done);
+                    while let Some(done) = waiting.remove(&next) {
+                        next += 1;
+                        books.record(run, done.unit, &done.report, problems)?;
+                        deliver(done.out)?;
+                        turn.advance(next);
+                    }
+                }
             }
+        })();
+        if result.is_err() {
+            // Workers stop between lines, and stop waiting for their turn;
+            // the scope waits for them.
+            run.cancel.store(true, Ordering::Relaxed);
+            turn.stop();
         }
+        result
     });
-    if result.is_err() {
-        // Workers stop between lines; the scope waits for them.
-        run.cancel.store(true, Ordering::Relaxed);
-    }
     result.map(|()| books)
 }

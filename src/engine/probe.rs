@@ -65,7 +65,6 @@ pub fn probe_line(line: &[u8], with_header: bool) -> Probe {
         day: 0,
         part: 0,
         size: 0,
-        id: None,
     };
     let header = Header {
         header: with_header.then(|| OwnedHeader::with_session(1, "probe-session")),

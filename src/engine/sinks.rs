@@ -14,6 +14,7 @@ use std::sync::Arc;
 use hashbrown::HashTable;
 
 use super::worker::EventSink;
+use super::{Handoff, UnitSink};
 use crate::encode::json::{write_context, write_element_head};
 use crate::encode::metrics::{count_points, for_each_point, write_point_attrs, write_point_body};
 use crate::encode::resource::{write_resource, write_scope};
@@ -23,6 +24,12 @@ use crate::route::Signal;
 use crate::store::StoreFile;
 
 /// The OTLP [`EventSink`]: encodes each event into the unit's batch.
+///
+/// A batch that outgrows `part_bytes` (a unit of freak rows: a metric row
+/// with a million keys is 100 MB of points) is handed on in parts
+/// ([`Handoff`]): between events, or between the points of one event.
+/// The writers continue the block and the series where the part ended,
+/// so the output is the same as if it had come whole.
 pub struct OtlpSink<'a> {
     pub batch: OtlpBatch,
     resource_attrs: &'a [(String, String)],
@@ -33,10 +40,18 @@ pub struct OtlpSink<'a> {
     capacity: usize,
     /// The metric segment's series index, by (name, unit, kind).
     index: HashTable<u32>,
+    handoff: Option<Handoff<OtlpBatch>>,
+    /// Output held before the next hand-off.
+    part_bytes: usize,
+    /// The same, once the unit has handed output on.
+    later_parts: usize,
+    /// The consumer stopped taking parts: the rest is dropped (the export
+    /// is failing or cancelled).
+    stopped: bool,
 }
 
 impl<'a> OtlpSink<'a> {
-    /// A sink for a unit of `input` bytes.
+    /// A sink for a unit of `input` bytes that keeps its whole output.
     pub fn new(resource_attrs: &'a [(String, String)], attr_limit: usize, pools: &'a Pools, input: usize) -> Self {
         Self {
             batch: OtlpBatch::default(),
@@ -45,6 +60,21 @@ impl<'a> OtlpSink<'a> {
             pools,
             capacity: input.clamp(4096, 4 << 20),
             index: HashTable::new(),
+            handoff: None,
+            part_bytes: usize::MAX,
+            later_parts: usize::MAX,
+            stopped: false,
+        }
+    }
+
+    /// Hands the batch on through `handoff` whenever it holds more than
+    /// `part_bytes` (a quarter of that after the first time).
+    pub fn in_parts(self, handoff: Handoff<OtlpBatch>, part_bytes: usize) -> Self {
+        Self {
+            handoff: Some(handoff),
+            part_bytes: part_bytes.max(4),
+            later_parts: part_bytes.max(4) / 4,
+            ..self
         }
     }
 
@@ -66,6 +96,78 @@ impl<'a> OtlpSink<'a> {
             },
         )
     }
+
+    /// Hands the batch so far on, when there is a consumer to take it.
+    fn hand_off(&mut self) {
+        let Some(h) = &self.handoff else {
+            return;
+        };
+        let part = std::mem::take(&mut self.batch);
+        self.stopped |= !h.send(part);
+        // The unit is the consumer's next now: smaller parts cost no
+        // waiting, and hold less while they queue for the writers.
+        self.part_bytes = self.later_parts;
+    }
+
+    fn metric_event(&mut self, file: &StoreFile, ev: &Event<'_>) -> (u64, u64) {
+        if !same_block(self.batch.metrics.last().map(|s| &s.key), ev) {
+            let (key, head) = self.key_and_head(file, ev);
+            self.batch.metrics.push(self.metric_segment(key, head));
+            self.index.clear();
+        }
+        let Some(seg) = self.batch.metrics.last_mut() else {
+            return (0, 0);
+        };
+        write_point_attrs(&mut seg.attrs, ev, self.attr_limit);
+        seg.attr_ends.push(seg.attrs.len());
+        let mut event = (seg.attr_ends.len() - 1) as u32;
+        let name = ev.row.event_name;
+        let mut points = 0;
+        let dropped = for_each_point(ev, |p| {
+            if self.stopped {
+                return;
+            }
+            let Some(seg) = self.batch.metrics.last_mut() else {
+                return;
+            };
+            let series = find_series(seg, &mut self.index, name, p.stem, p.unit, p.kind);
+            write_point_body(&mut seg.bodies, p.start, p.time, p.value);
+            seg.points.push(PointRec {
+                series,
+                event,
+                body_end: seg.bodies.len(),
+                start: p.start,
+                time: p.time,
+                value: p.value,
+            });
+            points += 1;
+            if self.handoff.is_some() && seg.held() > self.part_bytes {
+                // Mid-event: the next part starts with this event's attributes.
+                let (key, head, attrs) = (seg.key.clone(), seg.head.clone(), seg.event_attrs(event).to_vec());
+                self.hand_off();
+                let mut next = self.metric_segment(key, head);
+                next.attrs.extend_from_slice(&attrs);
+                next.attr_ends.push(next.attrs.len());
+                self.batch.metrics.push(next);
+                self.index.clear();
+                event = 0;
+            }
+        });
+        (points, dropped)
+    }
+
+    fn metric_segment(&self, key: BlockKey, head: BlockHead) -> MetricSegment {
+        MetricSegment {
+            key,
+            head,
+            attrs: self.pools.bytes.take(0),
+            attr_ends: self.pools.ends.take(0),
+            bodies: self.pools.bytes.take(0),
+            names: Vec::new(),
+            series: Vec::new(),
+            points: self.pools.points.take(0),
+        }
+    }
 }
 
 /// Whether `key` starts no new block after the last segment's: within a
@@ -76,7 +178,10 @@ fn same_block(key: Option<&BlockKey>, ev: &Event<'_>) -> bool {
 
 impl EventSink for OtlpSink<'_> {
     fn event(&mut self, file: &StoreFile, ev: &Event<'_>, signal: Signal) -> (u64, u64) {
-        match signal {
+        if self.stopped {
+            return (0, 0);
+        }
+        let counted = match signal {
             Signal::Log | Signal::Span => {
                 let is_log = signal == Signal::Log;
                 let segs = if is_log { &self.batch.logs } else { &self.batch.traces };
@@ -105,46 +210,19 @@ impl EventSink for OtlpSink<'_> {
                 seg.ends.push(seg.data.len());
                 (0, 0)
             }
-            Signal::Metric => {
-                if !same_block(self.batch.metrics.last().map(|s| &s.key), ev) {
-                    let (key, head) = self.key_and_head(file, ev);
-                    self.batch.metrics.push(MetricSegment {
-                        key,
-                        head,
-                        attrs: self.pools.bytes.take(0),
-                        attr_ends: self.pools.ends.take(0),
-                        bodies: self.pools.bytes.take(0),
-                        names: Vec::new(),
-                        series: Vec::new(),
-                        points: self.pools.points.take(0),
-                    });
-                    self.index.clear();
-                }
-                let Some(seg) = self.batch.metrics.last_mut() else {
-                    return (0, 0);
-                };
-                write_point_attrs(&mut seg.attrs, ev, self.attr_limit);
-                seg.attr_ends.push(seg.attrs.len());
-                let event = (seg.attr_ends.len() - 1) as u32;
-                let name = ev.row.event_name;
-                let index = &mut self.index;
-                let mut points = 0;
-                let dropped = for_each_point(ev, |p| {
-                    let series = find_series(seg, index, name, p.stem, p.unit, p.kind);
-                    write_point_body(&mut seg.bodies, p.start, p.time, p.value);
-                    seg.points.push(PointRec {
-                        series,
-                        event,
-                        body_end: seg.bodies.len(),
-                        start: p.start,
-                        time: p.time,
-                        value: p.value,
-                    });
-                    points += 1;
-                });
-                (points, dropped)
-            }
+            Signal::Metric => self.metric_event(file, ev),
+        };
+        if self.handoff.is_some() && self.batch.held() > self.part_bytes {
+            self.hand_off();
         }
+        counted
+    }
+}
+
+impl UnitSink for OtlpSink<'_> {
+    type Out = OtlpBatch;
+    fn finish(self) -> OtlpBatch {
+        self.batch
     }
 }
 

@@ -38,6 +38,11 @@ pub struct Segment {
 }
 
 impl Segment {
+    /// Bytes it holds, about.
+    pub fn held(&self) -> usize {
+        self.data.len() + self.ends.len() * size_of::<usize>()
+    }
+
     pub fn records(&self) -> impl Iterator<Item = &[u8]> {
         let mut start = 0usize;
         self.ends.iter().map(move |&e| {
@@ -130,6 +135,16 @@ pub struct MetricSegment {
 }
 
 impl MetricSegment {
+    /// Bytes it holds, about.
+    pub fn held(&self) -> usize {
+        self.attrs.len()
+            + self.attr_ends.len() * size_of::<usize>()
+            + self.bodies.len()
+            + self.names.len()
+            + self.series.len() * size_of::<SeriesDef>()
+            + self.points.len() * size_of::<PointRec>()
+    }
+
     /// The attribute fields of event `i`.
     pub fn event_attrs(&self, i: u32) -> &[u8] {
         let i = i as usize;
@@ -149,10 +164,19 @@ impl MetricSegment {
     }
 }
 
-/// Everything one unit of work sends to the envelope writers.
+/// Everything one unit of work sends to the envelope writers (or one part
+/// of it, for a unit whose output outgrew its share).
 #[derive(Debug, Default)]
 pub struct OtlpBatch {
     pub logs: Vec<Segment>,
     pub traces: Vec<Segment>,
     pub metrics: Vec<MetricSegment>,
+}
+
+impl OtlpBatch {
+    /// Bytes it holds, about.
+    pub fn held(&self) -> usize {
+        self.logs.iter().chain(&self.traces).map(Segment::held).sum::<usize>()
+            + self.metrics.iter().map(MetricSegment::held).sum::<usize>()
+    }
 }

@@ -215,6 +215,8 @@ fn forget(path: &Path) {
     live().retain(|p| p != path);
 }
 
+/// Best effort: what cannot be removed now is a stale temporary that the
+/// next run into the same folder removes (`clean_stale`).
 fn remove(path: &Path) {
     let _ = match path.symlink_metadata() {
         Ok(m) if m.is_dir() => std::fs::remove_dir_all(path),
