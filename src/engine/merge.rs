@@ -41,6 +41,9 @@ pub const HEAD_BUDGET: u64 = super::MEMORY_BUDGET / 12;
 /// And at most this many units' worth, so that small test units exercise
 /// parking too.
 pub const HEAD_BUDGET_UNITS: u64 = 8;
+/// A parsed head holds about this many times its input: elements carry
+/// their context, plus the unit's keys, offsets and report.
+const HEAD_FOOTPRINT: u64 = 4;
 /// The smallest merge unit: a dozen typical lines.
 const MIN_MERGE_UNIT: u64 = 8 << 10;
 /// Head units: small, but enough for a header and a first event.
@@ -179,6 +182,10 @@ struct Merger<'e, 'r, 'a> {
     parked: BinaryHeap<ParkKey>,
     /// Streams that may want a unit, in the order they asked.
     queue: VecDeque<usize>,
+    /// Input bytes of units requested and not yet consumed or let go.
+    requested_bytes: u64,
+    /// The most `requested_bytes` may reach by parsing ahead.
+    max_requested: u64,
     trim: Trim,
 }
 
@@ -242,6 +249,7 @@ impl<'e, 'r, 'a: 'r> Merger<'e, 'r, 'a> {
         let st = &mut self.streams[s];
         if let Some(Some(slot)) = st.slots.pop_front() {
             let unit = slot.done.unit;
+            self.requested_bytes -= unit.bytes();
             if let Some(pos) = self.order[st.files.clone()].iter().position(|&f| f == unit.file) {
                 st.file_pos = pos;
             }
@@ -299,9 +307,17 @@ impl<'e, 'r, 'a: 'r> Merger<'e, 'r, 'a> {
             } else {
                 self.head_unit
             };
+            // A stream's next unit is always read (the merge needs it);
+            // reading further ahead only within the budget, however many
+            // streams are open and whatever size their units were cut at.
+            let ahead = !self.streams[s].slots.is_empty();
+            if ahead && self.requested_bytes + size > self.max_requested {
+                continue;
+            }
             let Some(unit) = self.next_unit(s, size) else {
                 continue;
             };
+            self.requested_bytes += unit.bytes();
             let st = &mut self.streams[s];
             let tag = (s as u64) << 32 | u64::from(st.requested);
             st.requested = st.requested.wrapping_add(1);
@@ -323,8 +339,10 @@ impl<'e, 'r, 'a: 'r> Merger<'e, 'r, 'a> {
         let (s, seq) = ((tag >> 32) as usize, tag & 0xFFFF_FFFF);
         let st = &mut self.streams[s];
         let at = (seq as u32).wrapping_sub(st.consumed) as usize;
-        if let Some(slot) = st.slots.get_mut(at) {
-            *slot = Some(Box::new(Slot { done }));
+        match st.slots.get_mut(at) {
+            Some(slot) => *slot = Some(Box::new(Slot { done })),
+            // Its stream was parked meanwhile: the unit is read again later.
+            None => self.requested_bytes -= done.unit.bytes(),
         }
         if self.eligible(s) {
             self.queue.push_back(s);
@@ -370,6 +388,7 @@ impl<'e, 'r, 'a: 'r> Merger<'e, 'r, 'a> {
     fn consume_front(&mut self, scope: &rayon::ScopeFifo<'r>, s: usize) -> Result<(), EngineError> {
         let st = &mut self.streams[s];
         if let Some(Some(slot)) = st.slots.pop_front() {
+            self.requested_bytes -= slot.done.unit.bytes();
             st.cursor = 0;
             st.consumed = st.consumed.wrapping_add(1);
             let run = self.engine.run();
@@ -381,6 +400,15 @@ impl<'e, 'r, 'a: 'r> Merger<'e, 'r, 'a> {
         }
         self.pump(scope);
         Ok(())
+    }
+}
+
+/// The writer stops with `Interrupted` once the export is cancelled.
+fn written_or_cancelled(e: std::io::Error) -> EngineError {
+    if e.kind() == std::io::ErrorKind::Interrupted {
+        EngineError::Cancelled
+    } else {
+        EngineError::Write(e)
     }
 }
 
@@ -415,7 +443,7 @@ pub fn run(run: &Run<'_>, out: &mut dyn Write, problems: &mut Problems) -> Resul
     let chunk = run.budget.chunk;
     let head_unit = head_unit(streams.len(), chunk);
     let mut books = Books::new(run.files.len());
-    let mut runs = Runs::new(out);
+    let mut runs = Runs::new(out, run.cancel);
     let result = run.pool.in_place_scope_fifo(|scope| -> Result<(), EngineError> {
         let mut m = Merger {
             engine: Engine::new(run, Arc::new(Turn::default())),
@@ -427,9 +455,11 @@ pub fn run(run: &Run<'_>, out: &mut dyn Write, problems: &mut Problems) -> Resul
             streams,
             active: 0,
             held: 0,
-            max_held: (head_budget(chunk) / head_unit).max(1) as usize,
+            max_held: (head_budget(chunk) / (head_unit * HEAD_FOOTPRINT)).max(1) as usize,
             // Reserved, not touched: pages are used as streams park.
             parked: BinaryHeap::with_capacity(count),
+            requested_bytes: 0,
+            max_requested: MERGE_BUDGET + head_budget(chunk),
             trim: Trim::default(),
         };
         m.pump(scope);
@@ -487,9 +517,9 @@ pub fn run(run: &Run<'_>, out: &mut dyn Write, problems: &mut Problems) -> Resul
                 let (a, b) = p.chunk.run(from, to);
                 if written == 0 {
                     runs.push_static(b"[\n");
-                    runs.push(&p.bytes, &p.chunk.splices, a + SEP.len(), b)?;
+                    runs.push(&p.bytes, &p.chunk.splices, a + SEP.len(), b).map_err(written_or_cancelled)?;
                 } else {
-                    runs.push(&p.bytes, &p.chunk.splices, a, b)?;
+                    runs.push(&p.bytes, &p.chunk.splices, a, b).map_err(written_or_cancelled)?;
                 }
                 written += (to - from) as u64;
                 st.cursor = to;
@@ -499,7 +529,7 @@ pub fn run(run: &Run<'_>, out: &mut dyn Write, problems: &mut Problems) -> Resul
             }
         }
         runs.push_static(if written == 0 { b"[]\n" } else { b"\n]\n" });
-        runs.flush()?;
+        runs.flush().map_err(written_or_cancelled)?;
         Ok(())
     });
     if result.is_err() {

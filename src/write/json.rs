@@ -1,9 +1,13 @@
 //! The JSON array's writer: runs of encoded elements written with `writev`
 //! straight from the parsed units' buffers, with no copy into a buffer.
 //! A run keeps its unit alive until written, so a flush happens after a few
-//! distinct units, a number of pieces or of bytes, to bound memory.
+//! distinct units, a number of pieces or of bytes, to bound memory, and
+//! each flush first looks at the cancel flag: a unit whose elements carry a
+//! megabyte context each can expand to hundreds of megabytes, and Ctrl-C
+//! must stop it within a second (SPEC §9.2).
 
 use std::io::{self, IoSlice, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// One piece of output waiting for a vectored write.
@@ -16,6 +20,7 @@ enum Piece {
 /// Collects output runs and writes them with `writev`.
 pub struct Runs<'w> {
     out: &'w mut dyn Write,
+    cancel: &'w AtomicBool,
     pending: Vec<Piece>,
     bytes: usize,
     units: usize,
@@ -26,9 +31,10 @@ impl<'w> Runs<'w> {
     const MAX_BYTES: usize = 1 << 20;
     const MAX_UNITS: usize = 8;
 
-    pub fn new(out: &'w mut dyn Write) -> Self {
+    pub fn new(out: &'w mut dyn Write, cancel: &'w AtomicBool) -> Self {
         Self {
             out,
+            cancel,
             pending: Vec::with_capacity(Self::MAX_PIECES),
             bytes: 0,
             units: 0,
@@ -57,6 +63,7 @@ impl<'w> Runs<'w> {
             self.bytes += context.len();
             self.pending.push(Piece::Shared(Arc::clone(context)));
             at = *offset;
+            self.flush_if_full()?;
         }
         self.push_piece(data, at, end)
     }
@@ -70,13 +77,22 @@ impl<'w> Runs<'w> {
             self.bytes += end - start;
             self.pending.push(Piece::Run(Arc::clone(data), start, end));
         }
+        self.flush_if_full()
+    }
+
+    fn flush_if_full(&mut self) -> io::Result<()> {
         if self.pending.len() >= Self::MAX_PIECES || self.bytes >= Self::MAX_BYTES || self.units >= Self::MAX_UNITS {
             self.flush()?;
         }
         Ok(())
     }
 
+    /// Writes what is pending; fails with [`io::ErrorKind::Interrupted`]
+    /// once the export is cancelled.
     pub fn flush(&mut self) -> io::Result<()> {
+        if self.cancel.load(Ordering::Relaxed) {
+            return Err(io::Error::new(io::ErrorKind::Interrupted, "cancelled"));
+        }
         let mut slices: Vec<IoSlice<'_>> = self
             .pending
             .iter()
@@ -119,6 +135,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_cancelled_export_stops_inside_a_run_of_big_contexts() {
+        // Ten elements of 1 MiB context each: the writer flushes after the
+        // first megabyte and sees the flag, not after the whole run.
+        let data = Arc::new(b",\n{a,\n{b,\n{c,\n{d,\n{e,\n{f,\n{g,\n{h,\n{i,\n{j".to_vec());
+        let ctx: Arc<[u8]> = Arc::from(vec![b'x'; 1 << 20]);
+        let splices: Vec<_> = (1..=10).map(|i| (i * 4, ctx.clone())).collect();
+        let cancel = AtomicBool::new(true);
+        let mut out = Vec::new();
+        let mut runs = Runs::new(&mut out, &cancel);
+        let err = runs.push(&data, &splices, 0, 40).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::Interrupted);
+        drop(runs);
+        assert!(out.is_empty());
+    }
+
+    #[test]
     fn shared_contexts_are_spliced_where_their_elements_end() {
         let data = Arc::new(b",\n{a,\n{b,\n{c".to_vec());
         let ctx: Arc<[u8]> = Arc::from(&b"<ctx>}"[..]);
@@ -126,7 +158,8 @@ mod tests {
         let splices = vec![(4, ctx.clone()), (8, ctx.clone()), (12, ctx)];
         let mut out = Vec::new();
         {
-            let mut runs = Runs::new(&mut out);
+            let cancel = AtomicBool::new(false);
+            let mut runs = Runs::new(&mut out, &cancel);
             runs.push(&data, &splices, 2, 8).unwrap();
             runs.push(&data, &splices, 8, 12).unwrap();
             runs.flush().unwrap();
