@@ -100,7 +100,7 @@ impl EntrySink for NullSink {
         std::hint::black_box(b);
         Ok(())
     }
-    fn end(&mut self) -> std::io::Result<()> {
+    fn end(&mut self, _: u64) -> std::io::Result<()> {
         Ok(())
     }
     fn finish(self: Box<Self>) -> std::io::Result<()> {

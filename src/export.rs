@@ -10,7 +10,8 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::config::{Config, Format, Output};
+use crate::config::{Config, Format, Layout, Output};
+use crate::deliver::{DeliverySummary, Dispatcher, HttpSink, SendError, Settings, SignalStats, SIGNALS};
 use crate::encode::metrics::Temporality;
 use crate::engine::sinks::OtlpSink;
 use crate::engine::worker::{Discard, ParseOptions};
@@ -37,6 +38,8 @@ pub enum ExportError {
     Engine(#[from] EngineError),
     #[error("cannot start worker threads: {0}")]
     Threads(String),
+    #[error(transparent)]
+    Send(#[from] SendError),
     #[error("--format otlp writes a folder or a .zip, not stdout")]
     OtlpToStdout,
 }
@@ -90,8 +93,28 @@ struct Written {
 
 /// Runs the export described by `cfg`.
 pub fn export(cfg: &Config, cancel: &AtomicBool, hooks: Hooks) -> Result<Summary, ExportError> {
+    run_export(cfg, cancel, hooks, None)
+}
+
+/// Sends the OTLP records of the export described by `cfg` (its format,
+/// output and layout are not used) to the endpoint of `settings` (§10).
+/// The summary's `delivery` says what was delivered and what failed.
+pub fn send(
+    cfg: &Config,
+    settings: &Settings,
+    cancel: &AtomicBool,
+    hooks: Hooks,
+    progress: &(dyn Fn(&[SignalStats; 3]) + Sync),
+) -> Result<Summary, ExportError> {
+    run_export(cfg, cancel, hooks, Some((settings, progress)))
+}
+
+/// Where a run's records go: files (`None`), or an endpoint.
+type Delivery<'a> = Option<(&'a Settings, &'a (dyn Fn(&[SignalStats; 3]) + Sync))>;
+
+fn run_export(cfg: &Config, cancel: &AtomicBool, hooks: Hooks, delivery: Delivery<'_>) -> Result<Summary, ExportError> {
     let started = Instant::now();
-    if cfg.format == Format::Otlp && cfg.output == Output::Stdout {
+    if delivery.is_none() && cfg.format == Format::Otlp && cfg.output == Output::Stdout {
         return Err(ExportError::OtlpToStdout);
     }
     let (listing, stats) = store::list_all(&cfg.stores)?;
@@ -99,7 +122,7 @@ pub fn export(cfg: &Config, cancel: &AtomicBool, hooks: Hooks) -> Result<Summary
     let ids = store::stat_sizes(&mut files, &cfg.stores);
     let inputs = Inputs::new(&cfg.stores, ids);
     let mut notes = Vec::new();
-    if let Output::Path(p) = &cfg.output {
+    if let (None, Output::Path(p)) = (delivery, &cfg.output) {
         if !atomic::is_special(p) {
             atomic::check_target(p, cfg.force, &inputs)?;
             for stale in atomic::clean_stale(&atomic::parent_of(p)) {
@@ -138,9 +161,15 @@ pub fn export(cfg: &Config, cancel: &AtomicBool, hooks: Hooks) -> Result<Summary
         cancel,
         progress: &*hooks.progress,
     };
-    let (written, output) = match cfg.format {
-        Format::Json => export_json(cfg, &run, &inputs, &mut problems)?,
-        Format::Otlp => export_otlp(cfg, &run, &inputs, &mut problems)?,
+    let mut delivered = None;
+    let (written, output) = match (delivery, cfg.format) {
+        (Some((settings, progress)), _) => {
+            let (written, d) = send_otlp(cfg, &run, &inputs, &mut problems, settings, progress)?;
+            delivered = Some(d);
+            (written, None)
+        }
+        (None, Format::Json) => export_json(cfg, &run, &inputs, &mut problems)?,
+        (None, Format::Otlp) => export_otlp(cfg, &run, &inputs, &mut problems)?,
     };
     let counts = written.books.total;
     let empty = (counts.events == 0).then(|| why_empty(cfg, &stats, files.len(), &counts));
@@ -157,6 +186,7 @@ pub fn export(cfg: &Config, cancel: &AtomicBool, hooks: Hooks) -> Result<Summary
         problems: problems.shown(),
         notes,
         empty,
+        delivery: delivered,
     })
 }
 
@@ -288,53 +318,7 @@ fn export_otlp(
         };
         Ok(Spooled::new(name, inner)?)
     };
-    // Every buffer in flight can come back: the window's, the writers' queues.
-    let pools = Arc::new(Pools::new(4 * run.budget.window + 16, run.budget.kept_buffer_bytes()));
-    let envelope = |names, s| EnvelopeWriter::new(names, cfg.layout, cfg.max_request_bytes, s);
-    let logs = RecordWriter::new(envelope(LOGS, sink(LOGS.file)?), pools.clone());
-    let traces = RecordWriter::new(envelope(TRACES, sink(TRACES.file)?), pools.clone());
-    let metrics = MetricWriter::new(envelope(METRICS, sink(METRICS.file)?), cfg.temporality, pools.clone());
-
-    let (books, summaries) = std::thread::scope(|scope| -> Result<(Books, [WriterSummary; 3]), ExportError> {
-        let (logs_tx, logs_h) = crate::write::spawn(scope, "ct-write-logs", logs)?;
-        let (traces_tx, traces_h) = crate::write::spawn(scope, "ct-write-traces", traces)?;
-        let (metrics_tx, metrics_h) = crate::write::spawn(scope, "ct-write-metrics", metrics)?;
-        let stopped = || EngineError::Write(io::Error::other("an envelope writer stopped"));
-        let part = run.budget.part_bytes();
-        let make = |handoff| {
-            OtlpSink::new(&cfg.resource_attrs, cfg.attr_limit, &pools, run.budget.chunk as usize)
-                .in_parts(handoff, part)
-        };
-        let books = ordered::run(run, make, problems, |b: OtlpBatch| {
-            let sent = (b.logs.is_empty() || logs_tx.send(b.logs).is_ok())
-                && (b.traces.is_empty() || traces_tx.send(b.traces).is_ok())
-                && (b.metrics.is_empty() || metrics_tx.send(b.metrics).is_ok());
-            if sent {
-                Ok(())
-            } else {
-                Err(stopped())
-            }
-        });
-        drop((logs_tx, traces_tx, metrics_tx));
-        let join = |h: std::thread::ScopedJoinHandle<'_, io::Result<WriterSummary>>| match h.join() {
-            Ok(r) => r.map_err(EngineError::Write),
-            Err(_) => Err(EngineError::Panic {
-                file: "an envelope writer".into(),
-                message: "the writer thread panicked".into(),
-            }),
-        };
-        let (l, t, m) = (join(logs_h), join(traces_h), join(metrics_h));
-        match books {
-            // A writer's own error explains a failed send better than the send does.
-            Err(EngineError::Write(e)) => Err([l, t, m]
-                .into_iter()
-                .find_map(Result::err)
-                .unwrap_or(EngineError::Write(e))
-                .into()),
-            Err(e) => Err(e.into()),
-            Ok(books) => Ok((books, [l?, t?, m?])),
-        }
-    })?;
+    let (books, summaries) = run_signals(cfg, run, problems, cfg.layout, cfg.max_request_bytes, sink)?;
     let written = Written {
         files: summaries.iter().flat_map(|s| s.files.iter().cloned()).collect(),
         oversize: summaries.iter().map(|s| s.oversize).sum(),
@@ -395,4 +379,103 @@ fn export_otlp(
         atomic::commit_dir(work, target, cfg.force, inputs)?;
     }
     Ok((written, Some(target.display().to_string())))
+}
+
+/// Sends the records of every signal as `split` requests to the endpoint;
+/// returns the books and the delivery summary.
+fn send_otlp(
+    cfg: &Config,
+    run: &Run<'_>,
+    inputs: &Inputs,
+    problems: &mut Problems,
+    settings: &Settings,
+    progress: &(dyn Fn(&[SignalStats; 3]) + Sync),
+) -> Result<(Written, DeliverySummary), ExportError> {
+    let dispatcher = Dispatcher::new();
+    let sinks: [HttpSink; 3] = [dispatcher.sink(0), dispatcher.sink(1), dispatcher.sink(2)];
+    std::thread::scope(|scope| {
+        let finish = dispatcher.run(scope, settings, run.cancel, inputs, progress)?;
+        let sinks = std::sync::Mutex::new(sinks.map(Some));
+        let sink = |name: &str| -> Result<Spooled, ExportError> {
+            let taken = SIGNALS
+                .iter()
+                .position(|s| *s == name)
+                .and_then(|i| sinks.lock().ok().and_then(|mut v| v[i].take()));
+            let Some(http) = taken else {
+                return Err(EngineError::Internal("a signal's sink was asked for twice").into());
+            };
+            Ok(Spooled::new(name, Box::new(http))?)
+        };
+        let result = run_signals(cfg, run, problems, Layout::Split, cfg.max_request_bytes, sink);
+        // Whatever happened, no sink may hold the senders' queue open.
+        drop(sinks);
+        let delivery = finish()?;
+        let (books, summaries) = result?;
+        let written = Written {
+            files: Vec::new(),
+            oversize: summaries.iter().map(|s| s.oversize).sum(),
+            books,
+        };
+        Ok((written, delivery))
+    })
+}
+
+/// Runs the OTLP encoders into one envelope writer per signal, each
+/// writing into the sink `sink` makes for it; returns the books and what
+/// each writer wrote.
+fn run_signals(
+    cfg: &Config,
+    run: &Run<'_>,
+    problems: &mut Problems,
+    layout: Layout,
+    cap: usize,
+    sink: impl Fn(&str) -> Result<Spooled, ExportError>,
+) -> Result<(Books, [WriterSummary; 3]), ExportError> {
+    // Every buffer in flight can come back: the window's, the writers' queues.
+    let pools = Arc::new(Pools::new(4 * run.budget.window + 16, run.budget.kept_buffer_bytes()));
+    let envelope = |names, s| EnvelopeWriter::new(names, layout, cap, s);
+    let logs = RecordWriter::new(envelope(LOGS, sink(LOGS.file)?), pools.clone());
+    let traces = RecordWriter::new(envelope(TRACES, sink(TRACES.file)?), pools.clone());
+    let metrics = MetricWriter::new(envelope(METRICS, sink(METRICS.file)?), cfg.temporality, pools.clone());
+
+    std::thread::scope(|scope| -> Result<(Books, [WriterSummary; 3]), ExportError> {
+        let (logs_tx, logs_h) = crate::write::spawn(scope, "ct-write-logs", logs)?;
+        let (traces_tx, traces_h) = crate::write::spawn(scope, "ct-write-traces", traces)?;
+        let (metrics_tx, metrics_h) = crate::write::spawn(scope, "ct-write-metrics", metrics)?;
+        let stopped = || EngineError::Write(io::Error::other("an envelope writer stopped"));
+        let part = run.budget.part_bytes();
+        let make = |handoff| {
+            OtlpSink::new(&cfg.resource_attrs, cfg.attr_limit, &pools, run.budget.chunk as usize)
+                .in_parts(handoff, part)
+        };
+        let books = ordered::run(run, make, problems, |b: OtlpBatch| {
+            let sent = (b.logs.is_empty() || logs_tx.send(b.logs).is_ok())
+                && (b.traces.is_empty() || traces_tx.send(b.traces).is_ok())
+                && (b.metrics.is_empty() || metrics_tx.send(b.metrics).is_ok());
+            if sent {
+                Ok(())
+            } else {
+                Err(stopped())
+            }
+        });
+        drop((logs_tx, traces_tx, metrics_tx));
+        let join = |h: std::thread::ScopedJoinHandle<'_, io::Result<WriterSummary>>| match h.join() {
+            Ok(r) => r.map_err(EngineError::Write),
+            Err(_) => Err(EngineError::Panic {
+                file: "an envelope writer".into(),
+                message: "the writer thread panicked".into(),
+            }),
+        };
+        let (l, t, m) = (join(logs_h), join(traces_h), join(metrics_h));
+        match books {
+            // A writer's own error explains a failed send better than the send does.
+            Err(EngineError::Write(e)) => Err([l, t, m]
+                .into_iter()
+                .find_map(Result::err)
+                .unwrap_or(EngineError::Write(e))
+                .into()),
+            Err(e) => Err(e.into()),
+            Ok(books) => Ok((books, [l?, t?, m?])),
+        }
+    })
 }

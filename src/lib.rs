@@ -13,6 +13,7 @@
 //! engine              order: units on workers, in the order a consumer needs
 //! write               write: envelope layouts, metric series, sinks, the JSON array
 //! output              package: atomic staging, --force rules, the manifest
+//! deliver             deliver: requests POSTed to an OTLP/HTTP endpoint (`send`)
 //! export              one export from a validated [`config::Config`]
 //! ```
 //!
@@ -21,6 +22,7 @@
 //! benches, the fuzz target and the tests.
 
 pub mod config;
+pub mod deliver;
 pub mod export;
 pub mod heap;
 pub mod output;

@@ -13,12 +13,24 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use coder_telemetry::config::Output;
-use coder_telemetry::export::{export, Hooks};
+use coder_telemetry::deliver::{Settings, SignalStats};
+use coder_telemetry::export::{export, send, Hooks};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use cli::{Cancelled, Cli, Command, ConfigError, UsageError};
 
 static CANCEL: AtomicBool = AtomicBool::new(false);
+/// A send is running: an interrupt leaves the journal, not "nothing".
+static SENDING: AtomicBool = AtomicBool::new(false);
+
+/// What an interrupted run leaves.
+fn interrupted_message() -> &'static str {
+    if SENDING.load(Ordering::Relaxed) {
+        "interrupted; requests not yet acknowledged were not delivered (the journal, if any, keeps those that were)"
+    } else {
+        "interrupted; nothing was written"
+    }
+}
 
 fn main() -> ExitCode {
     match run() {
@@ -39,7 +51,7 @@ fn main() -> ExitCode {
             }
             let cancelled = CANCEL.load(Ordering::Relaxed) && export_error.is_some_and(|x| x.is_cancelled());
             if cancelled {
-                eprintln!("interrupted; nothing was written");
+                eprintln!("{}", interrupted_message());
                 return ExitCode::from(130);
             }
             eprintln!("error: {e:#}");
@@ -56,7 +68,14 @@ fn run() -> anyhow::Result<ExitCode> {
             std::io::stdout().write_all(&cli::completion_script(shell))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Export(args) => run_export(&args),
+        Command::Export(args) => {
+            let prepared = prepared(cli::config(&args))?;
+            run_export(prepared, &args.sel, None)
+        }
+        Command::Send(args) => {
+            let p = prepared(cli::send_config(&args))?;
+            run_export(p.export, &args.sel, Some(&p.settings))
+        }
     }
 }
 
@@ -123,27 +142,34 @@ fn on_interrupt() {
     CANCEL.store(true, Ordering::SeqCst);
     std::thread::sleep(STOP_WITHIN);
     let _registry = coder_telemetry::output::atomic::abandon_all();
-    eprintln!("interrupted; nothing was written");
+    eprintln!("{}", interrupted_message());
     std::process::exit(130);
 }
 
-fn run_export(args: &cli::ExportArgs) -> anyhow::Result<ExitCode> {
-    let prepared = match cli::config(args) {
-        Ok(p) => p,
-        Err(ConfigError::Usage(e)) => return Err(e.into()),
-        Err(ConfigError::Cancelled(c)) => return Err(c.into()),
-    };
+fn prepared<T>(r: Result<T, ConfigError>) -> anyhow::Result<T> {
+    match r {
+        Ok(p) => Ok(p),
+        Err(ConfigError::Usage(e)) => Err(e.into()),
+        Err(ConfigError::Cancelled(c)) => Err(c.into()),
+    }
+}
+
+/// Runs an export, or with `settings` a send, and reports it.
+fn run_export(prepared: cli::Prepared, sel: &cli::SelectArgs, settings: Option<&Settings>) -> anyhow::Result<ExitCode> {
     for w in &prepared.warnings {
         eprintln!("warning: {w}");
     }
     let cfg = prepared.cfg;
     coder_telemetry::heap::tune(cfg.format == coder_telemetry::config::Format::Json);
-    if args.threads.is_some() {
+    if sel.threads.is_some() {
         // Before any thread starts, so that every thread inherits the mask.
         confine_to_cpus(cfg.threads);
     }
     let _ = ctrlc::set_handler(on_interrupt);
-    let quiet = args.quiet;
+    let quiet = sel.quiet;
+    if settings.is_some() {
+        SENDING.store(true, Ordering::Relaxed);
+    }
     if !quiet {
         for note in &prepared.notes {
             eprintln!("{note}");
@@ -154,7 +180,7 @@ fn run_export(args: &cli::ExportArgs) -> anyhow::Result<ExitCode> {
         let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
         bar.set_style(
             ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {wide_bar} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} ETA {eta}",
+                "{spinner} [{elapsed_precise}] {wide_bar} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
@@ -182,12 +208,25 @@ fn run_export(args: &cli::ExportArgs) -> anyhow::Result<ExitCode> {
         }),
     };
 
-    let result = export(&cfg, &CANCEL, hooks);
+    let stores: Vec<String> = cfg.stores.iter().map(|s| s.display().to_string()).collect();
+    let summary = match settings {
+        None => export(&cfg, &CANCEL, hooks).with_context(|| format!("exporting {}", stores.join(", "))),
+        Some(settings) => {
+            let progress = |s: &[SignalStats; 3]| {
+                if let Some(b) = &bar {
+                    let (req, rec, retried) = s
+                        .iter()
+                        .fold((0, 0, 0), |a, x| (a.0 + x.requests, a.1 + x.records, a.2 + x.retried));
+                    b.set_message(format!("{req} requests, {rec} records sent, {retried} retries"));
+                }
+            };
+            send(&cfg, settings, &CANCEL, hooks, &progress).with_context(|| format!("sending {}", stores.join(", ")))
+        }
+    };
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    let stores: Vec<String> = cfg.stores.iter().map(|s| s.display().to_string()).collect();
-    let summary = result.with_context(|| format!("exporting {}", stores.join(", ")))?;
+    let summary = summary?;
 
     // The first problems in file order, whatever the format; then a count.
     for p in &summary.problems {
@@ -200,22 +239,43 @@ fn run_export(args: &cli::ExportArgs) -> anyhow::Result<ExitCode> {
             coder_telemetry::report::thousands(unshown)
         );
     }
+    if let Some(d) = &summary.delivery {
+        // Failures and rejections are shown even when quiet.
+        for w in &d.warnings {
+            eprintln!("warning: {w}");
+        }
+        for f in &d.failures {
+            eprintln!("error: {}", f.describe());
+        }
+    }
     if !quiet {
         for note in &summary.notes {
             eprintln!("{note}");
         }
-        eprintln!("{}", summary.line());
+        match &summary.delivery {
+            Some(d) if summary.empty.is_none() => {
+                eprintln!("{}", d.line(&summary.counts, summary.files_read, summary.elapsed_s))
+            }
+            _ => eprintln!("{}", summary.line()),
+        }
     } else if summary.empty.is_some() {
         // Even quiet, say why there is no file (SPEC §8.3).
         eprintln!("{}", summary.line());
     }
-    if args.summary_json {
+    if sel.summary_json {
         let text = summary.json().to_string();
         if cfg.output == Output::Stdout {
             eprintln!("{text}");
         } else {
             println!("{text}");
         }
+    }
+    if CANCEL.load(Ordering::Relaxed) {
+        eprintln!("{}", interrupted_message());
+        return Ok(ExitCode::from(130));
+    }
+    if summary.delivery.as_ref().is_some_and(|d| d.failed()) {
+        return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -149,6 +149,8 @@ pub struct Summary {
     pub notes: Vec<String>,
     /// Why nothing was written, when nothing was (§8.3).
     pub empty: Option<String>,
+    /// What `send` delivered.
+    pub delivery: Option<crate::deliver::DeliverySummary>,
 }
 
 impl Summary {
@@ -162,7 +164,7 @@ impl Summary {
                 "end": r.end.map(format_rfc3339),
             })
         });
-        json!({
+        let mut v = json!({
             "events": c.events,
             "logs": c.logs,
             "spans": c.spans,
@@ -179,7 +181,11 @@ impl Summary {
             "output": self.output,
             "elapsed_s": (self.elapsed_s * 1000.0).round() / 1000.0,
             "problems": self.problems.iter().map(|p| json!({"file": p.file, "line": p.line, "reason": p.reason})).collect::<Vec<_>>(),
-        })
+        });
+        if let (Some(d), Some(o)) = (&self.delivery, v.as_object_mut()) {
+            o.insert("delivery".to_string(), d.json());
+        }
+        v
     }
 
     /// The one-line summary.
@@ -203,7 +209,8 @@ impl Summary {
                 self.elapsed_s
             ),
             None => format!(
-                "no events matched, nothing was written: {}",
+                "no events matched, nothing was {}: {}",
+                if self.delivery.is_some() { "sent" } else { "written" },
                 self.empty.as_deref().unwrap_or("the range holds no events")
             ),
         };

@@ -15,6 +15,9 @@ use coder_telemetry::config::{
     Config, Format, Layout, MetricEvents, Output, Shard, Temporality, DEFAULT_ATTRIBUTE_LIMIT, DEFAULT_CHUNK_BYTES,
     DEFAULT_LATE_DAYS, DEFAULT_MAX_LINE_BYTES, MAX_THREADS,
 };
+use coder_telemetry::deliver::{
+    check_header, parse_headers, redact_url, Settings, DEFAULT_SEND_REQUEST_BYTES, DEFAULT_TIMEOUT, SIGNALS,
+};
 use coder_telemetry::output::atomic;
 use coder_telemetry::range::{Preset, RangeSpec};
 use coder_telemetry::store;
@@ -49,6 +52,31 @@ Environment:
   HOME, XDG_CONFIG_HOME, XDG_DATA_HOME, APPDATA, VSCODE_PORTABLE, VSCODE_APPDATA
                               where the default store is looked for (see `coder-telemetry paths`)";
 
+const SEND_HELP: &str = "\
+Examples:
+  # A local OpenTelemetry Collector (OTLP/HTTP on 4318)
+  coder-telemetry send ~/store --range last-7-days --endpoint http://localhost:4318
+  # Honeycomb
+  coder-telemetry send ~/store --endpoint https://api.honeycomb.io --header x-honeycomb-team=$HONEYCOMB_API_KEY
+  # Resumable: run the same command again after a failure or Ctrl-C
+  coder-telemetry send ~/store --range all-time --journal sent.journal.json
+  # What would be sent, without connecting
+  coder-telemetry send ~/store --endpoint http://localhost:4318 --dry-run
+
+Exit codes:
+  0    every request was delivered (or nothing matched)
+  1    a request failed (each is listed with its status), or the send could not run
+  2    usage error
+  130  interrupted (Ctrl-C, SIGTERM); the journal keeps what was acknowledged
+
+Environment (flags win):
+  OTEL_EXPORTER_OTLP_ENDPOINT                 base URL; /v1/{logs,traces,metrics} appended
+  OTEL_EXPORTER_OTLP_{LOGS,TRACES,METRICS}_ENDPOINT   a signal's URL, used as given
+  OTEL_EXPORTER_OTLP_HEADERS                  key=value,... (percent-encoded); also per signal
+  OTEL_EXPORTER_OTLP_COMPRESSION              gzip or none
+  OTEL_EXPORTER_OTLP_TIMEOUT                  per request, in milliseconds
+  OTEL_RESOURCE_ATTRIBUTES, OTEL_SERVICE_NAME, OTEL_ATTRIBUTE_COUNT_LIMIT   as for export";
+
 #[derive(Parser, Debug)]
 #[command(name = "coder-telemetry", version, about = ABOUT, propagate_version = true)]
 pub struct Cli {
@@ -61,6 +89,9 @@ pub enum Command {
     /// Export a date range of one or more telemetry stores as a JSON array or OTLP/JSON.
     #[command(display_name = "coder-telemetry", after_help = EXPORT_HELP)]
     Export(Box<ExportArgs>),
+    /// Send a date range straight to an OTLP/HTTP endpoint (a Collector, Honeycomb, Grafana Cloud, ...).
+    #[command(display_name = "coder-telemetry", after_help = SEND_HELP)]
+    Send(Box<SendArgs>),
     /// List the candidate default stores and which exist.
     #[command(display_name = "coder-telemetry")]
     Paths,
@@ -107,6 +138,71 @@ pub enum TemporalityArg {
 #[derive(Args, Debug)]
 #[command(args_override_self = true)]
 pub struct ExportArgs {
+    #[command(flatten)]
+    pub sel: SelectArgs,
+    /// json or otlp [default: from the output's name, else json]
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+    /// NAME.json: a JSON array; NAME.zip or NAME/: OTLP in a zip or a folder; -: JSON to stdout
+    #[arg(short, long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// Replace an existing output: a regular file that is not an input, or an earlier export folder
+    #[arg(long)]
+    pub force: bool,
+    /// OTLP files: auto (one per signal, split when larger than --max-request-bytes), single, split or jsonl
+    #[arg(long, value_enum, default_value = "auto")]
+    pub layout: LayoutArg,
+    /// Largest request (auto, split) or line (jsonl): bytes, kB/MB/GB or KiB/MiB/GiB [default: 16MiB, jsonl 1MiB]
+    #[arg(long, value_name = "N")]
+    pub max_request_bytes: Option<String>,
+    /// Deflate level for zip output, 0 (store) to 9
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub compression_level: i64,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum CompressionArg {
+    Gzip,
+    None,
+}
+
+#[derive(Args, Debug)]
+#[command(args_override_self = true)]
+pub struct SendArgs {
+    #[command(flatten)]
+    pub sel: SelectArgs,
+    /// Base URL: /v1/logs, /v1/traces, /v1/metrics are appended [env: OTEL_EXPORTER_OTLP_ENDPOINT]
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// Add a request header (repeatable; percent-encoded value); wins over OTEL_EXPORTER_OTLP_HEADERS
+    #[arg(long = "header", value_name = "KEY=VALUE")]
+    pub headers: Vec<String>,
+    /// Request body compression [env: OTEL_EXPORTER_OTLP_COMPRESSION] [default: gzip]
+    #[arg(long, value_enum)]
+    pub compression: Option<CompressionArg>,
+    /// Seconds to wait for one response [env: OTEL_EXPORTER_OTLP_TIMEOUT, in ms] [default: 10]
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<f64>,
+    /// Largest request body before compression: bytes, kB/MB/GB or KiB/MiB/GiB [default: 4MiB]
+    #[arg(long, value_name = "N")]
+    pub max_request_bytes: Option<String>,
+    /// Requests in flight at once, 1 to 64
+    #[arg(long, value_name = "N", default_value_t = coder_telemetry::deliver::DEFAULT_CONCURRENCY)]
+    pub concurrency: usize,
+    /// Give up on a request that is still being retried after this many seconds
+    #[arg(long, value_name = "SECONDS", default_value_t = 300.0)]
+    pub max_elapsed: f64,
+    /// Record delivered requests here; a later send with the same journal skips them (resume)
+    #[arg(long, value_name = "PATH")]
+    pub journal: Option<PathBuf>,
+    /// Build every request and report counts and sizes, without connecting
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// What to read and how: the flags `export` and `send` share.
+#[derive(Args, Debug, Clone)]
+pub struct SelectArgs {
     /// Store folders [default: the first existing candidate of `coder-telemetry paths`]
     #[arg(value_name = "STORE")]
     pub stores: Vec<PathBuf>,
@@ -132,27 +228,9 @@ pub struct ExportArgs {
     /// Skip and report lines longer than this, without reading them [default: 16MiB]
     #[arg(long, value_name = "N")]
     pub max_line_bytes: Option<String>,
-    /// json or otlp [default: from the output's name, else json]
-    #[arg(long, value_enum)]
-    pub format: Option<FormatArg>,
-    /// NAME.json: a JSON array; NAME.zip or NAME/: OTLP in a zip or a folder; -: JSON to stdout
-    #[arg(short, long, value_name = "PATH")]
-    pub output: Option<PathBuf>,
-    /// Replace an existing output: a regular file that is not an input, or an earlier export folder
-    #[arg(long)]
-    pub force: bool,
     /// Abort on the first bad line or file (exit 1, no output)
     #[arg(long)]
     pub strict: bool,
-    /// OTLP files: auto (one per signal, split when larger than --max-request-bytes), single, split or jsonl
-    #[arg(long, value_enum, default_value = "auto")]
-    pub layout: LayoutArg,
-    /// Largest request (auto, split) or line (jsonl): bytes, kB/MB/GB or KiB/MiB/GiB [default: 16MiB, jsonl 1MiB]
-    #[arg(long, value_name = "N")]
-    pub max_request_bytes: Option<String>,
-    /// Deflate level for zip output, 0 (store) to 9
-    #[arg(long, value_name = "N", default_value_t = 1)]
-    pub compression_level: i64,
     /// Sums as deltas per window, or as running totals
     #[arg(long, value_enum, default_value = "delta")]
     pub temporality: TemporalityArg,
@@ -295,18 +373,22 @@ const COLLECTOR_LIMIT: u64 = 20 << 20;
 
 /// Builds the [`Config`] of an export, asking for what is missing when a terminal is attached.
 pub fn config(a: &ExportArgs) -> Result<Prepared, ConfigError> {
+    config_with(a, interactive())
+}
+
+fn config_with(a: &ExportArgs, ask: bool) -> Result<Prepared, ConfigError> {
     let mut warnings = Vec::new();
-    let now = match &a.now {
+    let now = match &a.sel.now {
         Some(s) => parse_now(s)?,
         None => chrono::Utc::now(),
     };
-    let preset = a.range.map(|r| match r {
+    let preset = a.sel.range.map(|r| match r {
         RangeArg::Last24Hours => Preset::Last24Hours,
         RangeArg::Last7Days => Preset::Last7Days,
         RangeArg::Last30Days => Preset::Last30Days,
         RangeArg::AllTime => Preset::AllTime,
     });
-    let spec = RangeSpec::from_flags(preset.map(Preset::name), a.from.as_deref(), a.to.as_deref())
+    let spec = RangeSpec::from_flags(preset.map(Preset::name), a.sel.from.as_deref(), a.sel.to.as_deref())
         .map_err(|e| usage(e.to_string()))?;
     let explicit = a.format.map(|f| match f {
         FormatArg::Json => Format::Json,
@@ -320,7 +402,7 @@ pub fn config(a: &ExportArgs) -> Result<Prepared, ConfigError> {
         None => None,
     };
     let format = explicit.or(named);
-    let stores = stores(&a.stores)?;
+    let stores = stores(&a.sel.stores)?;
     let mut force = a.force;
 
     let mut answers = prompt::Answers::default();
@@ -329,7 +411,7 @@ pub fn config(a: &ExportArgs) -> Result<Prepared, ConfigError> {
         .as_ref()
         .is_some_and(|o| o.as_os_str() != "-" && o.symlink_metadata().is_ok());
     let ask_output = a.output.is_none() || (existing_output && !force);
-    if interactive() && (spec.is_none() || format.is_none() || a.output.is_none()) {
+    if ask && (spec.is_none() || format.is_none() || a.output.is_none()) {
         answers = prompt::ask(&prompt::Questions {
             range: spec,
             format,
@@ -378,22 +460,22 @@ pub fn config(a: &ExportArgs) -> Result<Prepared, ConfigError> {
         ))
         .into());
     }
-    let threads = match a.threads {
+    let threads = match a.sel.threads {
         Some(n) if !(1..=MAX_THREADS).contains(&n) => {
             return Err(usage(format!("--threads {n}: expected 1 to {MAX_THREADS}")).into())
         }
         Some(n) => n,
         None => std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS)),
     };
-    let max_line_bytes = match &a.max_line_bytes {
+    let max_line_bytes = match &a.sel.max_line_bytes {
         None => DEFAULT_MAX_LINE_BYTES,
         Some(s) => size_flag("--max-line-bytes", s, 1 << 32)? as usize,
     };
-    let chunk_bytes = match &a.chunk_bytes {
+    let chunk_bytes = match &a.sel.chunk_bytes {
         None => DEFAULT_CHUNK_BYTES,
         Some(s) => size_flag("--chunk-bytes", s, 1 << 32)?,
     };
-    let shard = match &a.shard {
+    let shard = match &a.sel.shard {
         None => None,
         Some(s) => Some(Shard::parse(s).ok_or_else(|| {
             usage(format!(
@@ -415,6 +497,7 @@ pub fn config(a: &ExportArgs) -> Result<Prepared, ConfigError> {
         env_attrs.push(("service.name".to_string(), name.trim().to_string()));
     }
     let flag_attrs = a
+        .sel
         .resource_attrs
         .iter()
         .map(|s| parse_resource_attr(s))
@@ -437,28 +520,175 @@ pub fn config(a: &ExportArgs) -> Result<Prepared, ConfigError> {
         format,
         output,
         force,
-        strict: a.strict,
+        strict: a.sel.strict,
         layout,
         max_request_bytes,
         compression_level: a.compression_level,
-        temporality: match a.temporality {
+        temporality: match a.sel.temporality {
             TemporalityArg::Delta => Temporality::Delta,
             TemporalityArg::Cumulative => Temporality::Cumulative,
         },
-        metric_events: MetricEvents::with_extra(a.metric_events.iter().cloned()),
+        metric_events: MetricEvents::with_extra(a.sel.metric_events.iter().cloned()),
         resource_attrs: merge_resource_attrs(env_attrs, flag_attrs),
         threads,
         chunk_bytes,
-        late_days: a.late_days,
+        late_days: a.sel.late_days,
         max_line_bytes,
         attr_limit,
         now,
-        now_given: a.now.clone(),
+        now_given: a.sel.now.clone(),
     };
     Ok(Prepared {
         cfg,
         notes: stores.notes,
         warnings,
+    })
+}
+
+/// A validated `send`: the export it streams, and where to.
+pub struct PreparedSend {
+    pub export: Prepared,
+    pub settings: Settings,
+}
+
+/// A URL the OTLP exporters accept: http or https.
+fn check_url(from: &str, url: &str) -> Result<String, UsageError> {
+    let u = url.trim();
+    let lower = u.to_ascii_lowercase();
+    let rest = lower.strip_prefix("http://").or_else(|| lower.strip_prefix("https://"));
+    if !rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/')) {
+        return Err(usage(format!(
+            "{from} {}: expected an http:// or https:// URL, such as http://localhost:4318",
+            redact_url(u)
+        )));
+    }
+    Ok(u.to_string())
+}
+
+/// Builds a `send` from its flags and the OTLP exporter environment (§10.2).
+pub fn send_config(a: &SendArgs) -> Result<PreparedSend, ConfigError> {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    let mut warnings = Vec::new();
+    // Endpoints: the flag, else a signal's own variable, else the base variable.
+    let names = ["LOGS", "TRACES", "METRICS"];
+    let mut endpoints: [String; 3] = Default::default();
+    for (i, sig) in SIGNALS.iter().enumerate() {
+        let base = |from: &str, b: &str| -> Result<String, UsageError> {
+            let b = check_url(from, b)?;
+            Ok(format!("{}/v1/{sig}", b.trim_end_matches('/')))
+        };
+        endpoints[i] = match (
+            &a.endpoint,
+            env(&format!("OTEL_EXPORTER_OTLP_{}_ENDPOINT", names[i])),
+            env("OTEL_EXPORTER_OTLP_ENDPOINT"),
+        ) {
+            (Some(e), _, _) => base("--endpoint", e)?,
+            (None, Some(e), _) => check_url(&format!("OTEL_EXPORTER_OTLP_{}_ENDPOINT", names[i]), &e)?,
+            (None, None, Some(e)) => base("OTEL_EXPORTER_OTLP_ENDPOINT", &e)?,
+            (None, None, None) => return Err(usage(
+                "no endpoint: pass --endpoint URL (such as http://localhost:4318) or set OTEL_EXPORTER_OTLP_ENDPOINT",
+            )
+            .into()),
+        };
+    }
+    // Headers: the base variable, a signal's own, then the flags; a later
+    // one replaces an earlier one of the same name.
+    let mut flag_headers = Vec::new();
+    for h in &a.headers {
+        let Some((k, v)) = h.split_once('=') else {
+            return Err(usage("--header: expected KEY=VALUE, such as x-honeycomb-team=YOUR_KEY").into());
+        };
+        let (k, v) = (k.trim().to_string(), v.trim().to_string());
+        check_header(&k, &v).map_err(|e| usage(format!("--header: {e}")))?;
+        flag_headers.push((k, v));
+    }
+    let from_env = |var: &str, warnings: &mut Vec<String>| match env(var) {
+        Some(v) => parse_headers(&v).unwrap_or_else(|e| {
+            warnings.push(format!("ignoring {var}: {e}"));
+            Vec::new()
+        }),
+        None => Vec::new(),
+    };
+    let common = from_env("OTEL_EXPORTER_OTLP_HEADERS", &mut warnings);
+    let mut headers: [Vec<(String, String)>; 3] = Default::default();
+    for (i, name) in names.iter().enumerate() {
+        let own = from_env(&format!("OTEL_EXPORTER_OTLP_{name}_HEADERS"), &mut warnings);
+        let mut h: Vec<(String, String)> = Vec::new();
+        for (k, v) in common.iter().chain(&own).chain(&flag_headers) {
+            h.retain(|(k2, _)| !k2.eq_ignore_ascii_case(k));
+            h.push((k.clone(), v.clone()));
+        }
+        headers[i] = h;
+    }
+    let gzip = match a.compression {
+        Some(CompressionArg::Gzip) => true,
+        Some(CompressionArg::None) => false,
+        None => match env("OTEL_EXPORTER_OTLP_COMPRESSION").map(|v| v.trim().to_ascii_lowercase()) {
+            None => true,
+            Some(v) if v == "gzip" => true,
+            Some(v) if v == "none" => false,
+            Some(v) => {
+                warnings.push(format!(
+                    "ignoring OTEL_EXPORTER_OTLP_COMPRESSION={v:?}: expected gzip or none; using gzip"
+                ));
+                true
+            }
+        },
+    };
+    let seconds = |flag: &str, v: f64| -> Result<std::time::Duration, UsageError> {
+        if v.is_finite() && v > 0.0 && v <= 86_400.0 {
+            Ok(std::time::Duration::from_secs_f64(v))
+        } else {
+            Err(usage(format!(
+                "{flag} {v}: expected seconds, more than 0 and at most 86400"
+            )))
+        }
+    };
+    let timeout = match (a.timeout, env("OTEL_EXPORTER_OTLP_TIMEOUT")) {
+        (Some(t), _) => seconds("--timeout", t)?,
+        (None, Some(ms)) => match ms.trim().parse::<u64>() {
+            Ok(ms) if ms > 0 => std::time::Duration::from_millis(ms),
+            _ => {
+                warnings.push(format!(
+                    "ignoring OTEL_EXPORTER_OTLP_TIMEOUT={ms:?}: expected milliseconds; using 10 s"
+                ));
+                DEFAULT_TIMEOUT
+            }
+        },
+        (None, None) => DEFAULT_TIMEOUT,
+    };
+    if !(1..=64).contains(&a.concurrency) {
+        return Err(usage(format!("--concurrency {}: expected 1 to 64", a.concurrency)).into());
+    }
+    let max_elapsed = seconds("--max-elapsed", a.max_elapsed)?;
+    let max_request_bytes = match &a.max_request_bytes {
+        None => DEFAULT_SEND_REQUEST_BYTES,
+        Some(s) => size_flag("--max-request-bytes", s, 1 << 32)? as usize,
+    };
+    let export = ExportArgs {
+        sel: a.sel.clone(),
+        format: Some(FormatArg::Otlp),
+        // Never written: a send has no output file.
+        output: Some(PathBuf::from("send/")),
+        force: false,
+        layout: LayoutArg::Split,
+        max_request_bytes: Some(max_request_bytes.to_string()),
+        compression_level: 1,
+    };
+    let mut prepared = config_with(&export, false)?;
+    prepared.warnings.extend(warnings);
+    Ok(PreparedSend {
+        export: prepared,
+        settings: Settings {
+            endpoints,
+            headers,
+            gzip,
+            timeout,
+            concurrency: a.concurrency,
+            max_elapsed,
+            journal: a.journal.clone(),
+            dry_run: a.dry_run,
+        },
     })
 }
 

@@ -207,7 +207,7 @@ impl EnvelopeWriter {
 
     fn end_entry(&mut self) -> io::Result<()> {
         if let Some(e) = self.entry.take() {
-            self.sink.end()?;
+            self.sink.end(e.1)?;
             self.entries.push(e);
         }
         Ok(())

@@ -40,7 +40,8 @@ pub struct EntryStats {
 enum Cmd {
     Start(String),
     Data(Vec<u8>),
-    End,
+    /// The entry is complete; it holds this many records.
+    End(u64),
 }
 
 /// An entry sink run on its own thread ("ct-io-{signal}"), fed through a
@@ -78,8 +79,8 @@ impl Spooled {
                             b.clear();
                             let _ = free_tx.try_send(b);
                         }
-                        Cmd::End => {
-                            inner.end()?;
+                        Cmd::End(records) => {
+                            inner.end(records)?;
                             if let Some((hash, bytes)) = open.take() {
                                 stats.push(EntryStats {
                                     bytes,
@@ -139,9 +140,10 @@ impl Spooled {
         Ok(())
     }
 
-    pub fn end(&mut self) -> io::Result<()> {
+    /// Ends the entry, which holds `records` records.
+    pub fn end(&mut self, records: u64) -> io::Result<()> {
         self.flush_buf()?;
-        self.send(Cmd::End)
+        self.send(Cmd::End(records))
     }
 
     /// Waits for every entry to be written; returns what each held.
@@ -171,7 +173,9 @@ impl Drop for Spooled {
 pub trait EntrySink: Send {
     fn start(&mut self, name: &str) -> io::Result<()>;
     fn write(&mut self, bytes: &[u8]) -> io::Result<()>;
-    fn end(&mut self) -> io::Result<()>;
+    /// The entry is complete; it holds `records` log records, spans or
+    /// data points (a sink that sends entries counts them).
+    fn end(&mut self, records: u64) -> io::Result<()>;
     /// Flushes everything; the entries are complete on disk afterwards.
     fn finish(self: Box<Self>) -> io::Result<()>;
 }
@@ -191,9 +195,18 @@ impl FolderSink {
     }
 }
 
+impl FolderSink {
+    fn close(&mut self) -> io::Result<()> {
+        if let Some(mut w) = self.current.take() {
+            w.flush()?;
+        }
+        Ok(())
+    }
+}
+
 impl EntrySink for FolderSink {
     fn start(&mut self, name: &str) -> io::Result<()> {
-        self.end()?;
+        self.close()?;
         self.current = Some(BufWriter::with_capacity(BUFFER, File::create(self.dir.join(name))?));
         Ok(())
     }
@@ -205,15 +218,12 @@ impl EntrySink for FolderSink {
         }
     }
 
-    fn end(&mut self) -> io::Result<()> {
-        if let Some(mut w) = self.current.take() {
-            w.flush()?;
-        }
-        Ok(())
+    fn end(&mut self, _records: u64) -> io::Result<()> {
+        self.close()
     }
 
     fn finish(mut self: Box<Self>) -> io::Result<()> {
-        self.end()
+        self.close()
     }
 }
 
@@ -354,7 +364,7 @@ impl EntrySink for ZipSink {
         self.zip.write_all(bytes)
     }
 
-    fn end(&mut self) -> io::Result<()> {
+    fn end(&mut self, _records: u64) -> io::Result<()> {
         Ok(())
     }
 
@@ -414,7 +424,7 @@ mod tests {
             let big = vec![b'x' + e as u8; BUFFER + 7];
             s.write(&big).unwrap();
             text.extend_from_slice(&big);
-            s.end().unwrap();
+            s.end(0).unwrap();
             want.push((name.to_string(), text));
         }
         let stats = s.finish().unwrap();
