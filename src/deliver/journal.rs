@@ -1,13 +1,18 @@
 //! The delivery journal (`--journal`, SPEC §10.5): which requests an
 //! endpoint acknowledged, by signal and sha256 of the uncompressed body,
-//! with their record counts. It is rewritten as a whole, atomically (a
-//! temporary beside it, then a rename), after every acknowledgement, so a
-//! send killed at any moment leaves either the old or the new journal. It
-//! holds no endpoint and no header: nothing secret is ever written here.
+//! with their record counts. It is JSON lines: a first line that marks it
+//! as this tool's, then one line per acknowledged request, appended with a
+//! single `write` as soon as the acknowledgement arrives. A process killed
+//! at any moment leaves whole lines (the page cache outlives the process);
+//! a last line cut short by a power loss is dropped when the journal is
+//! next opened (it is rewritten without it, atomically). Appending keeps
+//! the cost per request constant, whatever the number of requests. It holds
+//! no endpoint and no header: nothing secret is ever written here.
 //!
 //! A file that is not a journal of this tool is never overwritten.
 
 use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -15,7 +20,7 @@ use serde_json::{json, Value};
 
 use crate::output::atomic::{self, Inputs, OutputError};
 
-/// The first key of every journal, and its version.
+/// The first line of every journal.
 const MARK: &str = "coder_telemetry_journal";
 
 /// Why a journal cannot be used.
@@ -29,38 +34,81 @@ pub enum JournalError {
     Write(PathBuf, OutputError),
 }
 
-/// One acknowledged request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Entry {
-    pub records: u64,
+/// The journal: what it holds, and the file appended to.
+pub struct Journal {
+    file: Option<(PathBuf, File)>,
+    /// (signal, sha256 hex) -> records.
+    done: BTreeMap<(String, String), u64>,
 }
 
-/// The journal in memory; [`Journal::record`] writes it out.
-pub struct Journal {
-    path: Option<PathBuf>,
-    /// (signal, sha256 hex) -> entry.
-    done: BTreeMap<(String, String), Entry>,
+fn header() -> String {
+    format!("{}\n", json!({ MARK: 1 }))
+}
+
+fn line(signal: &str, sha: &str, records: u64) -> String {
+    format!("{}\n", json!({"signal": signal, "sha256": sha, "records": records}))
 }
 
 impl Journal {
     /// No journal: nothing is skipped or recorded.
     pub fn none() -> Self {
         Self {
-            path: None,
+            file: None,
             done: BTreeMap::new(),
         }
     }
 
-    /// Opens `path`: an existing journal is read; a missing one starts empty
-    /// (and is created at the first acknowledgement).
-    pub fn open(path: &Path) -> Result<Self, JournalError> {
-        let mut j = Self {
-            path: Some(path.to_path_buf()),
-            done: BTreeMap::new(),
+    /// Opens `path`: an existing journal is read and appended to; a missing
+    /// one is created (atomically, with its first line).
+    pub fn open(path: &Path, inputs: &Inputs) -> Result<Self, JournalError> {
+        let mut done = BTreeMap::new();
+        let write_err = |e: OutputError| JournalError::Write(path.to_path_buf(), e);
+        let io_err = |error: std::io::Error| {
+            JournalError::Write(
+                path.to_path_buf(),
+                OutputError::Io {
+                    path: path.to_path_buf(),
+                    error,
+                },
+            )
         };
-        let text = match std::fs::read(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(j),
+        let whole = match std::fs::read(path) {
+            Ok(text) => {
+                let foreign = |why: &str| JournalError::Foreign {
+                    path: path.to_path_buf(),
+                    why: why.to_string(),
+                };
+                let mut lines = text.split(|b| *b == b'\n');
+                let first: Value = lines
+                    .next()
+                    .and_then(|l| serde_json::from_slice(l).ok())
+                    .ok_or_else(|| foreign("its first line is not JSON"))?;
+                if first.get(MARK).and_then(Value::as_u64) != Some(1) {
+                    return Err(foreign("no \"coder_telemetry_journal\": 1 on its first line"));
+                }
+                let mut whole = true;
+                let ends_cleanly = text.ends_with(b"\n");
+                let lines: Vec<&[u8]> = lines.filter(|l| !l.is_empty()).collect();
+                for (i, l) in lines.iter().enumerate() {
+                    let e: Option<(String, String, u64)> = serde_json::from_slice::<Value>(l).ok().and_then(|e| {
+                        Some((
+                            e.get("signal")?.as_str()?.to_string(),
+                            e.get("sha256")?.as_str()?.to_string(),
+                            e.get("records")?.as_u64()?,
+                        ))
+                    });
+                    match e {
+                        Some((sig, sha, n)) if i + 1 < lines.len() || ends_cleanly => {
+                            done.insert((sig, sha), n);
+                        }
+                        // The last line, cut short: that request is sent again.
+                        _ if i + 1 == lines.len() => whole = false,
+                        _ => return Err(foreign("a line that is not a delivered request")),
+                    }
+                }
+                whole
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
             Err(error) => {
                 return Err(JournalError::Read {
                     path: path.to_path_buf(),
@@ -68,23 +116,54 @@ impl Journal {
                 })
             }
         };
-        let foreign = |why: &str| JournalError::Foreign {
-            path: path.to_path_buf(),
-            why: why.to_string(),
-        };
-        let v: Value = serde_json::from_slice(&text).map_err(|_| foreign("not JSON"))?;
-        if v.get(MARK).and_then(Value::as_u64) != Some(1) {
-            return Err(foreign("no \"coder_telemetry_journal\": 1"));
+        if !whole {
+            // New, or with a torn last line: written out whole first.
+            let staged = atomic::temp_file(path).map_err(write_err)?;
+            let mut text = header();
+            for ((sig, sha), n) in &done {
+                text.push_str(&line(sig, sha, *n));
+            }
+            staged.as_file().write_all(text.as_bytes()).map_err(io_err)?;
+            atomic::commit_file(staged, path, true, inputs).map_err(write_err)?;
         }
-        for e in v.get("delivered").and_then(Value::as_array).into_iter().flatten() {
-            let (Some(signal), Some(sha), Some(records)) = (
+        let file = OpenOptions::new().append(true).open(path).map_err(io_err)?;
+        Ok(Self {
+            file: Some((path.to_path_buf(), file)),
+            done,
+        })
+    }
+
+    /// Reads `path` without ever writing it (`--dry-run`): a missing
+    /// journal is empty.
+    pub fn peek(path: &Path) -> Result<Self, JournalError> {
+        if !path.exists() {
+            return Ok(Self::none());
+        }
+        let text = std::fs::read(path).map_err(|error| JournalError::Read {
+            path: path.to_path_buf(),
+            error,
+        })?;
+        let foreign = || JournalError::Foreign {
+            path: path.to_path_buf(),
+            why: "its first line is not a journal's".to_string(),
+        };
+        let mut lines = text.split(|b| *b == b'\n');
+        let first: Value = lines
+            .next()
+            .and_then(|l| serde_json::from_slice(l).ok())
+            .ok_or_else(foreign)?;
+        if first.get(MARK).and_then(Value::as_u64) != Some(1) {
+            return Err(foreign());
+        }
+        let mut j = Self::none();
+        for e in lines.filter_map(|l| serde_json::from_slice::<Value>(l).ok()) {
+            if let (Some(sig), Some(sha), Some(n)) = (
                 e.get("signal").and_then(Value::as_str),
                 e.get("sha256").and_then(Value::as_str),
                 e.get("records").and_then(Value::as_u64),
-            ) else {
-                return Err(foreign("an entry without signal, sha256 or records"));
-            };
-            j.done.insert((signal.to_string(), sha.to_string()), Entry { records });
+            ) {
+                j.done.insert((sig.to_string(), sha.to_string()), n);
+            }
         }
         Ok(j)
     }
@@ -93,31 +172,22 @@ impl Journal {
         self.done.contains_key(&(signal.to_string(), sha256.to_string()))
     }
 
-    /// Records an acknowledged request and writes the journal out.
-    pub fn record(&mut self, signal: &str, sha256: &str, records: u64, inputs: &Inputs) -> Result<(), JournalError> {
-        self.done
-            .insert((signal.to_string(), sha256.to_string()), Entry { records });
-        let Some(path) = &self.path else {
+    /// Records an acknowledged request: one line, one `write`.
+    pub fn record(&mut self, signal: &str, sha256: &str, records: u64) -> Result<(), JournalError> {
+        self.done.insert((signal.to_string(), sha256.to_string()), records);
+        let Some((path, file)) = &mut self.file else {
             return Ok(());
         };
-        let delivered: Vec<Value> = self
-            .done
-            .iter()
-            .map(|((signal, sha), e)| json!({"signal": signal, "sha256": sha, "records": e.records}))
-            .collect();
-        let doc = json!({ MARK: 1, "delivered": delivered });
-        let fail = |e: OutputError| JournalError::Write(path.clone(), e);
-        let staged = atomic::temp_file(path).map_err(fail)?;
-        let written = serde_json::to_vec_pretty(&doc)
-            .map_err(std::io::Error::other)
-            .and_then(|b| staged.as_file().write_all(&b));
-        if let Err(error) = written {
-            return Err(fail(OutputError::Io {
-                path: staged.path().to_path_buf(),
-                error,
-            }));
-        }
-        atomic::commit_file(staged, path, true, inputs).map_err(fail)
+        file.write_all(line(signal, sha256, records).as_bytes())
+            .map_err(|error| {
+                JournalError::Write(
+                    path.clone(),
+                    OutputError::Io {
+                        path: path.clone(),
+                        error,
+                    },
+                )
+            })
     }
 }
 
@@ -130,11 +200,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j.json");
         let inputs = Inputs::new(&[], []);
-        let mut j = Journal::open(&path).unwrap();
+        let mut j = Journal::open(&path, &inputs).unwrap();
         assert!(!j.contains("logs", "ab"));
-        j.record("logs", "ab", 3, &inputs).unwrap();
-        j.record("metrics", "cd", 7, &inputs).unwrap();
-        let again = Journal::open(&path).unwrap();
+        j.record("logs", "ab", 3).unwrap();
+        j.record("metrics", "cd", 7).unwrap();
+        drop(j);
+        let again = Journal::open(&path, &inputs).unwrap();
         assert!(again.contains("logs", "ab") && again.contains("metrics", "cd"));
         assert!(!again.contains("traces", "ab"));
         // Only the journal is there: the temporaries were renamed.
@@ -142,13 +213,38 @@ mod tests {
     }
 
     #[test]
+    fn a_last_line_cut_short_is_dropped_and_the_rest_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        let inputs = Inputs::new(&[], []);
+        let text = format!("{}{}{{\"signal\":\"logs\",\"sha", header(), line("logs", "ab", 3));
+        std::fs::write(&path, text).unwrap();
+        let mut j = Journal::open(&path, &inputs).unwrap();
+        assert!(j.contains("logs", "ab"));
+        j.record("traces", "ef", 1).unwrap();
+        drop(j);
+        let again = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            again,
+            format!("{}{}{}", header(), line("logs", "ab", 3), line("traces", "ef", 1))
+        );
+    }
+
+    #[test]
     fn a_file_that_is_not_a_journal_is_refused_and_kept() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("notes.txt");
         std::fs::write(&path, "my notes").unwrap();
-        assert!(matches!(Journal::open(&path), Err(JournalError::Foreign { .. })));
+        let inputs = Inputs::new(&[], []);
+        assert!(matches!(
+            Journal::open(&path, &inputs),
+            Err(JournalError::Foreign { .. })
+        ));
         std::fs::write(&path, r#"{"other": 1}"#).unwrap();
-        assert!(matches!(Journal::open(&path), Err(JournalError::Foreign { .. })));
+        assert!(matches!(
+            Journal::open(&path, &inputs),
+            Err(JournalError::Foreign { .. })
+        ));
         assert_eq!(std::fs::read_to_string(&path).unwrap(), r#"{"other": 1}"#);
     }
 }

@@ -336,7 +336,6 @@ struct Shared<'a> {
     settings: &'a Settings,
     agent: ureq::Agent,
     cancel: &'a AtomicBool,
-    inputs: &'a Inputs,
     journal: Mutex<Journal>,
     journal_error: Mutex<Option<JournalError>>,
     summary: Mutex<DeliverySummary>,
@@ -384,7 +383,8 @@ impl Dispatcher {
         progress: &'e (dyn Fn(&[SignalStats; 3]) + Sync),
     ) -> Result<Box<dyn FnOnce() -> Result<DeliverySummary, SendError> + 's>, SendError> {
         let journal = match &settings.journal {
-            Some(p) => Journal::open(p)?,
+            Some(p) if settings.dry_run => Journal::peek(p)?,
+            Some(p) => Journal::open(p, inputs)?,
             None => Journal::none(),
         };
         let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -402,7 +402,6 @@ impl Dispatcher {
             settings,
             agent,
             cancel,
-            inputs,
             journal: Mutex::new(journal),
             journal_error: Mutex::new(None),
             summary: Mutex::new(DeliverySummary {
@@ -573,7 +572,7 @@ impl Shared<'_> {
 
     fn remember(&self, signal: usize, sha: &str, records: u64) {
         let mut j = self.journal.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Err(e) = j.record(SIGNALS[signal], sha, records, self.inputs) {
+        if let Err(e) = j.record(SIGNALS[signal], sha, records) {
             // Delivery goes on; the send fails at the end, naming the journal.
             self.cancel.store(true, Ordering::Relaxed);
             self.journal_error
