@@ -2,7 +2,8 @@
 //! store, check the target, run the engine into staged output (the JSON
 //! merge, or the OTLP envelopes through their writers), write the manifest,
 //! and commit the output atomically, or drop it and say why when nothing
-//! matched (§8.3).
+//! matched (§8.3). `send` (§10) is the same run with the OTLP envelope
+//! writers' sinks replaced by `deliver`'s HTTP sinks: no file, no manifest.
 
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;

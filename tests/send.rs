@@ -772,3 +772,107 @@ fn several_stores_export_as_one_store_holding_all_their_files() {
     assert!(!merged.logs.is_empty());
     assert_same(&exported(&[a.path(), b.path()], &[]), &merged, "two stores and one");
 }
+
+// ---- the README's examples -------------------------------------------------
+
+/// The commands of the README's `send` section that address a local
+/// Collector (`localhost:4318`), continuation lines joined.
+fn readme_local_examples() -> Vec<String> {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = readme
+        .find("## Sending to a Collector or a vendor")
+        .expect("the send section");
+    let section = &readme[start..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
+    let mut commands = Vec::new();
+    let mut current = String::new();
+    let mut in_sh = false;
+    for line in section.lines() {
+        if line.starts_with("```") {
+            in_sh = !in_sh && line == "```sh";
+            continue;
+        }
+        if !in_sh || line.trim_start().starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        match line.strip_suffix('\\') {
+            Some(part) => current.push_str(part),
+            None => {
+                current.push_str(line);
+                commands.push(std::mem::take(&mut current));
+            }
+        }
+    }
+    commands
+        .into_iter()
+        .filter(|c| c.contains("coder-telemetry send") && c.contains("localhost:4318"))
+        .collect()
+}
+
+#[test]
+fn the_readmes_send_examples_run_as_written_against_a_local_receiver() {
+    let examples = readme_local_examples();
+    assert!(examples.len() >= 3, "{examples:?}");
+    if TcpListener::bind("127.0.0.1:4318").is_err() {
+        eprintln!("SKIPPED: port 4318 is taken; the README's examples address localhost:4318");
+        return;
+    }
+    let Some(bin_path) = receiver_binary() else {
+        return;
+    };
+    // The examples' ~/store is the real writer's store; their receiver the
+    // Collector's, on the port they name.
+    let home = tempfile::tempdir().unwrap();
+    let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/real-store");
+    let source = if reference.is_dir() {
+        reference
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata")
+    };
+    std::fs::create_dir(home.path().join("store")).unwrap();
+    for e in std::fs::read_dir(&source).unwrap() {
+        let e = e.unwrap();
+        if e.file_name().to_string_lossy().starts_with("telemetry-") {
+            std::fs::copy(e.path(), home.path().join("store").join(e.file_name())).unwrap();
+        }
+    }
+    let out = tempfile::tempdir().unwrap();
+    let mut rx = Command::new(bin_path)
+        .args(["-port", "4318", "-out"])
+        .arg(out.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(rx.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "ready");
+    let bin_dir = assert_cmd::cargo::cargo_bin("coder-telemetry")
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let mut results = Vec::new();
+    for cmd in &examples {
+        let o = Command::new("sh")
+            .args(["-c", cmd])
+            .env("HOME", home.path())
+            .env("PATH", &path)
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .env_remove("OTEL_EXPORTER_OTLP_HEADERS")
+            .output()
+            .unwrap();
+        results.push((
+            cmd.clone(),
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        ));
+    }
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(rx.id() as i32, libc::SIGTERM) };
+    rx.wait().unwrap();
+    for (cmd, code, err) in &results {
+        assert_eq!(*code, Some(0), "{cmd}\n{err}");
+    }
+    let counts = json(&std::fs::read(out.path().join("counts.json")).unwrap());
+    assert!(counts["data_points"].as_u64().unwrap() > 0, "{counts}");
+}
