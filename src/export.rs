@@ -392,8 +392,8 @@ fn send_otlp(
     settings: &Settings,
     progress: &(dyn Fn(&[SignalStats; 3]) + Sync),
 ) -> Result<(Written, DeliverySummary), ExportError> {
-    let dispatcher = Dispatcher::new();
-    let sinks: [HttpSink; 3] = [dispatcher.sink(0), dispatcher.sink(1), dispatcher.sink(2)];
+    let dispatcher = Dispatcher::new(cfg.max_request_bytes);
+    let sinks: [HttpSink; 3] = [0, 1, 2].map(|i| dispatcher.sink(i));
     std::thread::scope(|scope| {
         let finish = dispatcher.run(scope, settings, run.cancel, inputs, progress)?;
         let sinks = std::sync::Mutex::new(sinks.map(Some));

@@ -279,13 +279,18 @@ struct Job {
 /// A signal's sink: collects each request and queues it for the senders.
 pub struct HttpSink {
     signal: usize,
+    /// The request cap: a body is allocated at it once, not grown by doubling.
+    cap: usize,
     body: Vec<u8>,
     jobs: Sender<Job>,
+    /// Bodies the senders are done with, to be filled again.
+    free: Receiver<Vec<u8>>,
 }
 
 impl EntrySink for HttpSink {
     fn start(&mut self, _name: &str) -> io::Result<()> {
-        self.body = Vec::new();
+        self.body = self.free.try_recv().unwrap_or_else(|_| Vec::with_capacity(self.cap));
+        self.body.clear();
         Ok(())
     }
 
@@ -343,31 +348,45 @@ struct Shared<'a> {
 }
 
 /// The sender threads of one send, in a thread scope.
+///
+/// Request bodies go round: a sink fills one, a sender sends it and hands
+/// it back emptied. Without that, every 4 MiB body would be allocated on a
+/// writer thread and freed on a sender thread, and glibc's per-thread
+/// arenas would keep the holes (peak RSS 136 MiB on a 200 MiB store,
+/// against 100 with recycling).
 pub struct Dispatcher {
     jobs: Sender<Job>,
     rx: Receiver<Job>,
-}
-
-impl Default for Dispatcher {
-    fn default() -> Self {
-        Self::new()
-    }
+    free: (Sender<Vec<u8>>, Receiver<Vec<u8>>),
+    /// The request cap (`--max-request-bytes`).
+    cap: usize,
 }
 
 impl Dispatcher {
-    pub fn new() -> Self {
+    /// Senders of requests of at most `cap` bytes (but for a record
+    /// larger alone).
+    pub fn new(cap: usize) -> Self {
         // One request waits while the senders are busy; the writers block
         // behind it (back-pressure, not memory).
         let (jobs, rx) = bounded(1);
-        Self { jobs, rx }
+        // Every body that can exist at once: one per sink, the queued one,
+        // one per sender (at most 64).
+        Self {
+            jobs,
+            rx,
+            free: bounded(3 + 1 + 64),
+            cap,
+        }
     }
 
     /// The sink for signal `i` (0 logs, 1 traces, 2 metrics).
     pub fn sink(&self, signal: usize) -> HttpSink {
         HttpSink {
             signal,
+            cap: self.cap,
             body: Vec::new(),
             jobs: self.jobs.clone(),
+            free: self.free.1.clone(),
         }
     }
 
@@ -411,17 +430,31 @@ impl Dispatcher {
             }),
             progress,
         });
-        let Self { jobs, rx } = self;
+        let Self {
+            jobs,
+            rx,
+            free,
+            cap: self_cap,
+        } = self;
         drop(jobs);
+        let recycle = free.0;
         let handles: Vec<_> = (0..settings.concurrency.max(1))
             .map(|i| {
                 let rx = rx.clone();
                 let shared = Arc::clone(&shared);
+                let recycle = recycle.clone();
+                let cap = self_cap;
                 std::thread::Builder::new()
                     .name(format!("ct-send-{i}"))
                     .spawn_scoped(scope, move || {
-                        for job in rx {
-                            shared.deliver(job.signal, job.body, job.records, None);
+                        for mut job in rx {
+                            shared.deliver(job.signal, &job.body, job.records, None);
+                            // A body grown past twice the cap (a record larger
+                            // than a request) goes back to the allocator.
+                            if job.body.capacity() <= 2 * cap {
+                                job.body.clear();
+                                let _ = recycle.try_send(job.body);
+                            }
                         }
                     })
             })
@@ -584,8 +617,8 @@ impl Shared<'_> {
 
     /// Delivers one request (or, after a 413, its halves). Returns whether
     /// all of it was delivered.
-    fn deliver(&self, signal: usize, body: Vec<u8>, records: u64, deadline: Option<Instant>) -> bool {
-        let sha = sha256_hex(&body);
+    fn deliver(&self, signal: usize, body: &[u8], records: u64, deadline: Option<Instant>) -> bool {
+        let sha = sha256_hex(body);
         if self.journalled(signal, &sha) {
             self.update(signal, |st, _| {
                 st.skipped_requests += 1;
@@ -595,7 +628,7 @@ impl Shared<'_> {
         }
         if self.settings.dry_run {
             let wire = if self.settings.gzip {
-                gzip(&body).map_or(body.len(), |g| g.len())
+                gzip(body).map_or(body.len(), |g| g.len())
             } else {
                 body.len()
             };
@@ -608,24 +641,26 @@ impl Shared<'_> {
             return true;
         }
         let deadline = deadline.unwrap_or_else(|| Instant::now() + self.settings.max_elapsed);
-        let payload = if self.settings.gzip {
-            match gzip(&body) {
-                Ok(g) => g,
+        // Uncompressed, the body itself is sent: no copy.
+        let compressed = if self.settings.gzip {
+            match gzip(body) {
+                Ok(g) => Some(g),
                 Err(e) => {
                     self.fail(signal, None, records, format!("compressing the request failed: {e}"));
                     return false;
                 }
             }
         } else {
-            body.clone()
+            None
         };
+        let payload: &[u8] = compressed.as_deref().unwrap_or(body);
         let mut retries = 0u32;
         loop {
             if self.cancel.load(Ordering::Relaxed) {
                 self.fail(signal, None, records, "interrupted before it was delivered".into());
                 return false;
             }
-            match self.attempt(signal, &payload) {
+            match self.attempt(signal, payload) {
                 Attempt::Delivered { rejected, message } => {
                     self.update(signal, |st, s| {
                         st.requests += 1;
@@ -642,7 +677,7 @@ impl Shared<'_> {
                     return true;
                 }
                 Attempt::TooLarge(message) => {
-                    let Some([(a, na), (b, nb)]) = split::halve(SIGNALS[signal], &body) else {
+                    let Some([(a, na), (b, nb)]) = split::halve(SIGNALS[signal], body) else {
                         self.fail(
                             signal,
                             Some(413),
@@ -651,9 +686,9 @@ impl Shared<'_> {
                         );
                         return false;
                     };
-                    drop(payload);
-                    let first = self.deliver(signal, a, na, Some(deadline));
-                    let second = self.deliver(signal, b, nb, Some(deadline));
+                    drop(compressed);
+                    let first = self.deliver(signal, &a, na, Some(deadline));
+                    let second = self.deliver(signal, &b, nb, Some(deadline));
                     if first && second {
                         // A later run skips the whole request without a 413.
                         self.remember(signal, &sha, records);
