@@ -9,7 +9,7 @@
 //! memory is a few requests, whatever the store. A sender retries 429, 502,
 //! 503, 504 and connection errors with exponential backoff and jitter
 //! (honouring `Retry-After`) until `--max-elapsed`, halves a request that
-//! got 413 ([`split`]), counts partial successes, and records every
+//! got 413 (`split.rs`), counts partial successes, and records every
 //! acknowledged request in the journal ([`journal`]) so that a later run
 //! skips it. Header values are never printed, logged or journalled.
 
