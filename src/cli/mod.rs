@@ -57,9 +57,9 @@ Examples:
   # A local OpenTelemetry Collector (OTLP/HTTP on 4318)
   coder-telemetry send ~/store --range last-7-days --endpoint http://localhost:4318
   # Honeycomb
-  coder-telemetry send ~/store --endpoint https://api.honeycomb.io --header x-honeycomb-team=$HONEYCOMB_API_KEY
+  coder-telemetry send ~/store --endpoint https://api.honeycomb.io --header x-honeycomb-team=$KEY
   # Resumable: run the same command again after a failure or Ctrl-C
-  coder-telemetry send ~/store --range all-time --journal sent.journal.json
+  coder-telemetry send ~/store --range all-time --endpoint http://localhost:4318 --journal send.journal
   # What would be sent, without connecting
   coder-telemetry send ~/store --endpoint http://localhost:4318 --dry-run
 
@@ -174,7 +174,7 @@ pub struct SendArgs {
     /// Base URL: /v1/logs, /v1/traces, /v1/metrics are appended [env: OTEL_EXPORTER_OTLP_ENDPOINT]
     #[arg(long, value_name = "URL")]
     pub endpoint: Option<String>,
-    /// Add a request header (repeatable; percent-encoded value); wins over OTEL_EXPORTER_OTLP_HEADERS
+    /// Add a request header (repeatable; the value as written, never printed); wins over OTEL_EXPORTER_OTLP_HEADERS
     #[arg(long = "header", value_name = "KEY=VALUE")]
     pub headers: Vec<String>,
     /// Request body compression [env: OTEL_EXPORTER_OTLP_COMPRESSION] [default: gzip]

@@ -199,7 +199,7 @@ impl DeliverySummary {
             )
         } else {
             format!(
-                "sent {} events from {} files to {} in {elapsed_s:.2}s: {}",
+                "{} events from {} files to {} in {elapsed_s:.2}s: delivered {}",
                 n(counts.events),
                 n(files),
                 self.endpoints.join(", "),
