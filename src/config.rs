@@ -136,7 +136,9 @@ pub fn parse_resource_attr(s: &str) -> Result<(String, String), AttrError> {
     }
 }
 
-fn percent_decode(s: &str) -> Option<String> {
+/// Decodes `%XX` escapes (the W3C Baggage encoding the OpenTelemetry
+/// environment variables use); `None` for a bad escape or non-UTF-8 result.
+pub(crate) fn percent_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

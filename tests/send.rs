@@ -454,6 +454,8 @@ struct Reply {
     status: u16,
     headers: Vec<(&'static str, String)>,
     body: String,
+    /// How long the server takes to answer.
+    delay: Duration,
 }
 
 fn reply(status: u16, body: &str) -> Reply {
@@ -461,6 +463,7 @@ fn reply(status: u16, body: &str) -> Reply {
         status,
         headers: Vec::new(),
         body: body.to_string(),
+        delay: Duration::ZERO,
     }
 }
 
@@ -513,6 +516,7 @@ impl Scripted {
 fn serve(conn: TcpStream, r: &Reply) -> Option<Seen> {
     let at = Instant::now();
     let mut reader = BufReader::new(conn.try_clone().ok()?);
+    std::thread::sleep(r.delay);
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;
     let path = line.split_whitespace().nth(1)?.to_string();
@@ -645,6 +649,54 @@ fn a_400_fails_at_once_with_its_message_and_exit_1() {
         .iter()
         .any(|(k, v)| k == "x-api-key" && v == "SECRET-4c1d"));
     assert!(!out.contains("SECRET") && !err.contains("SECRET"));
+}
+
+#[test]
+fn sigterm_stops_a_send_with_exit_130_and_the_journal_keeps_every_acknowledged_request() {
+    let (store, _) = real_mix_store("1MB", &[]);
+    let mut slow = reply(200, "{}");
+    slow.delay = Duration::from_millis(50);
+    let srv = Scripted::start(vec![slow]);
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j");
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("coder-telemetry"))
+        .arg("send")
+        .arg(store.path())
+        .args([
+            "--now",
+            NOW,
+            "--range",
+            "all-time",
+            "--quiet",
+            "--max-request-bytes",
+            "16KiB",
+        ])
+        .args(["--endpoint", &srv.url(), "--journal"])
+        .arg(&journal)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let signalled = Instant::now();
+    let status = child.wait().unwrap();
+    assert!(
+        signalled.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        signalled.elapsed()
+    );
+    assert_eq!(status.code(), Some(130));
+    let journalled = std::fs::read_to_string(&journal).unwrap().lines().count() - 1;
+    let answered = srv.seen().len();
+    assert!(journalled > 0, "some requests were acknowledged before the signal");
+    // The server records a request once it has answered it; the sender may
+    // have been stopped before reading the last answer (then it is sent again).
+    assert!(
+        journalled == answered || journalled + 1 == answered,
+        "{journalled} of {answered}"
+    );
 }
 
 #[test]

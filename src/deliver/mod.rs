@@ -26,6 +26,7 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 use serde_json::{json, Value};
 use sha2::Digest;
 
+use crate::config::percent_decode;
 use crate::output::atomic::Inputs;
 use crate::write::sink::EntrySink;
 use journal::{Journal, JournalError};
@@ -91,23 +92,6 @@ pub fn check_header(key: &str, value: &str) -> Result<(), String> {
         return Err(format!("the value of {key} holds a control character"));
     }
     Ok(())
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// Why a send could not run or finish.
