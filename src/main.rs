@@ -254,7 +254,7 @@ fn run_export(prepared: cli::Prepared, sel: &cli::SelectArgs, settings: Option<&
         }
         match &summary.delivery {
             Some(d) if summary.empty.is_none() => {
-                eprintln!("{}", d.line(&summary.counts, summary.files_read, summary.elapsed_s))
+                eprintln!("{}", summary.send_line(d))
             }
             _ => eprintln!("{}", summary.line()),
         }

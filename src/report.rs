@@ -11,6 +11,7 @@
 
 use serde_json::{json, Value};
 
+use crate::deliver::{DeliverySummary, SignalStats, SIGNALS};
 use crate::model::Counts;
 pub use crate::model::Problem;
 use crate::range::DateRange;
@@ -150,7 +151,7 @@ pub struct Summary {
     /// Why nothing was written, when nothing was (§8.3).
     pub empty: Option<String>,
     /// What `send` delivered.
-    pub delivery: Option<crate::deliver::DeliverySummary>,
+    pub delivery: Option<DeliverySummary>,
 }
 
 impl Summary {
@@ -186,6 +187,62 @@ impl Summary {
             o.insert("delivery".to_string(), d.json());
         }
         v
+    }
+
+    /// The one-line summary of a send (`delivery` holds what it did).
+    pub fn send_line(&self, d: &DeliverySummary) -> String {
+        let (counts, files, elapsed_s) = (&self.counts, self.files_read, self.elapsed_s);
+        let n = thousands;
+        let total = |f: fn(&SignalStats) -> u64| d.signals.iter().map(f).sum::<u64>();
+        let per: Vec<String> = SIGNALS
+            .iter()
+            .zip(&d.signals)
+            .map(|(name, s)| format!("{name} {} requests / {} records", n(s.requests), n(s.records)))
+            .collect();
+        let mut line = if d.dry_run {
+            format!(
+                "dry run: would send {} events from {} files as {} ({} bytes, {} compressed) to {}",
+                n(counts.events),
+                n(files),
+                per.join(", "),
+                n(total(|s| s.bytes)),
+                n(total(|s| s.wire_bytes)),
+                d.endpoints.join(", ")
+            )
+        } else {
+            format!(
+                "{} events from {} files to {} in {elapsed_s:.2}s: delivered {}",
+                n(counts.events),
+                n(files),
+                d.endpoints.join(", "),
+                per.join(", ")
+            )
+        };
+        let retried = total(|s| s.retried);
+        if retried > 0 {
+            line.push_str(&format!("; {} retries", n(retried)));
+        }
+        let rejected = total(|s| s.rejected);
+        if rejected > 0 {
+            line.push_str(&format!("; {} records rejected by the endpoint", n(rejected)));
+        }
+        let skipped = total(|s| s.skipped_requests);
+        if skipped > 0 {
+            line.push_str(&format!(
+                "; {} requests ({} records) skipped, already delivered per the journal",
+                n(skipped),
+                n(total(|s| s.skipped_records))
+            ));
+        }
+        let failed = total(|s| s.failed_requests);
+        if failed > 0 {
+            line.push_str(&format!(
+                "; {} requests ({} records) FAILED",
+                n(failed),
+                n(total(|s| s.failed_records))
+            ));
+        }
+        line
     }
 
     /// The one-line summary.

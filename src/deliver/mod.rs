@@ -162,61 +162,6 @@ impl DeliverySummary {
         !self.failures.is_empty()
     }
 
-    /// The one-line summary of a send.
-    pub fn line(&self, counts: &crate::model::Counts, files: u64, elapsed_s: f64) -> String {
-        let n = crate::report::thousands;
-        let total = |f: fn(&SignalStats) -> u64| self.signals.iter().map(f).sum::<u64>();
-        let per: Vec<String> = SIGNALS
-            .iter()
-            .zip(&self.signals)
-            .map(|(name, s)| format!("{name} {} requests / {} records", n(s.requests), n(s.records)))
-            .collect();
-        let mut line = if self.dry_run {
-            format!(
-                "dry run: would send {} events from {} files as {} ({} bytes, {} compressed) to {}",
-                n(counts.events),
-                n(files),
-                per.join(", "),
-                n(total(|s| s.bytes)),
-                n(total(|s| s.wire_bytes)),
-                self.endpoints.join(", ")
-            )
-        } else {
-            format!(
-                "{} events from {} files to {} in {elapsed_s:.2}s: delivered {}",
-                n(counts.events),
-                n(files),
-                self.endpoints.join(", "),
-                per.join(", ")
-            )
-        };
-        let retried = total(|s| s.retried);
-        if retried > 0 {
-            line.push_str(&format!("; {} retries", n(retried)));
-        }
-        let rejected = total(|s| s.rejected);
-        if rejected > 0 {
-            line.push_str(&format!("; {} records rejected by the endpoint", n(rejected)));
-        }
-        let skipped = total(|s| s.skipped_requests);
-        if skipped > 0 {
-            line.push_str(&format!(
-                "; {} requests ({} records) skipped, already delivered per the journal",
-                n(skipped),
-                n(total(|s| s.skipped_records))
-            ));
-        }
-        let failed = total(|s| s.failed_requests);
-        if failed > 0 {
-            line.push_str(&format!(
-                "; {} requests ({} records) FAILED",
-                n(failed),
-                n(total(|s| s.failed_records))
-            ));
-        }
-        line
-    }
-
     pub fn json(&self) -> Value {
         let signals: serde_json::Map<String, Value> = SIGNALS
             .iter()
