@@ -10,7 +10,7 @@ mod common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use serde_json::{json, Value};
@@ -66,20 +66,7 @@ fn sigterm_stops(store: &Path, args: &[&str], name: &str) {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(200));
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let signalled = Instant::now();
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if signalled.elapsed() > Duration::from_secs(10) {
-            let _ = child.kill();
-            panic!("{name} {args:?}: still running 10 s after SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let stopped = signalled.elapsed();
+    let (status, stopped) = terminate(&mut child, Duration::from_secs(10));
     assert_eq!(status.code(), Some(130), "{name} {args:?}: exit code");
     assert!(
         stopped < Duration::from_secs(1),

@@ -576,17 +576,7 @@ fn sigterm_during_a_million_key_row_stopped_only_after_minutes() {
             .spawn()
             .unwrap();
         std::thread::sleep(Duration::from_millis(200));
-        // SAFETY: signalling our own child.
-        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-        let signalled = Instant::now();
-        let status = loop {
-            if let Some(st) = child.try_wait().unwrap() {
-                break st;
-            }
-            assert!(signalled.elapsed() < Duration::from_secs(5), "{format}: still running");
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        let stopped = signalled.elapsed();
+        let (status, stopped) = terminate(&mut child, Duration::from_secs(5));
         assert_eq!(status.code(), Some(130), "{format}");
         assert!(
             stopped < Duration::from_millis(1000),

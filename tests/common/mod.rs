@@ -367,3 +367,24 @@ pub fn records(bodies: &[Vec<u8>], resources: &str, scopes: &str, items: &str) -
     }
     out
 }
+
+/// Sends SIGTERM to `child` and waits for it (panicking after `limit`);
+/// returns its status and how long it took to stop after the signal.
+pub fn terminate(
+    child: &mut std::process::Child,
+    limit: std::time::Duration,
+) -> (std::process::ExitStatus, std::time::Duration) {
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let signalled = std::time::Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().expect("wait for the child") {
+            return (st, signalled.elapsed());
+        }
+        if signalled.elapsed() > limit {
+            let _ = child.kill();
+            panic!("still running {limit:?} after SIGTERM");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
