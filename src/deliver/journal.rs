@@ -37,9 +37,11 @@ pub enum JournalError {
 /// The journal: what it holds, and the file appended to.
 pub struct Journal {
     file: Option<(PathBuf, File)>,
-    /// (signal, sha256 hex) -> records.
-    done: BTreeMap<(String, String), u64>,
+    done: Done,
 }
+
+/// (signal, sha256 hex) -> records.
+type Done = BTreeMap<(String, String), u64>;
 
 fn header() -> String {
     format!("{}\n", json!({ MARK: 1 }))
@@ -58,10 +60,58 @@ impl Journal {
         }
     }
 
+    /// Reads an existing journal: what it holds, and whether it is whole
+    /// (`false`: its last line was cut short). `None` when there is none.
+    fn read(path: &Path) -> Result<Option<(Done, bool)>, JournalError> {
+        let text = match std::fs::read(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => {
+                return Err(JournalError::Read {
+                    path: path.to_path_buf(),
+                    error,
+                })
+            }
+        };
+        let foreign = |why: &str| JournalError::Foreign {
+            path: path.to_path_buf(),
+            why: why.to_string(),
+        };
+        let mut lines = text.split(|b| *b == b'\n');
+        let first: Value = lines
+            .next()
+            .and_then(|l| serde_json::from_slice(l).ok())
+            .ok_or_else(|| foreign("its first line is not JSON"))?;
+        if first.get(MARK).and_then(Value::as_u64) != Some(1) {
+            return Err(foreign("no \"coder_telemetry_journal\": 1 on its first line"));
+        }
+        let mut done = Done::new();
+        let mut whole = true;
+        let ends_cleanly = text.ends_with(b"\n");
+        let lines: Vec<&[u8]> = lines.filter(|l| !l.is_empty()).collect();
+        for (i, l) in lines.iter().enumerate() {
+            let e: Option<(String, String, u64)> = serde_json::from_slice::<Value>(l).ok().and_then(|e| {
+                Some((
+                    e.get("signal")?.as_str()?.to_string(),
+                    e.get("sha256")?.as_str()?.to_string(),
+                    e.get("records")?.as_u64()?,
+                ))
+            });
+            match e {
+                Some((sig, sha, n)) if i + 1 < lines.len() || ends_cleanly => {
+                    done.insert((sig, sha), n);
+                }
+                // The last line, cut short: that request is sent again.
+                _ if i + 1 == lines.len() => whole = false,
+                _ => return Err(foreign("a line that is not a delivered request")),
+            }
+        }
+        Ok(Some((done, whole)))
+    }
+
     /// Opens `path`: an existing journal is read and appended to; a missing
     /// one is created (atomically, with its first line).
     pub fn open(path: &Path, inputs: &Inputs) -> Result<Self, JournalError> {
-        let mut done = BTreeMap::new();
         let write_err = |e: OutputError| JournalError::Write(path.to_path_buf(), e);
         let io_err = |error: std::io::Error| {
             JournalError::Write(
@@ -72,50 +122,7 @@ impl Journal {
                 },
             )
         };
-        let whole = match std::fs::read(path) {
-            Ok(text) => {
-                let foreign = |why: &str| JournalError::Foreign {
-                    path: path.to_path_buf(),
-                    why: why.to_string(),
-                };
-                let mut lines = text.split(|b| *b == b'\n');
-                let first: Value = lines
-                    .next()
-                    .and_then(|l| serde_json::from_slice(l).ok())
-                    .ok_or_else(|| foreign("its first line is not JSON"))?;
-                if first.get(MARK).and_then(Value::as_u64) != Some(1) {
-                    return Err(foreign("no \"coder_telemetry_journal\": 1 on its first line"));
-                }
-                let mut whole = true;
-                let ends_cleanly = text.ends_with(b"\n");
-                let lines: Vec<&[u8]> = lines.filter(|l| !l.is_empty()).collect();
-                for (i, l) in lines.iter().enumerate() {
-                    let e: Option<(String, String, u64)> = serde_json::from_slice::<Value>(l).ok().and_then(|e| {
-                        Some((
-                            e.get("signal")?.as_str()?.to_string(),
-                            e.get("sha256")?.as_str()?.to_string(),
-                            e.get("records")?.as_u64()?,
-                        ))
-                    });
-                    match e {
-                        Some((sig, sha, n)) if i + 1 < lines.len() || ends_cleanly => {
-                            done.insert((sig, sha), n);
-                        }
-                        // The last line, cut short: that request is sent again.
-                        _ if i + 1 == lines.len() => whole = false,
-                        _ => return Err(foreign("a line that is not a delivered request")),
-                    }
-                }
-                whole
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
-            Err(error) => {
-                return Err(JournalError::Read {
-                    path: path.to_path_buf(),
-                    error,
-                })
-            }
-        };
+        let (done, whole) = Self::read(path)?.unwrap_or_default();
         if !whole {
             // New, or with a torn last line: written out whole first.
             let staged = atomic::temp_file(path).map_err(write_err)?;
@@ -136,36 +143,8 @@ impl Journal {
     /// Reads `path` without ever writing it (`--dry-run`): a missing
     /// journal is empty.
     pub fn peek(path: &Path) -> Result<Self, JournalError> {
-        if !path.exists() {
-            return Ok(Self::none());
-        }
-        let text = std::fs::read(path).map_err(|error| JournalError::Read {
-            path: path.to_path_buf(),
-            error,
-        })?;
-        let foreign = || JournalError::Foreign {
-            path: path.to_path_buf(),
-            why: "its first line is not a journal's".to_string(),
-        };
-        let mut lines = text.split(|b| *b == b'\n');
-        let first: Value = lines
-            .next()
-            .and_then(|l| serde_json::from_slice(l).ok())
-            .ok_or_else(foreign)?;
-        if first.get(MARK).and_then(Value::as_u64) != Some(1) {
-            return Err(foreign());
-        }
-        let mut j = Self::none();
-        for e in lines.filter_map(|l| serde_json::from_slice::<Value>(l).ok()) {
-            if let (Some(sig), Some(sha), Some(n)) = (
-                e.get("signal").and_then(Value::as_str),
-                e.get("sha256").and_then(Value::as_str),
-                e.get("records").and_then(Value::as_u64),
-            ) {
-                j.done.insert((sig.to_string(), sha.to_string()), n);
-            }
-        }
-        Ok(j)
+        let done = Self::read(path)?.map(|(done, _)| done).unwrap_or_default();
+        Ok(Self { file: None, done })
     }
 
     pub fn contains(&self, signal: &str, sha256: &str) -> bool {
