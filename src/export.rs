@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::config::{Config, Format, Layout, Output};
-use crate::deliver::{DeliverySummary, Dispatcher, HttpSink, SendError, Settings, SignalStats, SIGNALS};
+use crate::deliver::{DeliverySummary, Dispatcher, SendError, Settings, SignalStats, SIGNALS};
 use crate::encode::metrics::Temporality;
 use crate::engine::sinks::OtlpSink;
 use crate::engine::worker::{Discard, ParseOptions};
@@ -393,23 +393,19 @@ fn send_otlp(
     progress: &(dyn Fn(&[SignalStats; 3]) + Sync),
 ) -> Result<(Written, DeliverySummary), ExportError> {
     let dispatcher = Dispatcher::new(cfg.max_request_bytes);
-    let sinks: [HttpSink; 3] = [0, 1, 2].map(|i| dispatcher.sink(i));
-    std::thread::scope(|scope| {
+    std::thread::scope(move |scope| {
         let finish = dispatcher.run(scope, settings, run.cancel, inputs, progress)?;
-        let sinks = std::sync::Mutex::new(sinks.map(Some));
         let sink = |name: &str| -> Result<Spooled, ExportError> {
-            let taken = SIGNALS
+            let i = SIGNALS
                 .iter()
                 .position(|s| *s == name)
-                .and_then(|i| sinks.lock().ok().and_then(|mut v| v[i].take()));
-            let Some(http) = taken else {
-                return Err(EngineError::Internal("a signal's sink was asked for twice").into());
-            };
-            Ok(Spooled::new(name, Box::new(http))?)
+                .ok_or(EngineError::Internal("a signal without an HTTP sink"))?;
+            Ok(Spooled::new(name, Box::new(dispatcher.sink(i)))?)
         };
         let result = run_signals(cfg, run, problems, Layout::Split, cfg.max_request_bytes, sink);
-        // Whatever happened, no sink may hold the senders' queue open.
-        drop(sinks);
+        // The writers dropped their sinks; with the dispatcher gone too, the
+        // senders' queue closes and they finish.
+        drop(dispatcher);
         let delivery = finish()?;
         let (books, summaries) = result?;
         let written = Written {

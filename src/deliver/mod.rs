@@ -319,11 +319,12 @@ impl Dispatcher {
         }
     }
 
-    /// Runs the senders in `scope` until every sink is dropped; the
-    /// returned closure joins them and gives the summary.
+    /// Runs the senders in `scope` until the dispatcher and every sink it
+    /// made are dropped; the returned closure joins them and gives the
+    /// summary.
     #[allow(clippy::type_complexity)]
     pub fn run<'s, 'e: 's>(
-        self,
+        &self,
         scope: &'s std::thread::Scope<'s, 'e>,
         settings: &'e Settings,
         cancel: &'e AtomicBool,
@@ -359,14 +360,7 @@ impl Dispatcher {
             }),
             progress,
         });
-        let Self {
-            jobs,
-            rx,
-            free,
-            cap: self_cap,
-        } = self;
-        drop(jobs);
-        let recycle = free.0;
+        let (rx, recycle, self_cap) = (&self.rx, &self.free.0, self.cap);
         let handles: Vec<_> = (0..settings.concurrency.max(1))
             .map(|i| {
                 let rx = rx.clone();
