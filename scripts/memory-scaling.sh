@@ -5,13 +5,15 @@
 # only the volume changes), exports each in every format, and prints peak
 # RSS side by side.
 #
-#   MIXES="real synthetic" SMALL=1GiB BIG=10GiB STORES=/tmp OUT=/tmp RUNS=3 scripts/memory-scaling.sh
+#   MIXES="real synthetic" FORMATS="json otlp-dir otlp-zip otlp-split-zip" \
+#     SMALL=1GiB BIG=10GiB STORES=/tmp OUT=/tmp RUNS=3 scripts/memory-scaling.sh
 # Peak RSS depends on timing (how full the bounded queues get), so each
 # figure is the highest of RUNS runs. Needs about 11x SMALL of disk per mix
 # for the stores, plus the outputs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MIXES=${MIXES:-real synthetic}
+FORMATS=${FORMATS:-json otlp-dir otlp-zip otlp-split-zip}
 SMALL=${SMALL:-1GiB}
 BIG=${BIG:-10GiB}
 STORES=${STORES:-/tmp}
@@ -46,7 +48,7 @@ for mix in $MIXES; do
   echo
   printf '| %-16s | %9s | %9s | %7s |\n' format "$SMALL" "$BIG" growth
   printf '|%s|%s|%s|%s|\n' ------------------ ----------- ----------- ---------
-  for fmt in json otlp-dir otlp-zip otlp-split-zip; do
+  for fmt in $FORMATS; do
     case $fmt in
       json) args=(-o "$OUT/ct-scale-out.json") ;;
       otlp-dir) args=(-o "$OUT/ct-scale-out-dir/") ;;

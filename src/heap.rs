@@ -3,18 +3,19 @@
 //!
 //! The pipeline's live heap is flat: heaptrack shows the same peak for a
 //! 1 GiB and a 10 GiB store. Resident memory is another matter. Workers
-//! allocate chunk buffers of changing sizes and another thread frees them;
-//! glibc gives each thread its own arena, and over millions of such
-//! hand-offs the free holes in those arenas add up. Without the measures
-//! here, the JSON export's peak RSS rose from 45 to 51 MiB between the two
-//! stores. The OTLP buffers, all about a unit in size, are recycled
-//! instead (`model::Pools`); the JSON units vary in size (the
-//! merge sizes them by how many sessions are open), so for them:
+//! allocate buffers of changing sizes and another thread frees them; glibc
+//! gives each thread its own arena, and over millions of such hand-offs the
+//! free holes in those arenas add up. Without the measures here, peak RSS
+//! rose with the store: the JSON export's from 45 to 51 MiB between a
+//! 1 GiB and a 10 GiB store, the synthetic mix's OTLP folder's from 50 to
+//! 68 MiB. The OTLP buffers are recycled besides (`model::Pools`), but
+//! their sizes still change from unit to unit. So, for every export:
 //!
 //! - one arena for the whole process, so that what one thread frees the
 //!   next allocation on any thread can reuse;
 //! - every [`TRIM_EVERY`] bytes of input, `malloc_trim` hands the free
-//!   pages inside the heap back to the system.
+//!   pages inside the heap back to the system (the consumers that take
+//!   units in order call it: the JSON merge and the ordered consumer).
 //!
 //! Both are glibc only; elsewhere these functions do nothing.
 
@@ -22,11 +23,10 @@
 /// trim, once every half second or so of work.
 pub const TRIM_EVERY: u64 = 256 << 20;
 
-/// Sets the allocator up for an export; `merge`: a JSON array, whose
-/// units vary in size. Call it before any thread starts: the arena limit
-/// applies to threads created afterwards.
+/// Sets the allocator up for an export. Call it before any thread starts:
+/// the arena limit applies to threads created afterwards.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-pub fn tune(merge: bool) {
+pub fn tune() {
     // SAFETY: mallopt only sets allocator parameters.
     unsafe {
         // Chunk buffers (1-4 MiB) are allocated and freed thousands of times
@@ -36,14 +36,12 @@ pub fn tune(merge: bool) {
         // are reused; peak memory is bounded by the pipeline anyway.
         libc::mallopt(libc::M_MMAP_THRESHOLD, 8 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
-        if merge {
-            libc::mallopt(libc::M_ARENA_MAX, 1);
-        }
+        libc::mallopt(libc::M_ARENA_MAX, 1);
     }
 }
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-pub fn tune(_merge: bool) {}
+pub fn tune() {}
 
 /// Counts input bytes and trims the heap every [`TRIM_EVERY`] of them.
 #[derive(Debug, Default)]

@@ -160,7 +160,7 @@ fn run_export(prepared: cli::Prepared, sel: &cli::SelectArgs, settings: Option<&
         eprintln!("warning: {w}");
     }
     let cfg = prepared.cfg;
-    coder_telemetry::heap::tune(cfg.format == coder_telemetry::config::Format::Json);
+    coder_telemetry::heap::tune();
     if sel.threads.is_some() {
         // Before any thread starts, so that every thread inherits the mask.
         confine_to_cpus(cfg.threads);

@@ -14,6 +14,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::{Books, Engine, EngineError, Handoff, Received, Run, Turn, UnitSink};
+use crate::heap::Trim;
 use crate::report::Problems;
 
 /// Runs every unit through a sink `make` builds, delivering each unit's
@@ -33,6 +34,7 @@ where
         let (mut submitted, mut next) = (0u64, 0u64);
         let mut waiting = BTreeMap::new();
         let mut exhausted = false;
+        let mut trim = Trim::default();
         let result = (|| loop {
             while !exhausted && engine.inflight() + waiting.len() < run.budget.window {
                 match units.next() {
@@ -58,6 +60,7 @@ where
                     while let Some(done) = waiting.remove(&next) {
                         next += 1;
                         books.record(run, done.unit, &done.report, problems)?;
+                        trim.advance(done.report.bytes);
                         deliver(done.out)?;
                         turn.advance(next);
                     }
