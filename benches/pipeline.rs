@@ -8,7 +8,10 @@
 //! - `encode/{mix}`: parse plus encoding into the JSON-array and OTLP sinks;
 //! - `write/{mix}`: the chunk's encoded OTLP through the envelope writers:
 //!   log and span records per layout and through deflate into a zip, and
-//!   metric points through the metric writer (series grouping);
+//!   metric points through the metric writer (series grouping); and the
+//!   two per-byte costs of the output alone, `sha256` (the manifest's) and
+//!   `deflate-1` (a zip's), in MB of the chunk's whole OTLP output per
+//!   second (`scripts/floor.sh` puts them under the §9.3 targets);
 //! - `export/{mix}`: the whole export per format, one id per thread count,
 //!   beside a `sequential` baseline that runs the same work in one loop
 //!   without the pipeline (so its own cost and its scaling are both visible).
@@ -87,6 +90,24 @@ fn fixture(mix: &str) -> Fixture {
         files,
         bytes,
         out,
+    }
+}
+
+/// An entry sink that keeps what it is given, for the per-byte benches.
+struct Collect(Arc<std::sync::Mutex<Vec<u8>>>);
+impl EntrySink for Collect {
+    fn start(&mut self, _: &str) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn write(&mut self, b: &[u8]) -> std::io::Result<()> {
+        self.0.lock().expect("collect").extend_from_slice(b);
+        Ok(())
+    }
+    fn end(&mut self, _: u64) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn finish(self: Box<Self>) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -288,6 +309,40 @@ fn stages_of(c: &mut Criterion, mix: &str) {
             },
             BatchSize::LargeInput,
         )
+    });
+    g.finish();
+
+    // The unit's whole OTLP output (logs, spans, metric envelope), then the
+    // two costs every byte of it pays on the way out: the manifest's sha256
+    // and, in a zip, deflate level 1 (zlib-rs, as the zip writer runs it).
+    let output = {
+        let bytes = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut sink = OtlpSink::new(&[], DEFAULT_ATTRIBUTE_LIMIT, &pools, chunk.len);
+        run_chunk(file, &header, &mut clone_chunk(&chunk), opts, &mut sink);
+        let out = EnvelopeWriter::new(LOGS, Layout::Single, 1 << 20, spooled(Collect(bytes.clone())));
+        let mut w = RecordWriter::new(out, pools.clone());
+        w.write(clone_segments(&sink.batch.logs)).expect("write");
+        w.write(clone_segments(&sink.batch.traces)).expect("write");
+        w.finish().expect("finish");
+        let out = EnvelopeWriter::new(METRICS, Layout::Single, 1 << 20, spooled(Collect(bytes.clone())));
+        let mut w = MetricWriter::new(out, Temporality::Delta, pools.clone());
+        w.write(sink.batch.metrics).expect("write");
+        w.finish().expect("finish");
+        let v = std::mem::take(&mut *bytes.lock().expect("collect"));
+        v
+    };
+    let mut g = c.benchmark_group(format!("write/{mix}"));
+    g.throughput(Throughput::Bytes(output.len() as u64));
+    g.bench_function("sha256", |b| {
+        use sha2::Digest;
+        b.iter(|| sha2::Sha256::digest(&output))
+    });
+    g.bench_function("deflate-1", |b| {
+        b.iter(|| {
+            let mut z = flate2::write::DeflateEncoder::new(std::io::sink(), flate2::Compression::new(1));
+            std::io::Write::write_all(&mut z, &output).expect("deflate");
+            z.finish().expect("deflate")
+        })
     });
     g.finish();
 
