@@ -1,6 +1,6 @@
 //! Where an envelope writer's bytes go: files in a folder, or entries of a
 //! per-signal temporary zip that is merged into the final archive at the
-//! end; and [`Spooled`], which does that on a thread of its own.
+//! end; and [`Spooled`], which does that on threads of its own.
 //!
 //! The envelope writer of a signal only assembles bytes; its [`Spooled`]
 //! sink hands them in buffers to two threads in a row: one hashes each
