@@ -226,21 +226,18 @@ impl Summary {
         if rejected > 0 {
             line.push_str(&format!("; {} records rejected by the endpoint", n(rejected)));
         }
-        let skipped = total(|s| s.skipped_requests);
-        if skipped > 0 {
-            line.push_str(&format!(
-                "; {} requests ({} records) skipped, already delivered per the journal",
-                n(skipped),
-                n(total(|s| s.skipped_records))
-            ));
-        }
-        let failed = total(|s| s.failed_requests);
-        if failed > 0 {
-            line.push_str(&format!(
-                "; {} requests ({} records) FAILED",
-                n(failed),
-                n(total(|s| s.failed_records))
-            ));
+        let requests = [
+            (
+                total(|s| s.skipped_requests),
+                total(|s| s.skipped_records),
+                "skipped, already delivered per the journal",
+            ),
+            (total(|s| s.failed_requests), total(|s| s.failed_records), "FAILED"),
+        ];
+        for (requests, records, what) in requests {
+            if requests > 0 {
+                line.push_str(&format!("; {} requests ({} records) {what}", n(requests), n(records)));
+            }
         }
         line
     }
