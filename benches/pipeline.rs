@@ -103,7 +103,7 @@ impl EntrySink for Collect {
         self.0.lock().expect("collect").extend_from_slice(b);
         Ok(())
     }
-    fn end(&mut self, _: u64) -> std::io::Result<()> {
+    fn end(&mut self, _: u64, _: &[u8; 32]) -> std::io::Result<()> {
         Ok(())
     }
     fn finish(self: Box<Self>) -> std::io::Result<()> {
@@ -121,7 +121,7 @@ impl EntrySink for NullSink {
         std::hint::black_box(b);
         Ok(())
     }
-    fn end(&mut self, _: u64) -> std::io::Result<()> {
+    fn end(&mut self, _: u64, _: &[u8; 32]) -> std::io::Result<()> {
         Ok(())
     }
     fn finish(self: Box<Self>) -> std::io::Result<()> {

@@ -238,6 +238,21 @@ fn send_cmd(store: &Path, args: &[&str]) -> assert_cmd::Command {
     c
 }
 
+/// Sends `store` to the receiver with `--compression` and
+/// `--max-request-bytes` as given; asserts success, returns the summary.
+fn send_ok(store: &Path, rx: &Receiver, compression: &str, max_request_bytes: &str) -> Value {
+    let args = [
+        "--endpoint",
+        &rx.url(),
+        "--compression",
+        compression,
+        "--max-request-bytes",
+        max_request_bytes,
+    ];
+    let o = send_cmd(store, &args).assert().success();
+    json(&o.get_output().stdout)
+}
+
 /// Per signal (logs, traces, metrics) `field` of a send's summary.
 fn per_signal(summary: &Value, field: &str) -> [u64; 3] {
     ["logs", "traces", "metrics"].map(|s| summary["delivery"]["signals"][s][field].as_u64().unwrap())
@@ -252,20 +267,7 @@ fn delivers_every_record_once(compression: &str) {
     let Some(rx) = Receiver::start(20 << 20) else {
         return;
     };
-    let o = send_cmd(
-        store.path(),
-        &[
-            "--endpoint",
-            &rx.url(),
-            "--compression",
-            compression,
-            "--max-request-bytes",
-            "256KiB",
-        ],
-    )
-    .assert()
-    .success();
-    let summary = json(&o.get_output().stdout);
+    let summary = send_ok(store.path(), &rx, compression, "256KiB");
     let (got, counts) = rx.stop();
     let want = exported(&[store.path()], &[]);
     assert!(!want.logs.is_empty() && !want.spans.is_empty() && !want.points.is_empty());
@@ -310,20 +312,7 @@ fn requests_over_the_receivers_body_limit_are_halved_until_all_are_delivered() {
     let Some(rx) = Receiver::start(48 << 10) else {
         return;
     };
-    let o = send_cmd(
-        store.path(),
-        &[
-            "--endpoint",
-            &rx.url(),
-            "--compression",
-            "none",
-            "--max-request-bytes",
-            "512KiB",
-        ],
-    )
-    .assert()
-    .success();
-    let summary = json(&o.get_output().stdout);
+    let summary = send_ok(store.path(), &rx, "none", "512KiB");
     let (got, counts) = rx.stop();
     assert_same(&got, &exported(&[store.path()], &[]), "after halving");
     assert_eq!(total(&summary, "failed_requests"), 0);
@@ -697,6 +686,49 @@ fn sigterm_stops_a_send_with_exit_130_and_the_journal_keeps_every_acknowledged_r
         journalled == answered || journalled + 1 == answered,
         "{journalled} of {answered}"
     );
+}
+
+/// SPEC §10: the journal keys each acknowledged request by the sha256 of
+/// its uncompressed body. The hash now comes from the spooled sink (hashed
+/// once for the manifest and the journal alike), so check it against what
+/// the endpoint received.
+#[test]
+fn journal_keys_are_the_sha256_of_each_request_body_sent() {
+    use sha2::Digest;
+    let (store, _) = real_mix_store("200KB", &[]);
+    let srv = Scripted::start(vec![reply(200, "{}")]);
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j");
+    send_cmd(store.path(), &["--endpoint", &srv.url(), "--compression", "none"])
+        .args(["--max-request-bytes", "16KiB", "--journal"])
+        .arg(&journal)
+        .assert()
+        .success();
+    let mut sent: Vec<String> = srv
+        .seen()
+        .iter()
+        .map(|s| {
+            sha2::Sha256::digest(&s.body)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        })
+        .collect();
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let mut journalled: Vec<String> = text
+        .lines()
+        .skip(1)
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["sha256"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert!(sent.len() > 3, "several requests: {}", sent.len());
+    sent.sort();
+    journalled.sort();
+    assert_eq!(journalled, sent);
 }
 
 #[test]

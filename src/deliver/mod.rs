@@ -28,7 +28,7 @@ use sha2::Digest;
 
 use crate::config::percent_decode;
 use crate::output::atomic::Inputs;
-use crate::write::sink::EntrySink;
+use crate::write::sink::{sha256_hex, EntrySink};
 use journal::{Journal, JournalError};
 
 /// The signals, in the order of every per-signal array here.
@@ -203,6 +203,8 @@ struct Job {
     signal: usize,
     body: Vec<u8>,
     records: u64,
+    /// The body's sha256 (the journal's key), hashed by the spooled sink.
+    sha256: [u8; 32],
 }
 
 /// A signal's sink: collects each request and queues it for the senders.
@@ -228,7 +230,7 @@ impl EntrySink for HttpSink {
         Ok(())
     }
 
-    fn end(&mut self, records: u64) -> io::Result<()> {
+    fn end(&mut self, records: u64, sha256: &[u8; 32]) -> io::Result<()> {
         let body = std::mem::take(&mut self.body);
         if records == 0 {
             return Ok(());
@@ -238,6 +240,7 @@ impl EntrySink for HttpSink {
                 signal: self.signal,
                 body,
                 records,
+                sha256: *sha256,
             })
             .map_err(|_| io::Error::other("the senders stopped"))
     }
@@ -371,7 +374,8 @@ impl Dispatcher {
                     .name(format!("ct-send-{i}"))
                     .spawn_scoped(scope, move || {
                         for mut job in rx {
-                            shared.deliver(job.signal, &job.body, job.records, None);
+                            let sha = sha256_hex(&job.sha256);
+                            shared.deliver(job.signal, &job.body, job.records, sha, None);
                             // A body grown past twice the cap (a record larger
                             // than a request) goes back to the allocator.
                             if job.body.capacity() <= 2 * cap {
@@ -429,8 +433,9 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-fn sha256_hex(b: &[u8]) -> String {
-    sha2::Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect()
+/// A half's journal key (whole requests come hashed from the spooled sink).
+fn hash_of(body: &[u8]) -> String {
+    sha256_hex(&sha2::Sha256::digest(body).into())
 }
 
 fn gzip(body: &[u8]) -> io::Result<Vec<u8>> {
@@ -538,10 +543,9 @@ impl Shared<'_> {
         }
     }
 
-    /// Delivers one request (or, after a 413, its halves). Returns whether
-    /// all of it was delivered.
-    fn deliver(&self, signal: usize, body: &[u8], records: u64, deadline: Option<Instant>) -> bool {
-        let sha = sha256_hex(body);
+    /// Delivers one request (or, after a 413, its halves) whose body hashes
+    /// to `sha`. Returns whether all of it was delivered.
+    fn deliver(&self, signal: usize, body: &[u8], records: u64, sha: String, deadline: Option<Instant>) -> bool {
         if self.journalled(signal, &sha) {
             self.update(signal, |st, _| {
                 st.skipped_requests += 1;
@@ -610,8 +614,8 @@ impl Shared<'_> {
                         return false;
                     };
                     drop(compressed);
-                    let first = self.deliver(signal, &a, na, Some(deadline));
-                    let second = self.deliver(signal, &b, nb, Some(deadline));
+                    let first = self.deliver(signal, &a, na, hash_of(&a), Some(deadline));
+                    let second = self.deliver(signal, &b, nb, hash_of(&b), Some(deadline));
                     if first && second {
                         // A later run skips the whole request without a 413.
                         self.remember(signal, &sha, records);

@@ -48,7 +48,7 @@ impl EntrySink for Memory {
             .extend_from_slice(b);
         Ok(())
     }
-    fn end(&mut self, _: u64) -> std::io::Result<()> {
+    fn end(&mut self, _: u64, _: &[u8; 32]) -> std::io::Result<()> {
         Ok(())
     }
     fn finish(self: Box<Self>) -> std::io::Result<()> {

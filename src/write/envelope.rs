@@ -94,7 +94,7 @@ pub struct EntryInfo {
 
 impl EntryInfo {
     pub fn sha256_hex(&self) -> String {
-        self.sha256.iter().map(|b| format!("{b:02x}")).collect()
+        super::sink::sha256_hex(&self.sha256)
     }
 }
 

@@ -40,11 +40,26 @@ pub struct EntryStats {
     pub sha256: [u8; 32],
 }
 
+/// What the envelope writer sends the hashing thread.
 enum Cmd {
     Start(String),
     Data(Vec<u8>),
     /// The entry is complete; it holds this many records.
     End(u64),
+}
+
+/// What the hashing thread sends the I/O thread: the same, with each
+/// entry's hash at its end (a sink that needs it, such as the journal of
+/// `send`, does not hash the entry again).
+enum Io {
+    Start(String),
+    Data(Vec<u8>),
+    End { records: u64, sha256: [u8; 32] },
+}
+
+/// A sha256 as the manifest and the journal write it: lowercase hex.
+pub fn sha256_hex(sha256: &[u8; 32]) -> String {
+    sha256.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 type Handle<T> = Option<std::thread::JoinHandle<io::Result<T>>>;
@@ -72,7 +87,7 @@ pub struct Spooled {
 impl Spooled {
     pub fn new(signal: &str, inner: Box<dyn EntrySink>) -> io::Result<Self> {
         let (tx, rx) = bounded::<Cmd>(SPOOL_DEPTH);
-        let (io_tx, io_rx) = bounded::<Cmd>(SPOOL_DEPTH / 2);
+        let (io_tx, io_rx) = bounded::<Io>(SPOOL_DEPTH / 2);
         let (free_tx, free) = bounded::<Vec<u8>>(SPOOL_DEPTH + SPOOL_DEPTH / 2 + 3);
         let io = std::thread::Builder::new()
             .name(format!("ct-io-{signal}"))
@@ -80,13 +95,13 @@ impl Spooled {
                 let mut inner = inner;
                 for cmd in io_rx {
                     match cmd {
-                        Cmd::Start(name) => inner.start(&name)?,
-                        Cmd::Data(mut b) => {
+                        Io::Start(name) => inner.start(&name)?,
+                        Io::Data(mut b) => {
                             inner.write(&b)?;
                             b.clear();
                             let _ = free_tx.try_send(b);
                         }
-                        Cmd::End(records) => inner.end(records)?,
+                        Io::End { records, sha256 } => inner.end(records, &sha256)?,
                     }
                 }
                 inner.finish()
@@ -97,24 +112,26 @@ impl Spooled {
                 let mut stats = Vec::new();
                 let mut open: Option<(sha2::Sha256, u64)> = None;
                 for cmd in rx {
-                    match &cmd {
-                        Cmd::Start(_) => open = Some((sha2::Sha256::new(), 0)),
+                    let io = match cmd {
+                        Cmd::Start(name) => {
+                            open = Some((sha2::Sha256::new(), 0));
+                            Io::Start(name)
+                        }
                         Cmd::Data(b) => {
                             if let Some((hash, bytes)) = &mut open {
-                                hash.update(b);
+                                hash.update(&b);
                                 *bytes += b.len() as u64;
                             }
+                            Io::Data(b)
                         }
-                        Cmd::End(_) => {
-                            if let Some((hash, bytes)) = open.take() {
-                                stats.push(EntryStats {
-                                    bytes,
-                                    sha256: hash.finalize().into(),
-                                });
-                            }
+                        Cmd::End(records) => {
+                            let (hash, bytes) = open.take().unwrap_or_default();
+                            let sha256: [u8; 32] = hash.finalize().into();
+                            stats.push(EntryStats { bytes, sha256 });
+                            Io::End { records, sha256 }
                         }
-                    }
-                    if io_tx.send(cmd).is_err() {
+                    };
+                    if io_tx.send(io).is_err() {
                         // The I/O thread stopped; its own error says why.
                         return Err(io::Error::other("the output's writer thread stopped"));
                     }
@@ -203,8 +220,9 @@ pub trait EntrySink: Send {
     fn start(&mut self, name: &str) -> io::Result<()>;
     fn write(&mut self, bytes: &[u8]) -> io::Result<()>;
     /// The entry is complete; it holds `records` log records, spans or
-    /// data points (a sink that sends entries counts them).
-    fn end(&mut self, records: u64) -> io::Result<()>;
+    /// data points (a sink that sends entries counts them), and its bytes
+    /// hash to `sha256` (hashed once, on the way in).
+    fn end(&mut self, records: u64, sha256: &[u8; 32]) -> io::Result<()>;
     /// Flushes everything; the entries are complete on disk afterwards.
     fn finish(self: Box<Self>) -> io::Result<()>;
 }
@@ -247,7 +265,7 @@ impl EntrySink for FolderSink {
         }
     }
 
-    fn end(&mut self, _records: u64) -> io::Result<()> {
+    fn end(&mut self, _records: u64, _sha256: &[u8; 32]) -> io::Result<()> {
         self.close()
     }
 
@@ -393,7 +411,7 @@ impl EntrySink for ZipSink {
         self.zip.write_all(bytes)
     }
 
-    fn end(&mut self, _records: u64) -> io::Result<()> {
+    fn end(&mut self, _records: u64, _sha256: &[u8; 32]) -> io::Result<()> {
         Ok(())
     }
 
@@ -448,7 +466,7 @@ mod tests {
             }
             Ok(())
         }
-        fn end(&mut self, _records: u64) -> io::Result<()> {
+        fn end(&mut self, _records: u64, _sha256: &[u8; 32]) -> io::Result<()> {
             Ok(())
         }
         fn finish(self: Box<Self>) -> io::Result<()> {
