@@ -35,7 +35,7 @@ use coder_telemetry::store::{self, StoreFile};
 use coder_telemetry::write::envelope::{EnvelopeWriter, LOGS, METRICS};
 use coder_telemetry::write::metrics::MetricWriter;
 use coder_telemetry::write::records::RecordWriter;
-use coder_telemetry::write::sink::{EntrySink, Spooled, ZipSink, ZipStyle};
+use coder_telemetry::write::sink::{EntryEnd, EntrySink, Spooled, ZipSink, ZipStyle};
 use coder_telemetry::write::Writer;
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 
@@ -103,7 +103,7 @@ impl EntrySink for Collect {
         self.0.lock().expect("collect").extend_from_slice(b);
         Ok(())
     }
-    fn end(&mut self, _: u64, _: &[u8; 32]) -> std::io::Result<()> {
+    fn end(&mut self, _: EntryEnd<'_>) -> std::io::Result<()> {
         Ok(())
     }
     fn finish(self: Box<Self>) -> std::io::Result<()> {
@@ -121,7 +121,7 @@ impl EntrySink for NullSink {
         std::hint::black_box(b);
         Ok(())
     }
-    fn end(&mut self, _: u64, _: &[u8; 32]) -> std::io::Result<()> {
+    fn end(&mut self, _: EntryEnd<'_>) -> std::io::Result<()> {
         Ok(())
     }
     fn finish(self: Box<Self>) -> std::io::Result<()> {

@@ -3,7 +3,8 @@
 //! merge, or the OTLP envelopes through their writers), write the manifest,
 //! and commit the output atomically, or drop it and say why when nothing
 //! matched (§8.3). `send` (§10) is the same run with the OTLP envelope
-//! writers' sinks replaced by `deliver`'s HTTP sinks: no file, no manifest.
+//! writers' sinks replaced by `deliver`'s HTTP sinks (no file, no
+//! manifest), and the writers numbering records for the journal.
 
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
@@ -12,12 +13,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::config::{Config, Format, Layout, Output};
-use crate::deliver::{DeliverySummary, Dispatcher, SendError, Settings, SignalStats, SIGNALS};
+use crate::deliver::journal::{Binding, Journal};
+use crate::deliver::{DeliverySummary, Dispatcher, SendError, SendHooks, Settings, SIGNALS};
 use crate::encode::metrics::Temporality;
 use crate::engine::sinks::OtlpSink;
 use crate::engine::worker::{Discard, ParseOptions};
 use crate::engine::{merge, ordered, Books, Budget, EngineError, Run};
-use crate::model::{Counts, OtlpBatch, Pools};
+use crate::model::{Counts, Delivered, OtlpBatch, Pools, Tracker};
 use crate::output::atomic::{self, Inputs, OutputError};
 use crate::output::manifest::{write_manifest, ManifestData, Options};
 use crate::report::{Problems, StrictAbort, Summary};
@@ -48,6 +50,11 @@ pub enum ExportError {
 impl ExportError {
     pub fn is_cancelled(&self) -> bool {
         matches!(self, ExportError::Engine(EngineError::Cancelled))
+    }
+
+    /// Refused before anything was done (exit 2): a journal bound to another send, or in use.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, ExportError::Send(s) if s.is_refusal())
     }
 
     pub fn is_broken_pipe(&self) -> bool {
@@ -105,13 +112,13 @@ pub fn send(
     settings: &Settings,
     cancel: &AtomicBool,
     hooks: Hooks,
-    progress: &(dyn Fn(&[SignalStats; 3]) + Sync),
+    send_hooks: SendHooks<'_>,
 ) -> Result<Summary, ExportError> {
-    run_export(cfg, cancel, hooks, Some((settings, progress)))
+    run_export(cfg, cancel, hooks, Some((settings, send_hooks)))
 }
 
 /// Where a run's records go: files (`None`), or an endpoint.
-type Delivery<'a> = Option<(&'a Settings, &'a (dyn Fn(&[SignalStats; 3]) + Sync))>;
+type Delivery<'a> = Option<(&'a Settings, SendHooks<'a>)>;
 
 fn run_export(cfg: &Config, cancel: &AtomicBool, hooks: Hooks, delivery: Delivery<'_>) -> Result<Summary, ExportError> {
     let started = Instant::now();
@@ -164,8 +171,8 @@ fn run_export(cfg: &Config, cancel: &AtomicBool, hooks: Hooks, delivery: Deliver
     };
     let mut delivered = None;
     let (written, output) = match (delivery, cfg.format) {
-        (Some((settings, progress)), _) => {
-            let (written, d) = send_otlp(cfg, &run, &inputs, &mut problems, settings, progress)?;
+        (Some((settings, send_hooks)), _) => {
+            let (written, d) = send_otlp(cfg, &run, &inputs, &mut problems, settings, send_hooks)?;
             delivered = Some(d);
             (written, None)
         }
@@ -255,7 +262,7 @@ fn export_json(
         // The merge meets problems out of file order: check every line in
         // file order first, so that --strict stops at the first problem of
         // the store, as it does for OTLP.
-        ordered::run(run, |_| Discard, problems, |()| Ok(()))?;
+        ordered::run(run, |_| Discard, problems, |_, ()| Ok(()))?;
     }
     let written = |books| Written {
         books,
@@ -319,7 +326,7 @@ fn export_otlp(
         };
         Ok(Spooled::new(name, inner)?)
     };
-    let (books, summaries) = run_signals(cfg, run, problems, cfg.layout, cfg.max_request_bytes, sink)?;
+    let (books, summaries) = run_signals(cfg, run, problems, cfg.layout, cfg.max_request_bytes, sink, None)?;
     let written = Written {
         files: summaries.iter().flat_map(|s| s.files.iter().cloned()).collect(),
         oversize: summaries.iter().map(|s| s.oversize).sum(),
@@ -382,19 +389,28 @@ fn export_otlp(
     Ok((written, Some(target.display().to_string())))
 }
 
-/// Sends the records of every signal as `split` requests to the endpoint;
-/// returns the books and the delivery summary.
+/// Sends the records of every signal as `split` requests to the endpoint,
+/// leaving out those the journal holds; returns the books and the delivery
+/// summary. A send the senders stopped (no progress for --max-elapsed, or
+/// a journal that cannot be written) still returns its summary.
 fn send_otlp(
     cfg: &Config,
     run: &Run<'_>,
     inputs: &Inputs,
     problems: &mut Problems,
     settings: &Settings,
-    progress: &(dyn Fn(&[SignalStats; 3]) + Sync),
+    hooks: SendHooks<'_>,
 ) -> Result<(Written, DeliverySummary), ExportError> {
+    let binding = Binding::new(&settings.endpoints, cfg);
+    let journal = match &settings.journal {
+        Some(p) if settings.dry_run => Journal::peek(p, &binding, run.files).map_err(SendError::from)?,
+        Some(p) => Journal::open(p, &binding, run.files, inputs).map_err(SendError::from)?,
+        None => Journal::none(run.files),
+    };
+    let delivered = [0, 1, 2].map(|i| journal.delivered(i));
     let dispatcher = Dispatcher::new(cfg.max_request_bytes);
     std::thread::scope(move |scope| {
-        let finish = dispatcher.run(scope, settings, run.cancel, inputs, progress)?;
+        let finish = dispatcher.run(scope, settings, run.cancel, journal, hooks)?;
         let sink = |name: &str| -> Result<Spooled, ExportError> {
             let i = SIGNALS
                 .iter()
@@ -402,12 +418,30 @@ fn send_otlp(
                 .ok_or(EngineError::Internal("a signal without an HTTP sink"))?;
             Ok(Spooled::new(name, Box::new(dispatcher.sink(i)))?)
         };
-        let result = run_signals(cfg, run, problems, Layout::Split, cfg.max_request_bytes, sink);
+        let result = run_signals(
+            cfg,
+            run,
+            problems,
+            Layout::Split,
+            cfg.max_request_bytes,
+            sink,
+            Some(delivered),
+        );
         // The writers dropped their sinks; with the dispatcher gone too, the
         // senders' queue closes and they finish.
         drop(dispatcher);
-        let delivery = finish()?;
-        let (books, summaries) = result?;
+        let mut delivery = finish();
+        let (books, summaries) = match result {
+            Ok(r) => r,
+            // The senders stopped the run: what was sent is in the summary.
+            Err(e) if e.is_cancelled() && delivery.stopped.is_some() => {
+                (Books::new(run.files.len()), Default::default())
+            }
+            Err(e) => return Err(e),
+        };
+        for (stats, s) in delivery.signals.iter_mut().zip(&summaries) {
+            stats.journalled = s.journalled;
+        }
         let written = Written {
             files: Vec::new(),
             oversize: summaries.iter().map(|s| s.oversize).sum(),
@@ -427,13 +461,20 @@ fn run_signals(
     layout: Layout,
     cap: usize,
     sink: impl Fn(&str) -> Result<Spooled, ExportError>,
+    delivered: Option<[Arc<Delivered>; 3]>,
 ) -> Result<(Books, [WriterSummary; 3]), ExportError> {
     // Every buffer in flight can come back: the window's, the writers' queues.
     let pools = Arc::new(Pools::new(4 * run.budget.window + 16, run.budget.kept_buffer_bytes()));
     let envelope = |names, s| EnvelopeWriter::new(names, layout, cap, s);
-    let logs = RecordWriter::new(envelope(LOGS, sink(LOGS.file)?), pools.clone());
-    let traces = RecordWriter::new(envelope(TRACES, sink(TRACES.file)?), pools.clone());
-    let metrics = MetricWriter::new(envelope(METRICS, sink(METRICS.file)?), cfg.temporality, pools.clone());
+    let mut logs = RecordWriter::new(envelope(LOGS, sink(LOGS.file)?), pools.clone());
+    let mut traces = RecordWriter::new(envelope(TRACES, sink(TRACES.file)?), pools.clone());
+    let mut metrics = MetricWriter::new(envelope(METRICS, sink(METRICS.file)?), cfg.temporality, pools.clone());
+    if let Some([l, t, m]) = delivered {
+        // A send numbers every record and leaves out what its journal holds.
+        logs = logs.tracked(Tracker::new(l));
+        traces = traces.tracked(Tracker::new(t));
+        metrics = metrics.tracked(Tracker::new(m));
+    }
 
     std::thread::scope(|scope| -> Result<(Books, [WriterSummary; 3]), ExportError> {
         let (logs_tx, logs_h) = crate::write::spawn(scope, "ct-write-logs", logs)?;
@@ -445,7 +486,8 @@ fn run_signals(
             OtlpSink::new(&cfg.resource_attrs, cfg.attr_limit, &pools, run.budget.chunk as usize)
                 .in_parts(handoff, part)
         };
-        let books = ordered::run(run, make, problems, |b: OtlpBatch| {
+        let books = ordered::run(run, make, problems, |file, mut b: OtlpBatch| {
+            b.from_file(file);
             let sent = (b.logs.is_empty() || logs_tx.send(b.logs).is_ok())
                 && (b.traces.is_empty() || traces_tx.send(b.traces).is_ok())
                 && (b.metrics.is_empty() || metrics_tx.send(b.metrics).is_ok());

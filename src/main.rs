@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use coder_telemetry::config::Output;
-use coder_telemetry::deliver::{Settings, SignalStats};
+use coder_telemetry::deliver::{Failure, SendHooks, Settings, SignalStats};
 use coder_telemetry::export::{export, send, Hooks};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -45,6 +45,11 @@ fn main() -> ExitCode {
                 return ExitCode::from(130);
             }
             let export_error = e.downcast_ref::<coder_telemetry::export::ExportError>();
+            if export_error.is_some_and(|x| x.is_refusal()) {
+                // A journal bound to another send, or in use: nothing was sent.
+                eprintln!("error: {e:#}");
+                return ExitCode::from(2);
+            }
             if export_error.is_some_and(|x| x.is_broken_pipe()) {
                 // `coder-telemetry export -o - | head`: the reader has what it wanted.
                 return ExitCode::SUCCESS;
@@ -220,7 +225,18 @@ fn run_export(prepared: cli::Prepared, sel: &cli::SelectArgs, settings: Option<&
                     b.set_message(format!("{req} requests, {rec} records sent, {retried} retries"));
                 }
             };
-            send(&cfg, settings, &CANCEL, hooks, &progress).with_context(|| format!("sending {}", stores.join(", ")))
+            let first_failure = |f: &Failure| {
+                let line = format!("error: {}", f.describe());
+                match &bar {
+                    Some(b) => b.println(line),
+                    None => eprintln!("{line}"),
+                }
+            };
+            let send_hooks = SendHooks {
+                progress: &progress,
+                first_failure: &first_failure,
+            };
+            send(&cfg, settings, &CANCEL, hooks, send_hooks).with_context(|| format!("sending {}", stores.join(", ")))
         }
     };
     if let Some(b) = &bar {
@@ -240,12 +256,29 @@ fn run_export(prepared: cli::Prepared, sel: &cli::SelectArgs, settings: Option<&
         );
     }
     if let Some(d) = &summary.delivery {
-        // Failures and rejections are shown even when quiet.
+        // Failures and rejections are shown even when quiet; the first
+        // failure was shown when it happened.
         for w in &d.warnings {
             eprintln!("warning: {w}");
         }
-        for f in &d.failures {
+        const SHOWN: usize = 10;
+        for f in d.failures.iter().skip(1).take(SHOWN - 1) {
             eprintln!("error: {}", f.describe());
+        }
+        if d.failures.len() > SHOWN {
+            eprintln!(
+                "... and {} more failed requests (--summary-json lists them all)",
+                d.failures.len() - SHOWN
+            );
+        }
+        if let (true, Some(why)) = (quiet, &d.stopped) {
+            eprintln!("error: the send stopped: {why}");
+        }
+        if let (true, Some(u)) = (quiet, &d.unrecorded) {
+            eprintln!(
+                "error: {} acknowledged requests could not be recorded in the journal ({}); a resume sends them again",
+                u.requests, u.error
+            );
         }
     }
     if !quiet {
@@ -270,7 +303,8 @@ fn run_export(prepared: cli::Prepared, sel: &cli::SelectArgs, settings: Option<&
             println!("{text}");
         }
     }
-    if CANCEL.load(Ordering::Relaxed) {
+    let stopped = summary.delivery.as_ref().is_some_and(|d| d.stopped.is_some());
+    if CANCEL.load(Ordering::Relaxed) && !stopped {
         eprintln!("{}", interrupted_message());
         return Ok(ExitCode::from(130));
     }

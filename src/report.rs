@@ -226,18 +226,47 @@ impl Summary {
         if rejected > 0 {
             line.push_str(&format!("; {} records rejected by the endpoint", n(rejected)));
         }
-        let requests = [
-            (
-                total(|s| s.skipped_requests),
-                total(|s| s.skipped_records),
-                "skipped, already delivered per the journal",
-            ),
-            (total(|s| s.failed_requests), total(|s| s.failed_records), "FAILED"),
-        ];
-        for (requests, records, what) in requests {
-            if requests > 0 {
-                line.push_str(&format!("; {} requests ({} records) {what}", n(requests), n(records)));
-            }
+        let journalled = total(|s| s.journalled);
+        if journalled > 0 {
+            line.push_str(&format!(
+                "; {} records skipped, already delivered per the journal",
+                n(journalled)
+            ));
+        }
+        let failed = (total(|s| s.failed_requests), total(|s| s.failed_records));
+        if failed.0 > 0 {
+            line.push_str(&format!("; {} requests ({} records) FAILED", n(failed.0), n(failed.1)));
+        }
+        let unsent = (total(|s| s.unsent_requests), total(|s| s.unsent_records));
+        if let Some(why) = &d.stopped {
+            line.push_str(&format!(
+                "; STOPPED: {why}; {} more requests ({} records) and the rest of the range were not sent",
+                n(unsent.0),
+                n(unsent.1)
+            ));
+        } else if unsent.0 > 0 {
+            line.push_str(&format!(
+                "; {} requests ({} records) not sent",
+                n(unsent.0),
+                n(unsent.1)
+            ));
+        }
+        if let Some(u) = &d.unrecorded {
+            line.push_str(&format!(
+                "; {} acknowledged requests ({} records) could not be recorded in the journal ({}) and will be sent again by a resume",
+                n(u.requests),
+                n(u.records),
+                u.error
+            ));
+        }
+        if d.journal_damaged > 0 {
+            line.push_str(&format!(
+                "; the journal had {} damaged lines: their records were sent again",
+                n(d.journal_damaged)
+            ));
+        }
+        if d.failed() {
+            line.push_str("; run the same command again to send what is missing");
         }
         line
     }

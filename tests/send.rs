@@ -423,7 +423,7 @@ fn a_send_killed_part_way_and_rerun_with_its_journal_delivers_each_record_once()
     let o = again.arg("--summary-json").output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let summary = json(&o.stdout);
-    assert_eq!(total(&summary, "skipped_requests"), recorded as u64, "{summary}");
+    assert_eq!(total(&summary, "skipped_records"), recorded as u64, "{summary}");
     assert!(total(&summary, "requests") > 0, "the rest was sent: {summary}");
     let (got, _) = rx.stop();
     assert_same(&got, &exported(&[store.path()], &[]), "every record exactly once");

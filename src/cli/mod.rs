@@ -15,8 +15,10 @@ use coder_telemetry::config::{
     Config, Format, Layout, MetricEvents, Output, Shard, Temporality, DEFAULT_ATTRIBUTE_LIMIT, DEFAULT_CHUNK_BYTES,
     DEFAULT_LATE_DAYS, DEFAULT_MAX_LINE_BYTES, MAX_THREADS,
 };
+use coder_telemetry::deliver::journal;
 use coder_telemetry::deliver::{
-    check_header, parse_headers, redact_url, Settings, DEFAULT_SEND_REQUEST_BYTES, DEFAULT_TIMEOUT, SIGNALS,
+    parse_header_flag, parse_headers, redact_url, Settings, DEFAULT_SEND_REQUEST_BYTES, DEFAULT_TIMEOUT, MAX_SECONDS,
+    SIGNALS,
 };
 use coder_telemetry::output::atomic;
 use coder_telemetry::range::{Preset, RangeSpec};
@@ -572,41 +574,54 @@ pub fn send_config(a: &SendArgs) -> Result<PreparedSend, ConfigError> {
     // Endpoints: the flag, else a signal's own variable, else the base variable.
     let names = ["LOGS", "TRACES", "METRICS"];
     let mut endpoints: [String; 3] = Default::default();
+    let mut missing = Vec::new();
     for (i, sig) in SIGNALS.iter().enumerate() {
         let base = |from: &str, b: &str| -> Result<String, UsageError> {
             let b = check_url(from, b)?;
-            Ok(format!("{}/v1/{sig}", b.trim_end_matches('/')))
+            let trimmed = b.trim_end_matches('/');
+            if let Some(s) = SIGNALS.iter().find(|s| trimmed.ends_with(&format!("/v1/{s}"))) {
+                return Err(usage(format!(
+                    "{from} {}: a base URL gets /v1/logs, /v1/traces and /v1/metrics appended; drop the /v1/{s} \
+                     (or set OTEL_EXPORTER_OTLP_{}_ENDPOINT for one signal's full URL)",
+                    redact_url(&b),
+                    s.to_ascii_uppercase()
+                )));
+            }
+            Ok(format!("{trimmed}/v1/{sig}"))
         };
-        endpoints[i] = match (
-            &a.endpoint,
-            env(&format!("OTEL_EXPORTER_OTLP_{}_ENDPOINT", names[i])),
-            env("OTEL_EXPORTER_OTLP_ENDPOINT"),
-        ) {
+        let own = format!("OTEL_EXPORTER_OTLP_{}_ENDPOINT", names[i]);
+        endpoints[i] = match (&a.endpoint, env(&own), env("OTEL_EXPORTER_OTLP_ENDPOINT")) {
             (Some(e), _, _) => base("--endpoint", e)?,
-            (None, Some(e), _) => check_url(&format!("OTEL_EXPORTER_OTLP_{}_ENDPOINT", names[i]), &e)?,
+            (None, Some(e), _) => check_url(&own, &e)?,
             (None, None, Some(e)) => base("OTEL_EXPORTER_OTLP_ENDPOINT", &e)?,
-            (None, None, None) => return Err(usage(
-                "no endpoint: pass --endpoint URL (such as http://localhost:4318) or set OTEL_EXPORTER_OTLP_ENDPOINT",
-            )
-            .into()),
+            (None, None, None) => {
+                missing.push((*sig, own));
+                String::new()
+            }
         };
+    }
+    if !missing.is_empty() && !a.dry_run {
+        let (sigs, vars): (Vec<&str>, Vec<String>) = missing.into_iter().unzip();
+        return Err(usage(format!(
+            "no endpoint for {}: pass --endpoint URL (such as http://localhost:4318), or set \
+             OTEL_EXPORTER_OTLP_ENDPOINT, or {}",
+            sigs.join(", "),
+            vars.join(" and ")
+        ))
+        .into());
     }
     // Headers: the base variable, a signal's own, then the flags; a later
     // one replaces an earlier one of the same name.
     let mut flag_headers = Vec::new();
     for h in &a.headers {
-        let Some((k, v)) = h.split_once('=') else {
-            return Err(usage("--header: expected KEY=VALUE, such as x-honeycomb-team=YOUR_KEY").into());
-        };
-        let (k, v) = (k.trim().to_string(), v.trim().to_string());
-        check_header(&k, &v).map_err(|e| usage(format!("--header: {e}")))?;
-        flag_headers.push((k, v));
+        flag_headers.push(parse_header_flag(h).map_err(|e| usage(format!("--header: {e}")))?);
     }
     let from_env = |var: &str, warnings: &mut Vec<String>| match env(var) {
-        Some(v) => parse_headers(&v).unwrap_or_else(|e| {
-            warnings.push(format!("ignoring {var}: {e}"));
-            Vec::new()
-        }),
+        Some(v) => {
+            let (ok, bad) = parse_headers(&v);
+            warnings.extend(bad.into_iter().map(|b| format!("{var}: {b}; that entry is ignored")));
+            ok
+        }
         None => Vec::new(),
     };
     let common = from_env("OTEL_EXPORTER_OTLP_HEADERS", &mut warnings);
@@ -636,18 +651,24 @@ pub fn send_config(a: &SendArgs) -> Result<PreparedSend, ConfigError> {
         },
     };
     let seconds = |flag: &str, v: f64| -> Result<std::time::Duration, UsageError> {
-        if v.is_finite() && v > 0.0 && v <= 86_400.0 {
+        if v.is_finite() && v > 0.0 && v <= MAX_SECONDS as f64 {
             Ok(std::time::Duration::from_secs_f64(v))
         } else {
             Err(usage(format!(
-                "{flag} {v}: expected seconds, more than 0 and at most 86400"
+                "{flag} {v}: expected seconds, more than 0 and at most {MAX_SECONDS}"
             )))
         }
     };
     let timeout = match (a.timeout, env("OTEL_EXPORTER_OTLP_TIMEOUT")) {
         (Some(t), _) => seconds("--timeout", t)?,
         (None, Some(ms)) => match ms.trim().parse::<u64>() {
-            Ok(ms) if ms > 0 => std::time::Duration::from_millis(ms),
+            Ok(ms) if ms > 0 && ms <= MAX_SECONDS * 1000 => std::time::Duration::from_millis(ms),
+            Ok(ms) if ms > 0 => {
+                warnings.push(format!(
+                    "OTEL_EXPORTER_OTLP_TIMEOUT={ms}: more than {MAX_SECONDS} s; using {MAX_SECONDS} s"
+                ));
+                std::time::Duration::from_secs(MAX_SECONDS)
+            }
             _ => {
                 warnings.push(format!(
                     "ignoring OTEL_EXPORTER_OTLP_TIMEOUT={ms:?}: expected milliseconds; using 10 s"
@@ -675,8 +696,32 @@ pub fn send_config(a: &SendArgs) -> Result<PreparedSend, ConfigError> {
         max_request_bytes: Some(max_request_bytes.to_string()),
         compression_level: 1,
     };
+    // A resume finishes the window its journal was started for: the range
+    // is anchored at the journal's instant unless --now is given.
+    let mut export = export;
+    let started = a.journal.as_deref().and_then(journal::binding_of);
+    if let (Some(b), None) = (&started, &a.sel.now) {
+        export.sel.now = Some(b.now.clone());
+    }
     let mut prepared = config_with(&export, false)?;
     prepared.warnings.extend(warnings);
+    if let (Some(b), Some(path)) = (&started, &a.journal) {
+        if let Some(why) = b.mismatch(&journal::Binding::new(&endpoints, &prepared.cfg)) {
+            return Err(usage(format!(
+                "--journal {}: {why}; run the command that started it again (the same endpoint, stores, \
+                 shard and range), or use another --journal for this send",
+                path.display()
+            ))
+            .into());
+        }
+        if a.sel.now.is_none() {
+            prepared.notes.push(format!(
+                "resuming {}: the range is anchored at {}, when this journal was started",
+                path.display(),
+                b.now
+            ));
+        }
+    }
     Ok(PreparedSend {
         export: prepared,
         settings: Settings {

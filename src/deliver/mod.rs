@@ -2,16 +2,24 @@
 //! an OTLP/HTTP endpoint instead of written to files.
 //!
 //! Each signal's envelope writer lays its records out as the `split`
-//! layout does (requests of at most `--max-request-bytes`); its sink here,
-//! [`HttpSink`], hands every finished request to a bounded queue that
-//! `--concurrency` sender threads ([`Dispatcher`]) take from. So at most
-//! `concurrency` requests are in flight and one more waits per signal:
-//! memory is a few requests, whatever the store. A sender retries 429, 502,
-//! 503, 504 and connection errors with exponential backoff and jitter
-//! (honouring `Retry-After`) until `--max-elapsed`, halves a request that
-//! got 413 (`split.rs`), counts partial successes, and records every
-//! acknowledged request in the journal ([`journal`]) so that a later run
-//! skips it. Header values are never printed, logged or journalled.
+//! layout does (requests of at most `--max-request-bytes`), numbering each
+//! record and leaving out those the journal holds; its sink here,
+//! [`HttpSink`], hands every finished request, with the records it holds,
+//! to a bounded queue that `--concurrency` sender threads ([`Dispatcher`])
+//! take from. So at most `concurrency` requests are in flight and one more
+//! waits per signal: memory is a few requests, whatever the store.
+//!
+//! A sender retries 408, 429, 502, 503, 504 and connection errors with
+//! exponential backoff and jitter (honouring `Retry-After`, bounded by what
+//! is left of `--max-elapsed`), halves a request that got 413 (`split.rs`),
+//! counts partial successes, and records the records of every acknowledged
+//! request in the journal ([`journal`]). Redirects are never followed, and
+//! errors no retry can fix (an unknown host, TLS, any other status) fail
+//! the request at once. When no request has been acknowledged for
+//! `--max-elapsed`, or the journal cannot be written, the whole send stops
+//! and says what was not sent. Header values and URL passwords are never
+//! printed, logged or journalled: every message made from the network is
+//! scrubbed of them.
 
 pub mod journal;
 mod split;
@@ -24,11 +32,10 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 use serde_json::{json, Value};
-use sha2::Digest;
 
 use crate::config::percent_decode;
-use crate::output::atomic::Inputs;
-use crate::write::sink::{sha256_hex, EntrySink};
+use crate::model::Origins;
+use crate::write::sink::{EntryEnd, EntrySink};
 use journal::{Journal, JournalError};
 
 /// The signals, in the order of every per-signal array here.
@@ -40,14 +47,20 @@ pub const DEFAULT_SEND_REQUEST_BYTES: usize = 4 << 20;
 pub const DEFAULT_CONCURRENCY: usize = 4;
 /// Default `--timeout`, per request.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default `--max-elapsed`, per request.
+/// Default `--max-elapsed`.
 pub const DEFAULT_MAX_ELAPSED: Duration = Duration::from_secs(300);
+/// `--timeout` and `--max-elapsed` (and their variables) take at most this.
+pub const MAX_SECONDS: u64 = 86_400;
 /// The first retry waits about this long; each next one twice as long.
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 /// Retries are never further apart than this (unless `Retry-After` says so).
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// What is kept of a response body for a message.
 const MAX_RESPONSE: u64 = 64 << 10;
+/// What is shown of a message from the network.
+const MAX_MESSAGE: usize = 500;
+/// Distinct messages of partial successes kept for the summary.
+const MAX_WARNINGS: usize = 20;
 
 /// Where and how to send: validated by the command line.
 #[derive(Clone, Debug)]
@@ -64,29 +77,88 @@ pub struct Settings {
     pub dry_run: bool,
 }
 
+impl Settings {
+    /// What no message may show: header values and URL passwords.
+    fn secrets(&self) -> Vec<String> {
+        let mut s: Vec<String> = self.headers.iter().flatten().map(|(_, v)| v.clone()).collect();
+        s.extend(self.endpoints.iter().filter_map(|e| userinfo(e).map(str::to_string)));
+        // Short values would scrub ordinary words; none of them is a key.
+        s.retain(|v| v.len() >= 4);
+        s.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        s.dedup();
+        s
+    }
+}
+
+/// A header name is an HTTP token, at most this long.
+const MAX_HEADER_NAME: usize = 256;
+
+/// A header name as it may be shown in a message: bounded, and in quotes
+/// when it is not a token.
+fn shown_key(key: &str) -> String {
+    let k: String = key.chars().take(64).collect();
+    let more = if key.chars().count() > 64 { "..." } else { "" };
+    format!("{k:?}{more}")
+}
+
 /// Parses an OTLP headers list, `k=v,k2=v2`, with percent-encoded values
-/// (as `OTEL_EXPORTER_OTLP_HEADERS` is written). Errors never echo a value.
-pub fn parse_headers(text: &str) -> Result<Vec<(String, String)>, String> {
-    let mut out = Vec::new();
+/// (as `OTEL_EXPORTER_OTLP_HEADERS` is written). A malformed entry is left
+/// out and described by its key (never its value), as the OTel SDKs do.
+pub fn parse_headers(text: &str) -> (Vec<(String, String)>, Vec<String>) {
+    let (mut out, mut bad) = (Vec::new(), Vec::new());
     for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let Some((k, v)) = item.split_once('=') else {
-            return Err("expected key=value pairs separated by commas".to_string());
+            bad.push(format!("the entry {} has no '=value'", shown_key(item)));
+            continue;
         };
-        let key = percent_decode(k.trim()).ok_or("a header name is not valid percent-encoding")?;
-        let value =
-            percent_decode(v.trim()).ok_or_else(|| format!("the value of {key} is not valid percent-encoding"))?;
-        check_header(&key, &value)?;
-        out.push((key, value));
+        let Some(key) = percent_decode(k.trim()) else {
+            bad.push(format!(
+                "the name {} is not valid percent-encoding",
+                shown_key(k.trim())
+            ));
+            continue;
+        };
+        let Some(value) = percent_decode(v.trim()) else {
+            bad.push(format!(
+                "the value of {} is not valid percent-encoding",
+                shown_key(&key)
+            ));
+            continue;
+        };
+        match check_header(&key, &value) {
+            Ok(()) => out.push((key, value)),
+            Err(e) => bad.push(e),
+        }
     }
-    Ok(out)
+    (out, bad)
+}
+
+/// Parses one `--header`: `Name=value`, or curl's `Name: value`. The error
+/// names the key, never the value.
+pub fn parse_header_flag(text: &str) -> Result<(String, String), String> {
+    let colon = text.find(':');
+    let equals = text.find('=');
+    let (k, v) = match (colon, equals) {
+        (Some(c), e) if e.is_none_or(|e| c < e) => (&text[..c], &text[c + 1..]),
+        (_, Some(e)) => (&text[..e], &text[e + 1..]),
+        _ => {
+            return Err(format!(
+                "{} is not Name=value or 'Name: value'",
+                shown_key(text.split_whitespace().next().unwrap_or(""))
+            ))
+        }
+    };
+    let (k, v) = (k.trim(), v.trim());
+    check_header(k, v)?;
+    Ok((k.to_string(), v.to_string()))
 }
 
 /// A header name must be an HTTP token; a value must not hold control
-/// characters (it would end the header).
+/// characters (it would end the header). Errors never echo a value.
 pub fn check_header(key: &str, value: &str) -> Result<(), String> {
     let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
-    if key.is_empty() || !key.chars().all(token) {
-        return Err(format!("{key:?} is not a valid header name"));
+    if key.is_empty() || key.len() > MAX_HEADER_NAME || !key.chars().all(token) {
+        return Err(format!("{} is not a valid header name", shown_key(key)));
     }
     if value.chars().any(|c| c.is_control() && c != '\t') {
         return Err(format!("the value of {key} holds a control character"));
@@ -103,7 +175,14 @@ pub enum SendError {
     Threads(io::Error),
 }
 
-/// What happened to one signal's requests.
+impl SendError {
+    /// The send was refused before anything was sent (exit 2).
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, SendError::Journal(j) if j.is_refusal())
+    }
+}
+
+/// What happened to one signal's records.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SignalStats {
     /// Requests acknowledged (2xx), halves of a split request included.
@@ -114,12 +193,15 @@ pub struct SignalStats {
     pub rejected: u64,
     /// Attempts that were retried.
     pub retried: u64,
-    /// Requests (and their records) the journal says were delivered before.
-    pub skipped_requests: u64,
-    pub skipped_records: u64,
+    /// Records the journal says were delivered before: not sent again.
+    pub journalled: u64,
     /// Requests that failed, and their records.
     pub failed_requests: u64,
     pub failed_records: u64,
+    /// Requests not sent because the send stopped (interrupted, or no
+    /// progress for --max-elapsed, or the journal could not be written).
+    pub unsent_requests: u64,
+    pub unsent_records: u64,
     /// Request bodies before compression, and as sent.
     pub bytes: u64,
     pub wire_bytes: u64,
@@ -129,37 +211,55 @@ pub struct SignalStats {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Failure {
     pub signal: &'static str,
+    /// The URL it was sent to (without password).
+    pub url: String,
     /// The HTTP status, or none for a connection error or timeout.
     pub status: Option<u16>,
     pub records: u64,
     pub message: String,
 }
 
+/// Acknowledged requests the journal could not record.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Unrecorded {
+    pub error: String,
+    pub requests: u64,
+    pub records: u64,
+}
+
 /// The result of a send.
 #[derive(Clone, Debug, Default)]
 pub struct DeliverySummary {
     pub dry_run: bool,
+    pub protocol: &'static str,
     pub endpoints: Vec<String>,
     pub signals: [SignalStats; 3],
     pub failures: Vec<Failure>,
-    /// Messages of partial successes.
+    /// Messages of partial successes, and rejections per signal.
     pub warnings: Vec<String>,
+    /// Why the send stopped before the end of the range.
+    pub stopped: Option<String>,
+    /// Acknowledged requests the journal could not record (sent again by a resume).
+    pub unrecorded: Option<Unrecorded>,
+    /// Damaged journal lines: their records were sent again.
+    pub journal_damaged: u64,
 }
 
 impl Failure {
-    /// `logs: a request of 120 records failed: 400: message`.
+    /// `logs: a request of 120 records to URL failed (400): message`.
     pub fn describe(&self) -> String {
         let status = self.status.map_or_else(|| "no response".to_string(), |s| s.to_string());
         format!(
-            "{}: a request of {} records failed ({status}): {}",
-            self.signal, self.records, self.message
+            "{}: a request of {} records to {} failed ({status}): {}",
+            self.signal, self.records, self.url, self.message
         )
     }
 }
 
 impl DeliverySummary {
+    /// Whether anything was left undelivered.
     pub fn failed(&self) -> bool {
-        !self.failures.is_empty()
+        !self.failures.is_empty() || self.stopped.is_some() || self.unrecorded.is_some()
     }
 
     pub fn json(&self) -> Value {
@@ -174,10 +274,11 @@ impl DeliverySummary {
                         "records": s.records,
                         "rejected": s.rejected,
                         "retried": s.retried,
-                        "skipped_requests": s.skipped_requests,
-                        "skipped_records": s.skipped_records,
+                        "skipped_records": s.journalled,
                         "failed_requests": s.failed_requests,
                         "failed_records": s.failed_records,
+                        "unsent_requests": s.unsent_requests,
+                        "unsent_records": s.unsent_records,
                         "bytes": s.bytes,
                         "wire_bytes": s.wire_bytes,
                     }),
@@ -186,14 +287,24 @@ impl DeliverySummary {
             .collect();
         json!({
             "dry_run": self.dry_run,
+            "protocol": self.protocol,
             "endpoints": self.endpoints,
             "signals": signals,
             "failures": self.failures.iter().map(|f| json!({
                 "signal": f.signal,
+                "url": f.url,
                 "status": f.status,
                 "records": f.records,
                 "message": f.message,
             })).collect::<Vec<_>>(),
+            "warnings": self.warnings,
+            "stopped": self.stopped,
+            "journal_unrecorded": self.unrecorded.as_ref().map(|u| json!({
+                "error": u.error,
+                "requests": u.requests,
+                "records": u.records,
+            })),
+            "journal_damaged_lines": self.journal_damaged,
         })
     }
 }
@@ -202,9 +313,7 @@ impl DeliverySummary {
 struct Job {
     signal: usize,
     body: Vec<u8>,
-    records: u64,
-    /// The body's sha256 (the journal's key), hashed by the spooled sink.
-    sha256: [u8; 32],
+    origins: Origins,
 }
 
 /// A signal's sink: collects each request and queues it for the senders.
@@ -230,17 +339,19 @@ impl EntrySink for HttpSink {
         Ok(())
     }
 
-    fn end(&mut self, records: u64, sha256: &[u8; 32]) -> io::Result<()> {
+    fn end(&mut self, end: EntryEnd<'_>) -> io::Result<()> {
         let body = std::mem::take(&mut self.body);
-        if records == 0 {
+        if end.records == 0 {
             return Ok(());
+        }
+        if end.origins.len() != end.records {
+            return Err(io::Error::other("a request's records were not all numbered"));
         }
         self.jobs
             .send(Job {
                 signal: self.signal,
                 body,
-                records,
-                sha256: *sha256,
+                origins: end.origins,
             })
             .map_err(|_| io::Error::other("the senders stopped"))
     }
@@ -263,20 +374,33 @@ enum Attempt {
     },
     TooLarge(String),
     Failed {
-        status: u16,
+        status: Option<u16>,
         message: String,
     },
+}
+
+/// How a send tells the person running it how it goes.
+#[derive(Clone, Copy)]
+pub struct SendHooks<'a> {
+    /// Told the counts after each change.
+    pub progress: &'a (dyn Fn(&[SignalStats; 3]) + Sync),
+    /// Told the first failure of the run, at once (§10.4).
+    pub first_failure: &'a (dyn Fn(&Failure) + Sync),
 }
 
 /// What the senders share.
 struct Shared<'a> {
     settings: &'a Settings,
     agent: ureq::Agent,
+    /// Stops the whole send (the engine and the senders).
     cancel: &'a AtomicBool,
     journal: Mutex<Journal>,
-    journal_error: Mutex<Option<JournalError>>,
     summary: Mutex<DeliverySummary>,
-    progress: &'a (dyn Fn(&[SignalStats; 3]) + Sync),
+    hooks: SendHooks<'a>,
+    /// Header values and URL passwords, longest first.
+    secrets: Vec<String>,
+    /// When a request was last acknowledged (or the send started).
+    last_ack: Mutex<Instant>,
 }
 
 /// The sender threads of one send, in a thread scope.
@@ -331,16 +455,13 @@ impl Dispatcher {
         scope: &'s std::thread::Scope<'s, 'e>,
         settings: &'e Settings,
         cancel: &'e AtomicBool,
-        inputs: &'e Inputs,
-        progress: &'e (dyn Fn(&[SignalStats; 3]) + Sync),
-    ) -> Result<Box<dyn FnOnce() -> Result<DeliverySummary, SendError> + 's>, SendError> {
-        let journal = match &settings.journal {
-            Some(p) if settings.dry_run => Journal::peek(p)?,
-            Some(p) => Journal::open(p, inputs)?,
-            None => Journal::none(),
-        };
+        journal: Journal,
+        hooks: SendHooks<'e>,
+    ) -> Result<Box<dyn FnOnce() -> DeliverySummary + 's>, SendError> {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            // A redirect is answered, never followed (§10.4).
+            .max_redirects(0)
             .timeout_global(Some(settings.timeout))
             .user_agent(concat!("coder-telemetry/", env!("CARGO_PKG_VERSION")))
             .tls_config(
@@ -350,18 +471,22 @@ impl Dispatcher {
             )
             .build()
             .into();
+        let summary = DeliverySummary {
+            dry_run: settings.dry_run,
+            protocol: "http/json",
+            endpoints: shown_endpoints(&settings.endpoints),
+            journal_damaged: journal.damaged,
+            ..Default::default()
+        };
         let shared = Arc::new(Shared {
             settings,
             agent,
             cancel,
             journal: Mutex::new(journal),
-            journal_error: Mutex::new(None),
-            summary: Mutex::new(DeliverySummary {
-                dry_run: settings.dry_run,
-                endpoints: shown_endpoints(&settings.endpoints),
-                ..Default::default()
-            }),
-            progress,
+            summary: Mutex::new(summary),
+            hooks,
+            secrets: settings.secrets(),
+            last_ack: Mutex::new(Instant::now()),
         });
         let (rx, recycle, self_cap) = (&self.rx, &self.free.0, self.cap);
         let handles: Vec<_> = (0..settings.concurrency.max(1))
@@ -374,8 +499,7 @@ impl Dispatcher {
                     .name(format!("ct-send-{i}"))
                     .spawn_scoped(scope, move || {
                         for mut job in rx {
-                            let sha = sha256_hex(&job.sha256);
-                            shared.deliver(job.signal, &job.body, job.records, sha, None);
+                            shared.deliver(job.signal, &job.body, job.origins, None);
                             // A body grown past twice the cap (a record larger
                             // than a request) goes back to the allocator.
                             if job.body.capacity() <= 2 * cap {
@@ -391,18 +515,17 @@ impl Dispatcher {
             for h in handles {
                 let _ = h.join();
             }
-            let shared = Arc::try_unwrap(shared).map_err(|_| ()).ok();
-            let Some(shared) = shared else {
-                return Ok(DeliverySummary::default());
-            };
-            if let Some(e) = shared
-                .journal_error
-                .into_inner()
-                .unwrap_or_else(PoisonError::into_inner)
-            {
-                return Err(e.into());
+            let mut summary = shared.summary.lock().unwrap_or_else(PoisonError::into_inner).clone();
+            // Every rejection is reported, with or without a message.
+            for (name, s) in SIGNALS.iter().zip(&summary.signals) {
+                if s.rejected > 0 {
+                    let n = s.rejected;
+                    summary.warnings.push(format!(
+                        "{name}: {n} records were rejected by the endpoint (partial success)"
+                    ));
+                }
             }
-            Ok(shared.summary.into_inner().unwrap_or_else(PoisonError::into_inner))
+            summary
         }))
     }
 }
@@ -419,23 +542,32 @@ fn shown_endpoints(endpoints: &[String; 3]) -> Vec<String> {
     }
 }
 
-/// A URL as it may be shown: a password in it (`https://user:pw@host`) is
-/// replaced by `***`.
-pub fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_string();
-    };
-    let after = &url[scheme_end + 3..];
-    let host_end = after.find('/').unwrap_or(after.len());
-    match after[..host_end].rfind('@') {
-        Some(at) => format!("{}://***@{}", &url[..scheme_end], &after[at + 1..]),
-        None => url.to_string(),
-    }
+/// Where a URL's userinfo (`user:password`) ends: the last `@` before the
+/// query or fragment, when what precedes it holds a `:` (a password may
+/// hold an unencoded `/`, so the first `/` does not end it). Conservative:
+/// it may hide a path's `@`, never show a password.
+fn userinfo_end(url: &str) -> Option<(usize, usize)> {
+    // Without a scheme (`user:pw@host:4318`), from the start.
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[start..];
+    let stop = rest.find(['?', '#']).unwrap_or(rest.len());
+    let at = rest[..stop].rfind('@')?;
+    let host_end = rest[..at].find('/').unwrap_or(at);
+    (rest[..at].contains(':') || host_end == at).then_some((start, start + at))
 }
 
-/// A half's journal key (whole requests come hashed from the spooled sink).
-fn hash_of(body: &[u8]) -> String {
-    sha256_hex(&sha2::Sha256::digest(body).into())
+/// The `user:password` of a URL, if it has one.
+fn userinfo(url: &str) -> Option<&str> {
+    userinfo_end(url).map(|(a, b)| &url[a..b])
+}
+
+/// A URL as it may be shown: its userinfo (`https://user:pw@host`) is
+/// replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    match userinfo_end(url) {
+        Some((a, b)) => format!("{}***{}", &url[..a], &url[b..]),
+        None => url.to_string(),
+    }
 }
 
 fn gzip(body: &[u8]) -> io::Result<Vec<u8>> {
@@ -444,14 +576,19 @@ fn gzip(body: &[u8]) -> io::Result<Vec<u8>> {
     e.finish()
 }
 
-/// `Retry-After`: seconds, or an HTTP date.
+/// `Retry-After`: seconds, or an HTTP date (a date in the past is now).
+/// Any number is taken: the caller compares it with the time left.
 fn retry_after(v: &str) -> Option<Duration> {
     let v = v.trim();
-    if let Ok(s) = v.parse::<u64>() {
-        return Some(Duration::from_secs(s));
+    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        // More digits than a u64 holds is "longer than anything".
+        return Some(v.parse::<u64>().map_or(Duration::MAX, Duration::from_secs));
     }
     let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
-    let ms = (at.timestamp_millis() - chrono::Utc::now().timestamp_millis()).max(0);
+    let ms = at
+        .timestamp_millis()
+        .saturating_sub(chrono::Utc::now().timestamp_millis())
+        .max(0);
     Some(Duration::from_millis(ms as u64))
 }
 
@@ -462,18 +599,27 @@ fn backoff(n: u32) -> Duration {
     base.mul_f64(0.5 + fastrand::f64() * 0.5)
 }
 
-/// The message of an error response: OTLP's `Status.message`, or the text.
-fn message_of(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let msg = serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
-        .unwrap_or_else(|| text.trim().to_string());
-    let mut msg: String = msg.chars().take(500).collect();
+/// Text from the network as it may be shown: printable, bounded.
+fn bounded_text(text: &str) -> String {
+    let mut msg: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX_MESSAGE)
+        .collect();
+    msg = msg.trim().to_string();
     if msg.is_empty() {
         msg = "(no message)".to_string();
     }
     msg
+}
+
+/// The message of an error response: OTLP's `Status.message`, or the text.
+fn message_of(body: &[u8]) -> String {
+    let msg = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
+        .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
+    bounded_text(&msg)
 }
 
 /// `partialSuccess` of a 2xx body: rejected records and the message.
@@ -498,60 +644,166 @@ fn partial_success(signal: &str, body: &[u8]) -> (u64, Option<String>) {
         .get("errorMessage")
         .and_then(Value::as_str)
         .filter(|m| !m.is_empty())
-        .map(str::to_string);
+        .map(bounded_text);
     (rejected, message)
 }
 
+/// A TLS failure's cause in words, with what to do about it.
+fn tls_words(text: &str) -> String {
+    let known = [
+        (
+            "UnknownIssuer",
+            "the server's certificate is not signed by a trusted CA",
+        ),
+        ("CaUsedAsEndEntity", "the server presented a CA certificate as its own"),
+        (
+            "NotValidForName",
+            "the server's certificate is not valid for this host name",
+        ),
+        ("Expired", "the server's certificate has expired"),
+        ("NotValidYet", "the server's certificate is not valid yet"),
+        ("BadSignature", "the server's certificate has a bad signature"),
+        ("Revoked", "the server's certificate was revoked"),
+    ];
+    match known.iter().find(|(k, _)| text.contains(k)) {
+        Some((_, words)) => format!("TLS: {words}"),
+        None => format!("TLS handshake failed: {}", bounded_text(text)),
+    }
+}
+
+/// How a request that got no response ended: retried or failed at once.
+fn classify(e: &ureq::Error, url: &str) -> Attempt {
+    use io::ErrorKind as K;
+    let retry = |why: String| Attempt::Retry {
+        wait: None,
+        why,
+        status: None,
+    };
+    let fail = |message: String| Attempt::Failed { status: None, message };
+    match e {
+        ureq::Error::Timeout(_) => retry("no response within --timeout".to_string()),
+        ureq::Error::ConnectionFailed | ureq::Error::BodyStalled => retry(format!("cannot reach {url}: {e}")),
+        ureq::Error::HostNotFound => fail("the host name was not found (check --endpoint)".to_string()),
+        ureq::Error::Io(io) => match io.kind() {
+            K::ConnectionRefused => retry(format!("connection refused by {url}")),
+            K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof | K::NotConnected => {
+                retry(format!("the connection to {url} was dropped"))
+            }
+            K::TimedOut | K::WouldBlock | K::Interrupted => retry("no response within --timeout".to_string()),
+            // rustls reports a failed handshake as invalid data.
+            K::InvalidData => fail(tls_words(&io.to_string())),
+            _ => retry(format!("cannot reach {url}: {}", bounded_text(&io.to_string()))),
+        },
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_) => fail(tls_words(&e.to_string())),
+        ureq::Error::Other(_) => {
+            let text = e.to_string();
+            if text.contains("certificate") || text.contains("Certificate") || text.contains("Ca") {
+                fail(tls_words(&text))
+            } else {
+                fail(bounded_text(&text))
+            }
+        }
+        _ => fail(bounded_text(&e.to_string())),
+    }
+}
+
 impl Shared<'_> {
+    /// `text` without any secret.
+    fn scrub(&self, text: String) -> String {
+        let mut t = text;
+        for s in &self.secrets {
+            if t.contains(s.as_str()) {
+                t = t.replace(s.as_str(), "***");
+            }
+        }
+        t
+    }
+
     fn update(&self, signal: usize, f: impl FnOnce(&mut SignalStats, &mut DeliverySummary)) {
         let mut s = self.summary.lock().unwrap_or_else(PoisonError::into_inner);
         let mut st = s.signals[signal];
         f(&mut st, &mut s);
         s.signals[signal] = st;
-        (self.progress)(&s.signals);
+        (self.hooks.progress)(&s.signals);
     }
 
     fn fail(&self, signal: usize, status: Option<u16>, records: u64, message: String) {
+        let message = self.scrub(message);
+        let url = redact_url(&self.settings.endpoints[signal]);
         self.update(signal, |st, s| {
             st.failed_requests += 1;
             st.failed_records += records;
-            s.failures.push(Failure {
+            let f = Failure {
                 signal: SIGNALS[signal],
+                url,
                 status,
                 records,
                 message,
-            });
+            };
+            if s.failures.is_empty() {
+                // The first failure is shown at once, in words (§10.4).
+                (self.hooks.first_failure)(&f);
+            }
+            s.failures.push(f);
         });
     }
 
-    fn journalled(&self, signal: usize, sha: &str) -> bool {
-        self.journal
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .contains(SIGNALS[signal], sha)
+    /// A request that was not sent because the send is stopping.
+    fn unsent(&self, signal: usize, records: u64) {
+        self.update(signal, |st, _| {
+            st.unsent_requests += 1;
+            st.unsent_records += records;
+        });
     }
 
-    fn remember(&self, signal: usize, sha: &str, records: u64) {
-        let mut j = self.journal.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Err(e) = j.record(SIGNALS[signal], sha, records) {
-            // Delivery goes on; the send fails at the end, naming the journal.
-            self.cancel.store(true, Ordering::Relaxed);
-            self.journal_error
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .get_or_insert(e);
+    /// Stops the whole send: the engine reads no more, queued requests are not sent.
+    fn halt(&self, why: String) {
+        self.summary
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .stopped
+            .get_or_insert(why);
+        self.cancel.store(true, Ordering::SeqCst);
+    }
+
+    /// Records an acknowledged request. When the journal cannot be written,
+    /// the send stops at once, and every acknowledgement it could not
+    /// record is counted (a resume sends those records again).
+    fn remember(&self, signal: usize, origins: &Origins) {
+        let result = self
+            .journal
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .record(signal, origins);
+        if let Err(e) = result {
+            let error = e.to_string();
+            {
+                let mut s = self.summary.lock().unwrap_or_else(PoisonError::into_inner);
+                let u = s.unrecorded.get_or_insert_with(|| Unrecorded {
+                    error,
+                    ..Unrecorded::default()
+                });
+                u.requests += 1;
+                u.records += origins.len();
+            }
+            self.halt("the journal could not be written".to_string());
         }
     }
 
-    /// Delivers one request (or, after a 413, its halves) whose body hashes
-    /// to `sha`. Returns whether all of it was delivered.
-    fn deliver(&self, signal: usize, body: &[u8], records: u64, sha: String, deadline: Option<Instant>) -> bool {
-        if self.journalled(signal, &sha) {
-            self.update(signal, |st, _| {
-                st.skipped_requests += 1;
-                st.skipped_records += records;
-            });
-            return true;
+    /// When the send gives up for want of progress: `--max-elapsed` after
+    /// the last acknowledgement.
+    fn stall_deadline(&self) -> Instant {
+        let last = *self.last_ack.lock().unwrap_or_else(PoisonError::into_inner);
+        last.checked_add(self.settings.max_elapsed).unwrap_or(last)
+    }
+
+    /// Delivers one request (or, after a 413, its halves) holding the
+    /// records `origins`. Returns whether all of it was delivered.
+    fn deliver(&self, signal: usize, body: &[u8], origins: Origins, deadline: Option<Instant>) -> bool {
+        let records = origins.len();
+        if self.cancel.load(Ordering::Relaxed) {
+            self.unsent(signal, records);
+            return false;
         }
         if self.settings.dry_run {
             let wire = if self.settings.gzip {
@@ -567,7 +819,8 @@ impl Shared<'_> {
             });
             return true;
         }
-        let deadline = deadline.unwrap_or_else(|| Instant::now() + self.settings.max_elapsed);
+        let now = Instant::now();
+        let deadline = deadline.unwrap_or_else(|| now.checked_add(self.settings.max_elapsed).unwrap_or(now));
         // Uncompressed, the body itself is sent: no copy.
         let compressed = if self.settings.gzip {
             match gzip(body) {
@@ -584,27 +837,45 @@ impl Shared<'_> {
         let mut retries = 0u32;
         loop {
             if self.cancel.load(Ordering::Relaxed) {
-                self.fail(signal, None, records, "interrupted before it was delivered".into());
+                self.unsent(signal, records);
                 return false;
             }
-            match self.attempt(signal, payload) {
+            let stall = self.stall_deadline();
+            let give_up = deadline.min(stall);
+            let left = give_up.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                self.give_up(
+                    signal,
+                    records,
+                    stall <= deadline,
+                    "no time left".to_string(),
+                    None,
+                    retries,
+                );
+                return false;
+            }
+            match self.attempt(signal, payload, self.settings.timeout.min(left)) {
                 Attempt::Delivered { rejected, message } => {
+                    *self.last_ack.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
                     self.update(signal, |st, s| {
                         st.requests += 1;
                         st.records += records.saturating_sub(rejected);
-                        st.rejected += rejected;
+                        st.rejected += rejected.min(records);
                         st.bytes += body.len() as u64;
                         st.wire_bytes += payload.len() as u64;
-                        if let Some(m) = message.filter(|_| rejected > 0 || s.warnings.len() < 20) {
-                            s.warnings
-                                .push(format!("{}: {rejected} records rejected: {m}", SIGNALS[signal]));
+                        if let Some(m) = message {
+                            let w = format!("{}: {rejected} records rejected: {m}", SIGNALS[signal]);
+                            if s.warnings.len() < MAX_WARNINGS && !s.warnings.contains(&w) {
+                                s.warnings.push(w);
+                            }
                         }
                     });
-                    self.remember(signal, &sha, records);
+                    self.remember(signal, &origins);
                     return true;
                 }
                 Attempt::TooLarge(message) => {
-                    let Some([(a, na), (b, nb)]) = split::halve(SIGNALS[signal], body) else {
+                    let halves = split::halve(SIGNALS[signal], body).filter(|[a, b]| a.1 + b.1 == records);
+                    let Some([(a, na), (b, _)]) = halves else {
                         self.fail(
                             signal,
                             Some(413),
@@ -614,36 +885,25 @@ impl Shared<'_> {
                         return false;
                     };
                     drop(compressed);
-                    let first = self.deliver(signal, &a, na, hash_of(&a), Some(deadline));
-                    let second = self.deliver(signal, &b, nb, hash_of(&b), Some(deadline));
-                    if first && second {
-                        // A later run skips the whole request without a 413.
-                        self.remember(signal, &sha, records);
-                    }
+                    let (oa, ob) = origins.split_at(na);
+                    let first = self.deliver(signal, &a, oa, Some(deadline));
+                    let second = self.deliver(signal, &b, ob, Some(deadline));
                     return first && second;
                 }
                 Attempt::Failed { status, message } => {
-                    self.fail(signal, Some(status), records, message);
+                    self.fail(signal, status, records, message);
                     return false;
                 }
                 Attempt::Retry { wait, why, status } => {
                     let wait = wait.unwrap_or_else(|| backoff(retries));
-                    if Instant::now() + wait > deadline {
-                        self.fail(
-                            signal,
-                            status,
-                            records,
-                            format!("{why}; gave up after {retries} retries (--max-elapsed)"),
-                        );
+                    let until = Instant::now().checked_add(wait).filter(|u| *u <= give_up);
+                    let Some(until) = until else {
+                        self.give_up(signal, records, stall <= deadline, why, status, retries);
                         return false;
-                    }
+                    };
                     retries += 1;
                     self.update(signal, |st, _| st.retried += 1);
-                    let until = Instant::now() + wait;
-                    while Instant::now() < until {
-                        if self.cancel.load(Ordering::Relaxed) {
-                            break;
-                        }
+                    while Instant::now() < until && !self.cancel.load(Ordering::Relaxed) {
                         std::thread::sleep(
                             Duration::from_millis(20).min(until.saturating_duration_since(Instant::now())),
                         );
@@ -653,10 +913,32 @@ impl Shared<'_> {
         }
     }
 
-    fn attempt(&self, signal: usize, payload: &[u8]) -> Attempt {
+    /// A request that ran out of time; when the whole send made no progress
+    /// for `--max-elapsed`, the send stops.
+    fn give_up(&self, signal: usize, records: u64, stalled: bool, why: String, status: Option<u16>, retries: u32) {
+        let secs = self.settings.max_elapsed.as_secs_f64();
+        self.fail(
+            signal,
+            status,
+            records,
+            format!("{why}; gave up after {retries} retries (--max-elapsed {secs} s)"),
+        );
+        if stalled {
+            self.halt(format!(
+                "no request was acknowledged for {secs} s (--max-elapsed): the endpoint is not taking data"
+            ));
+        }
+    }
+
+    fn attempt(&self, signal: usize, payload: &[u8], timeout: Duration) -> Attempt {
+        let url = &self.settings.endpoints[signal];
+        let shown = redact_url(url);
         let mut req = self
             .agent
-            .post(&self.settings.endpoints[signal])
+            .post(url)
+            .config()
+            .timeout_global(Some(timeout))
+            .build()
             .header("Content-Type", "application/json");
         if self.settings.gzip {
             req = req.header("Content-Encoding", "gzip");
@@ -666,20 +948,17 @@ impl Shared<'_> {
         }
         let mut resp = match req.send(payload) {
             Ok(r) => r,
-            Err(e) => {
-                return Attempt::Retry {
-                    wait: None,
-                    why: format!("cannot reach {}: {e}", redact_url(&self.settings.endpoints[signal])),
-                    status: None,
-                }
-            }
+            Err(e) => return classify(&e, &shown),
         };
         let status = resp.status().as_u16();
-        let wait = resp
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(retry_after);
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let wait = header("retry-after").as_deref().and_then(retry_after);
+        let location = header("location");
         let body = resp
             .body_mut()
             .with_config()
@@ -691,6 +970,13 @@ impl Shared<'_> {
                 let (rejected, message) = partial_success(SIGNALS[signal], &body);
                 Attempt::Delivered { rejected, message }
             }
+            300..=399 => Attempt::Failed {
+                status: Some(status),
+                message: format!(
+                    "the endpoint redirects to {} (redirects are not followed: set --endpoint to where it moved)",
+                    location.map_or_else(|| "(no Location)".to_string(), |l| redact_url(&bounded_text(&l)))
+                ),
+            },
             413 => Attempt::TooLarge(format!("413: {}", message_of(&body))),
             // The Collector's OTLP/HTTP receiver (v0.165) answers a body over
             // its max_request_body_size with 400 and Go's MaxBytesReader
@@ -698,13 +984,13 @@ impl Shared<'_> {
             400 if message_of(&body).contains("request body too large") => {
                 Attempt::TooLarge(format!("400: {}", message_of(&body)))
             }
-            429 | 502 | 503 | 504 => Attempt::Retry {
+            408 | 429 | 502 | 503 | 504 => Attempt::Retry {
                 wait,
                 why: format!("{status}: {}", message_of(&body)),
                 status: Some(status),
             },
             _ => Attempt::Failed {
-                status,
+                status: Some(status),
                 message: message_of(&body),
             },
         }
@@ -717,7 +1003,7 @@ mod tests {
 
     #[test]
     fn headers_are_percent_decoded_pairs() {
-        let h = parse_headers("x-honeycomb-team=abc%3D%3D, Authorization=Basic%20dXNlcjpwYXNz").unwrap();
+        let (h, bad) = parse_headers("x-honeycomb-team=abc%3D%3D, Authorization=Basic%20dXNlcjpwYXNz");
         assert_eq!(
             h,
             vec![
@@ -725,10 +1011,32 @@ mod tests {
                 ("Authorization".to_string(), "Basic dXNlcjpwYXNz".to_string())
             ]
         );
-        assert!(parse_headers("novalue").is_err());
-        assert!(parse_headers("bad name=x").is_err());
-        let e = parse_headers("k=secret%0Avalue").unwrap_err();
-        assert!(!e.contains("secret"), "{e}");
+        assert!(bad.is_empty());
+    }
+
+    #[test]
+    fn a_malformed_headers_entry_is_skipped_by_its_key_and_the_valid_ones_kept() {
+        let (h, bad) = parse_headers("x-honeycomb-team=SECRET,x-honeycomb-dataset,bad name=SECRET2,k=SECRET3%0Ax");
+        assert_eq!(h, vec![("x-honeycomb-team".to_string(), "SECRET".to_string())]);
+        assert_eq!(bad.len(), 3, "{bad:?}");
+        assert!(bad[0].contains("x-honeycomb-dataset"), "{bad:?}");
+        assert!(bad.iter().all(|b| !b.contains("SECRET")), "{bad:?}");
+    }
+
+    #[test]
+    fn a_header_flag_takes_name_equals_value_or_curls_name_colon_value() {
+        assert_eq!(
+            parse_header_flag("Authorization: Basic dXNlcjpTRUNSRVQ=").unwrap(),
+            ("Authorization".to_string(), "Basic dXNlcjpTRUNSRVQ=".to_string())
+        );
+        assert_eq!(
+            parse_header_flag("x-api-key=a:b").unwrap(),
+            ("x-api-key".to_string(), "a:b".to_string())
+        );
+        let e = parse_header_flag("bad name: SECRET").unwrap_err();
+        assert!(!e.contains("SECRET") && e.contains("bad name"), "{e}");
+        let e = parse_header_flag("SECRETONLY").unwrap_err();
+        assert!(e.contains("Name=value"), "{e}");
     }
 
     #[test]
@@ -737,24 +1045,47 @@ mod tests {
             redact_url("https://u:secret@host:4318/v1/logs"),
             "https://***@host:4318/v1/logs"
         );
+        // An unencoded '/' in the password does not end the userinfo.
+        assert_eq!(
+            redact_url("https://u:se/cr@et@host:4318/v1/logs"),
+            "https://***@host:4318/v1/logs"
+        );
+        assert_eq!(userinfo("https://u:se/cr@et@host/x"), Some("u:se/cr@et"));
         assert_eq!(redact_url("http://host/a@b"), "http://host/a@b");
+        assert_eq!(redact_url("u:pw@host:4318"), "***@host:4318");
         let e = ["http://h/v1/logs", "http://h/v1/traces", "http://h/v1/metrics"].map(String::from);
         assert_eq!(shown_endpoints(&e), vec!["http://h"]);
     }
 
     #[test]
-    fn retry_after_takes_seconds_or_a_date() {
+    fn retry_after_takes_any_number_of_seconds_or_a_date_without_overflow() {
         assert_eq!(retry_after("3"), Some(Duration::from_secs(3)));
+        assert_eq!(retry_after("18446744073709551615"), Some(Duration::from_secs(u64::MAX)));
+        assert_eq!(retry_after("99999999999999999999999"), Some(Duration::MAX));
         assert_eq!(retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(retry_after("-5"), None);
         assert_eq!(retry_after("soon"), None);
     }
 
     #[test]
-    fn backoff_grows_from_one_second_to_thirty_with_jitter() {
-        for n in 0..10 {
+    fn backoff_doubles_from_about_one_second_and_stays_under_thirty() {
+        // Literal bounds: [0.5 s, 1 s] for the first retry, [16, 32] capped at 30 for the sixth on.
+        let first = backoff(0);
+        assert!(
+            first >= Duration::from_millis(500) && first <= Duration::from_secs(1),
+            "{first:?}"
+        );
+        let third = backoff(2);
+        assert!(
+            third >= Duration::from_secs(2) && third <= Duration::from_secs(4),
+            "{third:?}"
+        );
+        for n in [5, 6, 20, u32::MAX] {
             let b = backoff(n);
-            let base = FIRST_BACKOFF.saturating_mul(1 << n.min(5)).min(MAX_BACKOFF);
-            assert!(b >= base / 2 && b <= base, "{n}: {b:?}");
+            assert!(
+                b >= Duration::from_secs(15) && b <= Duration::from_secs(30),
+                "{n}: {b:?}"
+            );
         }
     }
 
@@ -765,5 +1096,14 @@ mod tests {
         let b = br#"{"partialSuccess":{"rejectedDataPoints":5}}"#;
         assert_eq!(partial_success("metrics", b), (5, None));
         assert_eq!(partial_success("traces", b"{}"), (0, None));
+    }
+
+    #[test]
+    fn tls_failures_are_named_in_words() {
+        assert_eq!(
+            tls_words("Other(OtherError(CaUsedAsEndEntity))"),
+            "TLS: the server presented a CA certificate as its own"
+        );
+        assert!(tls_words("invalid peer certificate: UnknownIssuer").contains("trusted CA"));
     }
 }

@@ -7,9 +7,10 @@
 //! export). A unit counts against the window from its submission until it
 //! leaves, so the reorder buffer is bounded too. A unit whose output
 //! outgrows its share hands it on in parts once it is the next to leave
-//! ([`super::Turn`]); those are delivered at once.
+//! ([`super::Turn`]); those are delivered at once. Each delivery names the
+//! selected file the output came from.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -18,12 +19,12 @@ use crate::heap::Trim;
 use crate::report::Problems;
 
 /// Runs every unit through a sink `make` builds, delivering each unit's
-/// output in file order; returns the books.
+/// output in file order with the index of its file; returns the books.
 pub fn run<S, F, D>(run: &Run<'_>, make: F, problems: &mut Problems, mut deliver: D) -> Result<Books, EngineError>
 where
     S: UnitSink,
     F: Fn(Handoff<S::Out>) -> S + Sync,
-    D: FnMut(S::Out) -> Result<(), EngineError>,
+    D: FnMut(usize, S::Out) -> Result<(), EngineError>,
 {
     let mut books = Books::new(run.files.len());
     let make = &make;
@@ -33,12 +34,15 @@ where
         let mut units = (0..run.files.len()).flat_map(|f| run.units(f));
         let (mut submitted, mut next) = (0u64, 0u64);
         let mut waiting = BTreeMap::new();
+        // The file of each unit from `next` on, in submission order.
+        let mut files = VecDeque::new();
         let mut exhausted = false;
         let mut trim = Trim::default();
         let result = (|| loop {
             while !exhausted && engine.inflight() + waiting.len() < run.budget.window {
                 match units.next() {
                     Some(u) => {
+                        files.push_back(u.file);
                         engine.submit(scope, submitted, u, make);
                         submitted += 1;
                     }
@@ -51,7 +55,8 @@ where
             match engine.receive()? {
                 // Only the next unit hands parts on: deliver at once.
                 Received::Part(tag, part) if tag == next => {
-                    deliver(part)?;
+                    let file = files.front().copied().ok_or(EngineError::Internal("a part of no unit"))?;
+                    deliver(file, part)?;
                     turn.ack();
                 }
                 Received::Part(..) => return Err(EngineError::Internal("a unit handed output on out of turn")),
@@ -61,7 +66,8 @@ where
                         next += 1;
                         books.record(run, done.unit, &done.report, problems)?;
                         trim.advance(done.report.bytes);
-                        deliver(done.out)?;
+                        files.pop_front();
+                        deliver(done.unit.file, done.out)?;
                         turn.advance(next);
                     }
                 }

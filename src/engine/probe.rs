@@ -17,7 +17,7 @@ use crate::store::StoreFile;
 use crate::write::envelope::{EnvelopeWriter, Layout, LOGS, METRICS, TRACES};
 use crate::write::metrics::MetricWriter;
 use crate::write::records::RecordWriter;
-use crate::write::sink::{EntrySink, Spooled};
+use crate::write::sink::{EntryEnd, EntrySink, Spooled};
 use crate::write::Writer;
 
 /// What one line produced.
@@ -48,7 +48,7 @@ impl EntrySink for Memory {
             .extend_from_slice(b);
         Ok(())
     }
-    fn end(&mut self, _: u64, _: &[u8; 32]) -> std::io::Result<()> {
+    fn end(&mut self, _: EntryEnd<'_>) -> std::io::Result<()> {
         Ok(())
     }
     fn finish(self: Box<Self>) -> std::io::Result<()> {

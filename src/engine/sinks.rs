@@ -158,6 +158,7 @@ impl<'a> OtlpSink<'a> {
 
     fn metric_segment(&self, key: BlockKey, head: BlockHead) -> MetricSegment {
         MetricSegment {
+            file: 0,
             key,
             head,
             attrs: self.pools.bytes.take(0),
@@ -188,6 +189,7 @@ impl EventSink for OtlpSink<'_> {
                 if !same_block(segs.last().map(|s| &s.key), ev) {
                     let (key, head) = self.key_and_head(file, ev);
                     let seg = Segment {
+                        file: 0,
                         key,
                         head,
                         data: self.pools.bytes.take(self.capacity),

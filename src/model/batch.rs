@@ -29,6 +29,8 @@ pub struct BlockHead {
 /// Log or span records of one block key, in file order.
 #[derive(Debug)]
 pub struct Segment {
+    /// The selected file its records are from (set by the ordered consumer).
+    pub file: u32,
     pub key: BlockKey,
     pub head: BlockHead,
     /// Records joined by `,`.
@@ -117,6 +119,8 @@ pub struct PointRec {
 /// Metric points of one block key.
 #[derive(Debug)]
 pub struct MetricSegment {
+    /// The selected file its points are from (set by the ordered consumer).
+    pub file: u32,
     pub key: BlockKey,
     pub head: BlockHead,
     /// Each event's attribute fields (`[...]`, then `,"droppedAttributesCount":N`
@@ -174,6 +178,13 @@ pub struct OtlpBatch {
 }
 
 impl OtlpBatch {
+    /// Marks every segment as coming from selected file `file`.
+    pub fn from_file(&mut self, file: usize) {
+        let file = u32::try_from(file).unwrap_or(u32::MAX);
+        self.logs.iter_mut().chain(&mut self.traces).for_each(|s| s.file = file);
+        self.metrics.iter_mut().for_each(|s| s.file = file);
+    }
+
     /// Bytes it holds, about.
     pub fn held(&self) -> usize {
         self.logs.iter().chain(&self.traces).map(Segment::held).sum::<usize>()

@@ -20,7 +20,7 @@
 use std::io;
 
 use super::sink::Spooled;
-use crate::model::BlockHead;
+use crate::model::{BlockHead, Origins, RecordId};
 
 /// `--layout`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -107,6 +107,8 @@ pub struct WriterSummary {
     pub requests: u64,
     /// Records larger than the request cap, written alone.
     pub oversize: u64,
+    /// Records left out because the journal of a send holds them.
+    pub journalled: u64,
 }
 
 /// Where the writer is in the stream of requests.
@@ -138,6 +140,8 @@ pub struct EnvelopeWriter {
     entries: Vec<(String, u64)>,
     requests: u64,
     oversize: u64,
+    /// The records of the open entry, when they are tracked (`send`).
+    origins: Option<Origins>,
 }
 
 impl EnvelopeWriter {
@@ -153,6 +157,21 @@ impl EnvelopeWriter {
             entries: Vec::new(),
             requests: 0,
             oversize: 0,
+            origins: None,
+        }
+    }
+
+    /// Tracks which records each entry holds ([`Self::note`]); its sink is
+    /// told at the end of each entry.
+    pub fn tracking_origins(mut self) -> Self {
+        self.origins = Some(Origins::default());
+        self
+    }
+
+    /// The record just written is `id` (only when tracking).
+    pub fn note(&mut self, id: RecordId) {
+        if let Some(o) = &mut self.origins {
+            o.push(id);
         }
     }
 
@@ -207,7 +226,8 @@ impl EnvelopeWriter {
 
     fn end_entry(&mut self) -> io::Result<()> {
         if let Some(e) = self.entry.take() {
-            self.sink.end(e.1)?;
+            let origins = self.origins.as_mut().map(std::mem::take).unwrap_or_default();
+            self.sink.end(e.1, origins)?;
             self.entries.push(e);
         }
         Ok(())
@@ -381,6 +401,7 @@ impl EnvelopeWriter {
             files,
             requests,
             oversize,
+            journalled: 0,
         })
     }
 }

@@ -30,7 +30,7 @@ use super::Writer;
 use crate::encode::metrics::{
     metric_overhead, write_metric_close, write_metric_open, write_point_body, Temporality, POINT_OPEN,
 };
-use crate::model::{BlockKey, MetricKind, MetricSegment, PointValue, Pools};
+use crate::model::{BlockKey, MetricKind, MetricSegment, PointValue, Pools, RecordId, Tracker};
 
 /// Output bytes of pending points that make a flush.
 pub const FLUSH_BYTES: usize = 4 << 20;
@@ -40,6 +40,8 @@ pub const MAX_RUNNING: usize = 1 << 16;
 /// A segment whose points are not all written yet.
 struct Held {
     seg: MetricSegment,
+    /// The id of its first point (its file's numbering), for a send.
+    origin: RecordId,
     /// Points accounted so far (from the first).
     next: usize,
     /// Segment series -> (flush generation, entry).
@@ -104,6 +106,8 @@ pub struct MetricWriter {
     pending: usize,
     cum_bodies: Vec<u8>,
     running: HashTable<Running>,
+    /// For a send: numbering, and the points the journal holds.
+    tracker: Option<Tracker>,
 }
 
 impl MetricWriter {
@@ -121,6 +125,17 @@ impl MetricWriter {
             pending: 0,
             cum_bodies: Vec::new(),
             running: HashTable::new(),
+            tracker: None,
+        }
+    }
+
+    /// Numbers the points and leaves out those `tracker`'s journal holds
+    /// (they still count in cumulative totals).
+    pub fn tracked(self, tracker: Tracker) -> Self {
+        Self {
+            out: self.out.tracking_origins(),
+            tracker: Some(tracker),
+            ..self
         }
     }
 
@@ -136,7 +151,16 @@ impl MetricWriter {
             return Ok(());
         }
         let local = vec![(u32::MAX, 0); seg.series.len()];
-        self.held.push_back(Held { seg, next: 0, local });
+        let origin = match &mut self.tracker {
+            Some(t) => t.reserve(seg.file, seg.points.len() as u64),
+            None => RecordId { file: 0, ordinal: 0 },
+        };
+        self.held.push_back(Held {
+            seg,
+            origin,
+            next: 0,
+            local,
+        });
         self.account()
     }
 
@@ -206,6 +230,15 @@ impl MetricWriter {
             } else {
                 (seg.body(i).len(), None)
             };
+            if let Some(t) = &mut self.tracker {
+                let o = self.held[h].origin;
+                if !t.fresh(RecordId {
+                    file: o.file,
+                    ordinal: o.ordinal + i as u64,
+                }) {
+                    continue;
+                }
+            }
             self.entries[e as usize].points.push(PointRef {
                 seg: seg_no,
                 point: i as u32,
@@ -298,6 +331,13 @@ impl MetricWriter {
                 }
                 parts.push(&close);
                 out.record_parts(&parts, open.len() + bytes + close.len(), last + 1 - first)?;
+                for r in &entry.points[first..=last] {
+                    let o = held[(r.seg - *held_base) as usize].origin;
+                    out.note(RecordId {
+                        file: o.file,
+                        ordinal: o.ordinal + u64::from(r.point),
+                    });
+                }
                 first = last + 1;
             }
         }
@@ -329,6 +369,10 @@ impl Writer for MetricWriter {
 
     fn finish(mut self) -> io::Result<WriterSummary> {
         self.flush()?;
-        self.out.finish()
+        let journalled = self.tracker.map_or(0, |t| t.journalled);
+        Ok(WriterSummary {
+            journalled,
+            ..self.out.finish()?
+        })
     }
 }

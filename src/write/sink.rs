@@ -24,6 +24,8 @@ use std::sync::Arc;
 use crossbeam_channel::{bounded, Receiver, Sender};
 use sha2::Digest;
 use zip::write::SimpleFileOptions;
+
+use crate::model::Origins;
 use zip::{CompressionMethod, ZipWriter};
 
 const BUFFER: usize = 256 * 1024;
@@ -44,8 +46,8 @@ pub struct EntryStats {
 enum Cmd {
     Start(String),
     Data(Vec<u8>),
-    /// The entry is complete; it holds this many records.
-    End(u64),
+    /// The entry is complete; it holds this many records, from these origins.
+    End(u64, Origins),
 }
 
 /// What the hashing thread sends the I/O thread: the same, with each
@@ -54,7 +56,11 @@ enum Cmd {
 enum Io {
     Start(String),
     Data(Vec<u8>),
-    End { records: u64, sha256: [u8; 32] },
+    End {
+        records: u64,
+        sha256: [u8; 32],
+        origins: Origins,
+    },
 }
 
 /// A sha256 as the manifest and the journal write it: lowercase hex.
@@ -101,7 +107,15 @@ impl Spooled {
                             b.clear();
                             let _ = free_tx.try_send(b);
                         }
-                        Io::End { records, sha256 } => inner.end(records, &sha256)?,
+                        Io::End {
+                            records,
+                            sha256,
+                            origins,
+                        } => inner.end(EntryEnd {
+                            records,
+                            sha256: &sha256,
+                            origins,
+                        })?,
                     }
                 }
                 inner.finish()
@@ -124,11 +138,15 @@ impl Spooled {
                             }
                             Io::Data(b)
                         }
-                        Cmd::End(records) => {
+                        Cmd::End(records, origins) => {
                             let (hash, bytes) = open.take().unwrap_or_default();
                             let sha256: [u8; 32] = hash.finalize().into();
                             stats.push(EntryStats { bytes, sha256 });
-                            Io::End { records, sha256 }
+                            Io::End {
+                                records,
+                                sha256,
+                                origins,
+                            }
                         }
                     };
                     if io_tx.send(io).is_err() {
@@ -194,10 +212,11 @@ impl Spooled {
         Ok(())
     }
 
-    /// Ends the entry, which holds `records` records.
-    pub fn end(&mut self, records: u64) -> io::Result<()> {
+    /// Ends the entry, which holds `records` records (from `origins`,
+    /// when the writer tracks them).
+    pub fn end(&mut self, records: u64, origins: Origins) -> io::Result<()> {
         self.flush_buf()?;
-        self.send(Cmd::End(records))
+        self.send(Cmd::End(records, origins))
     }
 
     /// Waits for every entry to be written; returns what each held.
@@ -219,12 +238,20 @@ impl Drop for Spooled {
 pub trait EntrySink: Send {
     fn start(&mut self, name: &str) -> io::Result<()>;
     fn write(&mut self, bytes: &[u8]) -> io::Result<()>;
-    /// The entry is complete; it holds `records` log records, spans or
-    /// data points (a sink that sends entries counts them), and its bytes
-    /// hash to `sha256` (hashed once, on the way in).
-    fn end(&mut self, records: u64, sha256: &[u8; 32]) -> io::Result<()>;
+    /// The entry is complete ([`EntryEnd`]).
+    fn end(&mut self, end: EntryEnd<'_>) -> io::Result<()>;
     /// Flushes everything; the entries are complete on disk afterwards.
     fn finish(self: Box<Self>) -> io::Result<()>;
+}
+
+/// What a sink is told at the end of an entry.
+pub struct EntryEnd<'a> {
+    /// Log records, spans or data points in it.
+    pub records: u64,
+    /// The sha256 of its bytes (hashed once, on the way in).
+    pub sha256: &'a [u8; 32],
+    /// Which records it holds, when the writer tracks them (`send`).
+    pub origins: Origins,
 }
 
 /// Writes entries as files of a folder.
@@ -265,7 +292,7 @@ impl EntrySink for FolderSink {
         }
     }
 
-    fn end(&mut self, _records: u64, _sha256: &[u8; 32]) -> io::Result<()> {
+    fn end(&mut self, _: EntryEnd<'_>) -> io::Result<()> {
         self.close()
     }
 
@@ -411,7 +438,7 @@ impl EntrySink for ZipSink {
         self.zip.write_all(bytes)
     }
 
-    fn end(&mut self, _records: u64, _sha256: &[u8; 32]) -> io::Result<()> {
+    fn end(&mut self, _: EntryEnd<'_>) -> io::Result<()> {
         Ok(())
     }
 
@@ -466,7 +493,7 @@ mod tests {
             }
             Ok(())
         }
-        fn end(&mut self, _records: u64, _sha256: &[u8; 32]) -> io::Result<()> {
+        fn end(&mut self, _: EntryEnd<'_>) -> io::Result<()> {
             Ok(())
         }
         fn finish(self: Box<Self>) -> io::Result<()> {
@@ -514,7 +541,7 @@ mod tests {
             let big = vec![b'x' + e as u8; BUFFER + 7];
             s.write(&big).unwrap();
             text.extend_from_slice(&big);
-            s.end(0).unwrap();
+            s.end(0, Origins::default()).unwrap();
             want.push((name.to_string(), text));
         }
         let stats = s.finish().unwrap();
