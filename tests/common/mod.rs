@@ -3,6 +3,8 @@
 //! the `opentelemetry-proto` crate plus the checks its serde does not make.
 #![allow(dead_code)]
 
+pub mod peers;
+
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
