@@ -180,7 +180,9 @@ fn run_export(cfg: &Config, cancel: &AtomicBool, hooks: Hooks, delivery: Deliver
         (None, Format::Otlp) => export_otlp(cfg, &run, &inputs, &mut problems)?,
     };
     let counts = written.books.total;
-    let empty = (counts.events == 0).then(|| why_empty(cfg, &stats, files.len(), &counts));
+    // A send that stopped part way did not count what it did not read.
+    let stopped = delivered.as_ref().is_some_and(|d| d.stopped.is_some());
+    let empty = (counts.events == 0 && !stopped).then(|| why_empty(cfg, &stats, files.len(), &counts));
     Ok(Summary {
         counts,
         stores: given(&cfg.stores),

@@ -209,6 +209,12 @@ impl Summary {
                 n(total(|s| s.wire_bytes)),
                 d.endpoints.join(", ")
             )
+        } else if d.stopped.is_some() {
+            format!(
+                "sent to {} for {elapsed_s:.2}s, then stopped: delivered {}",
+                d.endpoints.join(", "),
+                per.join(", ")
+            )
         } else {
             format!(
                 "{} events from {} files to {} in {elapsed_s:.2}s: delivered {}",
