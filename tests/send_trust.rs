@@ -353,7 +353,7 @@ fn two_sends_on_one_journal_at_once_the_second_is_refused() {
 }
 
 #[test]
-fn a_journal_started_for_one_send_is_refused_for_another_endpoint_shard_or_now() {
+fn a_journal_started_for_one_send_is_refused_for_another_endpoint_store_shard_range_or_now() {
     let (store, _) = real_mix_store("100KB", &[]);
     let a = Scripted::start(vec![reply(200, "{}")]);
     let b = Scripted::start(vec![reply(200, "{}")]);
@@ -379,6 +379,9 @@ fn a_journal_started_for_one_send_is_refused_for_another_endpoint_shard_or_now()
     refused(&["--shard", "1/2"], &a.url(), "shard");
     refused(&["--now", "2026-11-25T00:00:00Z"], &a.url(), "--now");
     refused(&["--metric-event", "remote.log"], &a.url(), "--metric-event");
+    refused(&["--range", "last-7-days"], &a.url(), "range");
+    let other = Store::new();
+    refused(&[other.path().to_str().unwrap()], &a.url(), "stores");
     assert!(b.seen().is_empty(), "the other endpoint got nothing");
     assert_eq!(
         std::fs::read(&journal).unwrap(),

@@ -61,14 +61,17 @@ Examples:
   # Honeycomb
   coder-telemetry send ~/store --endpoint https://api.honeycomb.io --header x-honeycomb-team=$KEY
   # Resumable: run the same command again after a failure or Ctrl-C
-  coder-telemetry send ~/store --range all-time --endpoint http://localhost:4318 --journal send.journal
+  coder-telemetry send ~/store --range all-time \
+      --endpoint http://localhost:4318 --journal send.journal
   # What would be sent, without connecting
   coder-telemetry send ~/store --endpoint http://localhost:4318 --dry-run
 
 Exit codes:
   0    every request was delivered (or nothing matched)
-  1    a request failed (each is listed with its status), or the send could not run
-  2    usage error
+  1    a request failed (each is listed with its status), the send stopped
+       (nothing acknowledged for --max-elapsed, or the journal could not be
+       written), or it could not run
+  2    usage error, or a --journal that belongs to another send or is in use
   130  interrupted (Ctrl-C, SIGTERM); the journal keeps what was acknowledged
 
 Environment (flags win):
@@ -76,7 +79,7 @@ Environment (flags win):
   OTEL_EXPORTER_OTLP_{LOGS,TRACES,METRICS}_ENDPOINT   a signal's URL, used as given
   OTEL_EXPORTER_OTLP_HEADERS                  key=value,... (percent-encoded); also per signal
   OTEL_EXPORTER_OTLP_COMPRESSION              gzip or none
-  OTEL_EXPORTER_OTLP_TIMEOUT                  per request, in milliseconds
+  OTEL_EXPORTER_OTLP_TIMEOUT                  per request, in milliseconds (at most 86400000)
   OTEL_RESOURCE_ATTRIBUTES, OTEL_SERVICE_NAME, OTEL_ATTRIBUTE_COUNT_LIMIT   as for export";
 
 #[derive(Parser, Debug)]
@@ -176,7 +179,7 @@ pub struct SendArgs {
     /// Base URL: /v1/logs, /v1/traces, /v1/metrics are appended [env: OTEL_EXPORTER_OTLP_ENDPOINT]
     #[arg(long, value_name = "URL")]
     pub endpoint: Option<String>,
-    /// Add a request header (repeatable; the value as written, never printed); wins over OTEL_EXPORTER_OTLP_HEADERS
+    /// Add a request header, as KEY=VALUE or 'Name: value' (repeatable; the value as written, never printed); wins over OTEL_EXPORTER_OTLP_HEADERS
     #[arg(long = "header", value_name = "KEY=VALUE")]
     pub headers: Vec<String>,
     /// Request body compression [env: OTEL_EXPORTER_OTLP_COMPRESSION] [default: gzip]
@@ -191,10 +194,10 @@ pub struct SendArgs {
     /// Requests in flight at once, 1 to 64
     #[arg(long, value_name = "N", default_value_t = coder_telemetry::deliver::DEFAULT_CONCURRENCY)]
     pub concurrency: usize,
-    /// Give up on a request that is still being retried after this many seconds
-    #[arg(long, value_name = "SECONDS", default_value_t = 300.0)]
+    /// Give up on a request still retried after this many seconds; stop the send when nothing was acknowledged for as long
+    #[arg(long, value_name = "SECONDS", default_value_t = coder_telemetry::deliver::DEFAULT_MAX_ELAPSED.as_secs_f64())]
     pub max_elapsed: f64,
-    /// Record delivered requests here; a later send with the same journal skips them (resume)
+    /// Record the records of acknowledged requests here; the same command run again sends only the rest (resume)
     #[arg(long, value_name = "PATH")]
     pub journal: Option<PathBuf>,
     /// Build every request and report counts and sizes, without connecting
