@@ -103,7 +103,7 @@ impl EntrySink for Collect {
         self.0.lock().expect("collect").extend_from_slice(b);
         Ok(())
     }
-    fn end(&mut self, _: EntryEnd<'_>) -> std::io::Result<()> {
+    fn end(&mut self, _: EntryEnd) -> std::io::Result<()> {
         Ok(())
     }
     fn finish(self: Box<Self>) -> std::io::Result<()> {
@@ -121,7 +121,7 @@ impl EntrySink for NullSink {
         std::hint::black_box(b);
         Ok(())
     }
-    fn end(&mut self, _: EntryEnd<'_>) -> std::io::Result<()> {
+    fn end(&mut self, _: EntryEnd) -> std::io::Result<()> {
         Ok(())
     }
     fn finish(self: Box<Self>) -> std::io::Result<()> {
@@ -132,6 +132,7 @@ impl EntrySink for NullSink {
 fn clone_segments(segs: &[Segment]) -> Vec<Segment> {
     segs.iter()
         .map(|s| Segment {
+            file: 0,
             key: s.key.clone(),
             head: s.head.clone(),
             data: s.data.clone(),

@@ -489,7 +489,7 @@ fn run_signals(
                 .in_parts(handoff, part)
         };
         let books = ordered::run(run, make, problems, |file, mut b: OtlpBatch| {
-            b.from_file(file);
+            b.set_file(file);
             let sent = (b.logs.is_empty() || logs_tx.send(b.logs).is_ok())
                 && (b.traces.is_empty() || traces_tx.send(b.traces).is_ok())
                 && (b.metrics.is_empty() || metrics_tx.send(b.metrics).is_ok());

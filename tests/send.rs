@@ -20,54 +20,84 @@ use common::peers::*;
 use common::*;
 use serde_json::Value;
 
-fn delivers_every_record_once(compression: &str) {
+/// SPEC §10.7: every protocol and compression, judged by the records the
+/// Collector's receiver decoded, against the export of the same range and
+/// the generator's own count of events.
+#[test]
+fn every_protocol_and_compression_delivers_every_record_of_a_real_mix_store_exactly_once() {
     let (store, expected) = real_mix_store("2MB", &[]);
-    let Some(rx) = Receiver::start(20 << 20) else {
-        return;
-    };
-    let summary = send_ok(store.path(), &rx, compression, "256KiB");
-    // The generator's count of events, not only the export's, is the oracle.
-    assert_eq!(summary["events"], expected["events"], "{summary}");
-    assert_eq!(
-        per_signal(&summary, "records"),
-        ["logs", "spans", "metric_points"].map(|k| summary[k].as_u64().unwrap())
-    );
-    let (got, counts) = rx.stop();
     let want = exported(&[store.path()], &[]);
     assert!(!want.logs.is_empty() && !want.spans.is_empty() && !want.points.is_empty());
-    assert_same(&got, &want, "what the receiver accepted is what export writes");
-    assert_eq!(
-        per_signal(&summary, "records"),
-        [
-            want.logs.len() as u64,
-            want.spans.len() as u64,
-            want.points.len() as u64
-        ]
-    );
-    assert!(
-        counts["metrics_requests"].as_u64().unwrap() > 1,
-        "several requests: {counts}"
-    );
-    assert_eq!(
-        counts["metrics_requests"].as_u64(),
-        Some(per_signal(&summary, "requests")[2])
-    );
-    let (bytes, wire) = (total(&summary, "bytes"), total(&summary, "wire_bytes"));
-    if compression == "gzip" {
-        assert!(wire * 3 < bytes, "gzip: {wire} of {bytes}");
-    } else {
-        assert_eq!(wire, bytes);
+    let mut sizes = Vec::new();
+    for protocol in ["http/protobuf", "http/json"] {
+        for compression in ["gzip", "zstd", "none"] {
+            let what = format!("{protocol} {compression}");
+            let Some(rx) = Receiver::start(20 << 20) else {
+                return;
+            };
+            let args = [
+                "--endpoint",
+                &rx.url(),
+                "--protocol",
+                protocol,
+                "--compression",
+                compression,
+                "--max-request-bytes",
+                "256KiB",
+            ];
+            let summary = json(&send_cmd(store.path(), &args).assert().success().get_output().stdout);
+            assert_eq!(summary["delivery"]["protocol"], protocol, "{what}");
+            // The generator's count of events, not only the export's, is the oracle.
+            assert_eq!(summary["events"], expected["events"], "{what}: {summary}");
+            let (got, counts) = rx.stop();
+            assert_same(&got, &want, &what);
+            assert_eq!(
+                per_signal(&summary, "records"),
+                [want.logs.len(), want.spans.len(), want.points.len()].map(|n| n as u64),
+                "{what}"
+            );
+            assert!(counts["metrics_requests"].as_u64().unwrap() > 1, "{what}: {counts}");
+            assert_eq!(
+                counts["metrics_requests"].as_u64(),
+                Some(per_signal(&summary, "requests")[2]),
+                "{what}"
+            );
+            let (bytes, wire) = (total(&summary, "bytes"), total(&summary, "wire_bytes"));
+            if compression == "none" {
+                assert_eq!(wire, bytes, "{what}");
+            } else {
+                assert!(wire * 3 < bytes, "{what}: {wire} of {bytes}");
+            }
+            sizes.push((what, bytes));
+        }
     }
+    // Protobuf bodies are smaller than JSON ones for the same records.
+    assert!(sizes[0].1 * 2 < sizes[3].1, "{sizes:?}");
 }
 
 #[test]
-fn send_gzip_delivers_every_record_of_a_real_mix_store_exactly_once() {
-    delivers_every_record_once("gzip");
-}
-
-#[test]
-fn send_uncompressed_delivers_every_record_of_a_real_mix_store_exactly_once() {
-    delivers_every_record_once("none");
+fn a_protocol_other_than_the_three_is_a_usage_error_naming_them() {
+    let s = one_log_store();
+    let o = send_cmd(s.path(), &["--endpoint", "http://127.0.0.1:9", "--protocol", "http"])
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&o.get_output().stderr).into_owned();
+    assert!(err.contains("http/protobuf, http/json or grpc"), "{err}");
+    // The variable is warned about, and the default used.
+    let srv = Scripted::start(vec![reply(200, "{}")]);
+    let o = send_cmd(s.path(), &["--endpoint", &srv.url()])
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "thrift")
+        .assert()
+        .success();
+    let err = String::from_utf8_lossy(&o.get_output().stderr).into_owned();
+    assert!(
+        err.contains("OTEL_EXPORTER_OTLP_PROTOCOL") && err.contains("http/protobuf"),
+        "{err}"
+    );
+    assert_eq!(
+        h_of(&srv.seen()[0], "content-type").as_deref(),
+        Some("application/x-protobuf")
+    );
 }
 
 #[test]
@@ -190,10 +220,13 @@ fn http_429_and_503_are_retried_honouring_retry_after() {
             .any(|(k, v)| k == "content-encoding" && v == "gzip"),
         "gzip by default"
     );
-    assert!(seen[0]
-        .headers
-        .iter()
-        .any(|(k, v)| k == "content-type" && v == "application/json"));
+    assert!(
+        seen[0]
+            .headers
+            .iter()
+            .any(|(k, v)| k == "content-type" && v == "application/x-protobuf"),
+        "http/protobuf by default"
+    );
 }
 
 #[test]
@@ -310,7 +343,7 @@ fn each_journal_line_holds_the_records_of_one_request_the_endpoint_received() {
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("j");
     send_cmd(store.path(), &["--endpoint", &srv.url(), "--compression", "none"])
-        .args(["--max-request-bytes", "16KiB", "--journal"])
+        .args(["--protocol", "http/json", "--max-request-bytes", "16KiB", "--journal"])
         .arg(&journal)
         .assert()
         .success();
@@ -365,6 +398,10 @@ fn max_elapsed_gives_up_on_an_endpoint_that_stays_unavailable() {
     assert!(srv.seen().len() >= 2, "retried before giving up");
 }
 
+fn h_of(s: &Seen, k: &str) -> Option<String> {
+    s.headers.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+}
+
 #[test]
 fn the_otlp_environment_sets_endpoint_headers_and_compression_and_flags_win() {
     let s = one_log_store();
@@ -374,11 +411,15 @@ fn the_otlp_environment_sets_endpoint_headers_and_compression_and_flags_win() {
         .env("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", format!("{}/custom/logs", srv.url()))
         .env("OTEL_EXPORTER_OTLP_HEADERS", "api-key=a%20b,x-team=t1")
         .env("OTEL_EXPORTER_OTLP_COMPRESSION", "none")
+        .env("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "HTTP/JSON")
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc-ish")
         .args(["--header", "x-team=t2"])
         .assert()
         .success();
     let seen = srv.seen();
     assert_eq!(seen[0].path, "/custom/logs");
+    // The signal's own variable wins, case-insensitive: a JSON body.
+    assert_eq!(h_of(&seen[0], "content-type").as_deref(), Some("application/json"));
     let h = |k: &str| seen[0].headers.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     assert_eq!(h("api-key").as_deref(), Some("a b"));
     assert_eq!(h("x-team").as_deref(), Some("t2"));

@@ -17,8 +17,8 @@ use coder_telemetry::config::{
 };
 use coder_telemetry::deliver::journal;
 use coder_telemetry::deliver::{
-    parse_header_flag, parse_headers, redact_url, Settings, DEFAULT_SEND_REQUEST_BYTES, DEFAULT_TIMEOUT, MAX_SECONDS,
-    SIGNALS,
+    parse_header_flag, parse_headers, redact_url, Compression, Protocol, Settings, DEFAULT_SEND_REQUEST_BYTES,
+    DEFAULT_TIMEOUT, MAX_SECONDS, SIGNALS,
 };
 use coder_telemetry::output::atomic;
 use coder_telemetry::range::{Preset, RangeSpec};
@@ -168,7 +168,26 @@ pub struct ExportArgs {
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum CompressionArg {
     Gzip,
+    Zstd,
     None,
+}
+
+/// `--protocol` and `OTEL_EXPORTER_OTLP_PROTOCOL`, case-insensitive.
+fn parse_protocol(v: &str) -> Result<Protocol, String> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "http/protobuf" => Ok(Protocol::HttpProtobuf),
+        "http/json" => Ok(Protocol::HttpJson),
+        "grpc" => {
+            Err("grpc is not supported by this version yet: use http/protobuf (OTLP/HTTP, port 4318)".to_string())
+        }
+        _ => Err("expected http/protobuf, http/json or grpc".to_string()),
+    }
+}
+
+/// A value from the environment as a message may show it: bounded.
+fn shown(v: &str) -> String {
+    let t: String = v.chars().take(40).collect();
+    format!("{t:?}")
 }
 
 #[derive(Args, Debug)]
@@ -182,6 +201,9 @@ pub struct SendArgs {
     /// Add a request header, as KEY=VALUE or 'Name: value' (repeatable; the value as written, never printed); wins over OTEL_EXPORTER_OTLP_HEADERS
     #[arg(long = "header", value_name = "KEY=VALUE")]
     pub headers: Vec<String>,
+    /// OTLP transport and body encoding: http/protobuf, http/json [env: OTEL_EXPORTER_OTLP_PROTOCOL] [default: http/protobuf]
+    #[arg(long, value_name = "PROTOCOL")]
+    pub protocol: Option<String>,
     /// Request body compression [env: OTEL_EXPORTER_OTLP_COMPRESSION] [default: gzip]
     #[arg(long, value_enum)]
     pub compression: Option<CompressionArg>,
@@ -638,21 +660,51 @@ pub fn send_config(a: &SendArgs) -> Result<PreparedSend, ConfigError> {
         }
         headers[i] = h;
     }
-    let gzip = match a.compression {
-        Some(CompressionArg::Gzip) => true,
-        Some(CompressionArg::None) => false,
-        None => match env("OTEL_EXPORTER_OTLP_COMPRESSION").map(|v| v.trim().to_ascii_lowercase()) {
-            None => true,
-            Some(v) if v == "gzip" => true,
-            Some(v) if v == "none" => false,
-            Some(v) => {
-                warnings.push(format!(
-                    "ignoring OTEL_EXPORTER_OTLP_COMPRESSION={v:?}: expected gzip or none; using gzip"
-                ));
-                true
-            }
-        },
-    };
+    // Protocol and compression: the flag, else a signal's own variable,
+    // else the common one (§10.2); a bad variable is warned about and the
+    // default used, as the OTel SDKs do.
+    let mut protocols = [Protocol::default(); 3];
+    let mut compressions = [Compression::default(); 3];
+    for (i, name) in names.iter().enumerate() {
+        let var = |base: &str| {
+            let own = format!("OTEL_EXPORTER_OTLP_{name}_{base}");
+            env(&own).map(|v| (own, v)).or_else(|| {
+                let common = format!("OTEL_EXPORTER_OTLP_{base}");
+                env(&common).map(|v| (common, v))
+            })
+        };
+        protocols[i] = match (&a.protocol, var("PROTOCOL")) {
+            (Some(p), _) => parse_protocol(p).map_err(|e| usage(format!("--protocol {p:?}: {e}")))?,
+            (None, Some((k, v))) => match parse_protocol(&v) {
+                Ok(p) => p,
+                Err(e) if v.trim().eq_ignore_ascii_case("grpc") => return Err(usage(format!("{k}=grpc: {e}")).into()),
+                Err(e) => {
+                    warnings.push(format!("ignoring {k}={}: {e}; using http/protobuf", shown(&v)));
+                    Protocol::default()
+                }
+            },
+            (None, None) => Protocol::default(),
+        };
+        compressions[i] = match (a.compression, var("COMPRESSION")) {
+            (Some(CompressionArg::Gzip), _) => Compression::Gzip,
+            (Some(CompressionArg::Zstd), _) => Compression::Zstd,
+            (Some(CompressionArg::None), _) => Compression::None,
+            (None, Some((k, v))) => match v.trim().to_ascii_lowercase().as_str() {
+                "gzip" => Compression::Gzip,
+                "zstd" => Compression::Zstd,
+                "none" => Compression::None,
+                _ => {
+                    warnings.push(format!(
+                        "ignoring {k}={}: expected gzip, zstd or none; using gzip",
+                        shown(&v)
+                    ));
+                    Compression::Gzip
+                }
+            },
+            (None, None) => Compression::Gzip,
+        };
+    }
+    warnings.dedup();
     let seconds = |flag: &str, v: f64| -> Result<std::time::Duration, UsageError> {
         if v.is_finite() && v > 0.0 && v <= MAX_SECONDS as f64 {
             Ok(std::time::Duration::from_secs_f64(v))
@@ -730,7 +782,8 @@ pub fn send_config(a: &SendArgs) -> Result<PreparedSend, ConfigError> {
         settings: Settings {
             endpoints,
             headers,
-            gzip,
+            protocols,
+            compressions,
             timeout,
             concurrency: a.concurrency,
             max_elapsed,

@@ -171,12 +171,17 @@ impl JournalError {
     }
 }
 
+/// Ordinal ranges `[from, to)`.
+type Ranges = Vec<(u64, u64)>;
+/// One file's records in a journal line: store position, file name, ranges.
+type FileRanges = (usize, String, Ranges);
+
 /// What reading a journal found.
 #[derive(Debug, Default)]
 struct Contents {
     binding: Option<Binding>,
     /// Per signal: (store, name) -> ordinal ranges.
-    done: [HashMap<(usize, String), Vec<(u64, u64)>>; 3],
+    done: [HashMap<(usize, String), Ranges>; 3],
     /// Lines that are not an acknowledged request (cut short, or garbage).
     damaged: u64,
     /// Whether the file ends with a newline (or is empty).
@@ -191,7 +196,7 @@ struct Line {
     signal: String,
     records: u64,
     /// `[store, name, [[from, to], ...]]` per file.
-    files: Vec<(usize, String, Vec<(u64, u64)>)>,
+    files: Vec<FileRanges>,
 }
 
 /// Reads one line of at most [`MAX_LINE`] bytes into `buf`; `Ok(false)` at
@@ -480,7 +485,7 @@ impl Journal {
             return Ok(());
         };
         // Runs grouped by file, in order of first appearance.
-        let mut files: Vec<(usize, String, Vec<(u64, u64)>)> = Vec::new();
+        let mut files: Vec<FileRanges> = Vec::new();
         let mut at: HashMap<u32, usize> = HashMap::new();
         for &(f, from, to) in origins.runs() {
             let Some((store, name)) = self.names.get(f as usize) else {

@@ -34,6 +34,7 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 use serde_json::{json, Value};
 
 use crate::config::percent_decode;
+use crate::encode::protobuf;
 use crate::model::Origins;
 use crate::write::sink::{EntryEnd, EntrySink};
 use journal::{Journal, JournalError};
@@ -62,6 +63,70 @@ const MAX_MESSAGE: usize = 500;
 /// Distinct messages of partial successes kept for the summary.
 const MAX_WARNINGS: usize = 20;
 
+/// The OTLP transport and body encoding (`--protocol`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Protocol {
+    /// OTLP/HTTP with protobuf bodies: the OpenTelemetry default.
+    #[default]
+    HttpProtobuf,
+    /// OTLP/HTTP with JSON bodies.
+    HttpJson,
+}
+
+impl Protocol {
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::HttpProtobuf => "http/protobuf",
+            Protocol::HttpJson => "http/json",
+        }
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            Protocol::HttpProtobuf => "application/x-protobuf",
+            Protocol::HttpJson => "application/json",
+        }
+    }
+}
+
+/// Request body compression (`--compression`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Compression {
+    #[default]
+    Gzip,
+    Zstd,
+    None,
+}
+
+impl Compression {
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+            Compression::None => "none",
+        }
+    }
+
+    /// `body` compressed into `out`; `false` for none (send `body` itself).
+    fn apply(self, body: &[u8], out: &mut Vec<u8>) -> io::Result<bool> {
+        out.clear();
+        match self {
+            Compression::None => return Ok(false),
+            Compression::Gzip => {
+                let mut e = flate2::write::GzEncoder::new(std::mem::take(out), flate2::Compression::fast());
+                e.write_all(body)?;
+                *out = e.finish()?;
+            }
+            Compression::Zstd => {
+                let mut e = zstd::stream::write::Encoder::new(std::mem::take(out), 1)?;
+                e.write_all(body)?;
+                *out = e.finish()?;
+            }
+        }
+        Ok(true)
+    }
+}
+
 /// Where and how to send: validated by the command line.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -69,7 +134,9 @@ pub struct Settings {
     pub endpoints: [String; 3],
     /// Headers sent with every request of a signal (common ones first).
     pub headers: [Vec<(String, String)>; 3],
-    pub gzip: bool,
+    /// Per signal (a signal's own variable may differ).
+    pub protocols: [Protocol; 3],
+    pub compressions: [Compression; 3],
     pub timeout: Duration,
     pub concurrency: usize,
     pub max_elapsed: Duration,
@@ -78,6 +145,21 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The protocols in use, as shown: one name, or one per signal.
+    fn protocol_names(&self) -> String {
+        let names = self.protocols.map(Protocol::name);
+        if names.iter().all(|n| *n == names[0]) {
+            names[0].to_string()
+        } else {
+            SIGNALS
+                .iter()
+                .zip(names)
+                .map(|(s, n)| format!("{s} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    }
+
     /// What no message may show: header values and URL passwords.
     fn secrets(&self) -> Vec<String> {
         let mut s: Vec<String> = self.headers.iter().flatten().map(|(_, v)| v.clone()).collect();
@@ -231,7 +313,7 @@ pub struct Unrecorded {
 #[derive(Clone, Debug, Default)]
 pub struct DeliverySummary {
     pub dry_run: bool,
-    pub protocol: &'static str,
+    pub protocol: String,
     pub endpoints: Vec<String>,
     pub signals: [SignalStats; 3],
     pub failures: Vec<Failure>,
@@ -339,7 +421,7 @@ impl EntrySink for HttpSink {
         Ok(())
     }
 
-    fn end(&mut self, end: EntryEnd<'_>) -> io::Result<()> {
+    fn end(&mut self, end: EntryEnd) -> io::Result<()> {
         let body = std::mem::take(&mut self.body);
         if end.records == 0 {
             return Ok(());
@@ -473,7 +555,7 @@ impl Dispatcher {
             .into();
         let summary = DeliverySummary {
             dry_run: settings.dry_run,
-            protocol: "http/json",
+            protocol: settings.protocol_names(),
             endpoints: shown_endpoints(&settings.endpoints),
             journal_damaged: journal.damaged,
             ..Default::default()
@@ -570,12 +652,6 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-fn gzip(body: &[u8]) -> io::Result<Vec<u8>> {
-    let mut e = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::fast());
-    e.write_all(body)?;
-    e.finish()
-}
-
 /// `Retry-After`: seconds, or an HTTP date (a date in the past is now).
 /// Any number is taken: the caller compares it with the time left.
 fn retry_after(v: &str) -> Option<Duration> {
@@ -613,11 +689,16 @@ fn bounded_text(text: &str) -> String {
     msg
 }
 
-/// The message of an error response: OTLP's `Status.message`, or the text.
-fn message_of(body: &[u8]) -> String {
-    let msg = serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
+/// The message of an error response: OTLP's `Status.message` (protobuf
+/// when the response says so, else JSON), or the text.
+fn message_of(body: &[u8], proto: bool) -> String {
+    let from_proto = proto.then(|| protobuf::status_message(body)).flatten();
+    let msg = from_proto
+        .or_else(|| {
+            serde_json::from_slice::<Value>(body)
+                .ok()
+                .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
+        })
         .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
     bounded_text(&msg)
 }
@@ -805,35 +886,43 @@ impl Shared<'_> {
             self.unsent(signal, records);
             return false;
         }
+        // The body as the protocol encodes it, then compressed.
+        let (mut encoded, mut compressed) = (Vec::new(), Vec::new());
+        let plain: &[u8] = match self.settings.protocols[signal] {
+            Protocol::HttpJson => body,
+            Protocol::HttpProtobuf => {
+                let mut scratch = Vec::new();
+                if let Err(e) = protobuf::json_to_protobuf(SIGNALS[signal], body, &mut scratch, &mut encoded) {
+                    self.fail(
+                        signal,
+                        None,
+                        records,
+                        format!("encoding the request as protobuf failed: {e}"),
+                    );
+                    return false;
+                }
+                &encoded
+            }
+        };
+        let payload: &[u8] = match self.settings.compressions[signal].apply(plain, &mut compressed) {
+            Ok(true) => &compressed,
+            Ok(false) => plain,
+            Err(e) => {
+                self.fail(signal, None, records, format!("compressing the request failed: {e}"));
+                return false;
+            }
+        };
         if self.settings.dry_run {
-            let wire = if self.settings.gzip {
-                gzip(body).map_or(body.len(), |g| g.len())
-            } else {
-                body.len()
-            };
             self.update(signal, |st, _| {
                 st.requests += 1;
                 st.records += records;
-                st.bytes += body.len() as u64;
-                st.wire_bytes += wire as u64;
+                st.bytes += plain.len() as u64;
+                st.wire_bytes += payload.len() as u64;
             });
             return true;
         }
         let now = Instant::now();
         let deadline = deadline.unwrap_or_else(|| now.checked_add(self.settings.max_elapsed).unwrap_or(now));
-        // Uncompressed, the body itself is sent: no copy.
-        let compressed = if self.settings.gzip {
-            match gzip(body) {
-                Ok(g) => Some(g),
-                Err(e) => {
-                    self.fail(signal, None, records, format!("compressing the request failed: {e}"));
-                    return false;
-                }
-            }
-        } else {
-            None
-        };
-        let payload: &[u8] = compressed.as_deref().unwrap_or(body);
         let mut retries = 0u32;
         loop {
             if self.cancel.load(Ordering::Relaxed) {
@@ -861,7 +950,7 @@ impl Shared<'_> {
                         st.requests += 1;
                         st.records += records.saturating_sub(rejected);
                         st.rejected += rejected.min(records);
-                        st.bytes += body.len() as u64;
+                        st.bytes += plain.len() as u64;
                         st.wire_bytes += payload.len() as u64;
                         if let Some(m) = message {
                             let w = format!("{}: {rejected} records rejected: {m}", SIGNALS[signal]);
@@ -884,7 +973,7 @@ impl Shared<'_> {
                         );
                         return false;
                     };
-                    drop(compressed);
+                    drop((encoded, compressed));
                     let (oa, ob) = origins.split_at(na);
                     let first = self.deliver(signal, &a, oa, Some(deadline));
                     let second = self.deliver(signal, &b, ob, Some(deadline));
@@ -939,9 +1028,10 @@ impl Shared<'_> {
             .config()
             .timeout_global(Some(timeout))
             .build()
-            .header("Content-Type", "application/json");
-        if self.settings.gzip {
-            req = req.header("Content-Encoding", "gzip");
+            .header("Content-Type", self.settings.protocols[signal].content_type());
+        let compression = self.settings.compressions[signal];
+        if compression != Compression::None {
+            req = req.header("Content-Encoding", compression.name());
         }
         for (k, v) in &self.settings.headers[signal] {
             req = req.header(k.as_str(), v.as_str());
@@ -959,6 +1049,7 @@ impl Shared<'_> {
         };
         let wait = header("retry-after").as_deref().and_then(retry_after);
         let location = header("location");
+        let proto = header("content-type").is_some_and(|t| t.contains("protobuf"));
         let body = resp
             .body_mut()
             .with_config()
@@ -967,7 +1058,12 @@ impl Shared<'_> {
             .unwrap_or_default();
         match status {
             200..=299 => {
-                let (rejected, message) = partial_success(SIGNALS[signal], &body);
+                let (rejected, message) = if proto {
+                    let (r, m) = protobuf::partial_success(&body).unwrap_or((0, None));
+                    (r, m.map(|m| bounded_text(&m)))
+                } else {
+                    partial_success(SIGNALS[signal], &body)
+                };
                 Attempt::Delivered { rejected, message }
             }
             300..=399 => Attempt::Failed {
@@ -977,21 +1073,21 @@ impl Shared<'_> {
                     location.map_or_else(|| "(no Location)".to_string(), |l| redact_url(&bounded_text(&l)))
                 ),
             },
-            413 => Attempt::TooLarge(format!("413: {}", message_of(&body))),
+            413 => Attempt::TooLarge(format!("413: {}", message_of(&body, proto))),
             // The Collector's OTLP/HTTP receiver (v0.165) answers a body over
             // its max_request_body_size with 400 and Go's MaxBytesReader
             // message, not 413: the same remedy applies.
-            400 if message_of(&body).contains("request body too large") => {
-                Attempt::TooLarge(format!("400: {}", message_of(&body)))
+            400 if message_of(&body, proto).contains("request body too large") => {
+                Attempt::TooLarge(format!("400: {}", message_of(&body, proto)))
             }
             408 | 429 | 502 | 503 | 504 => Attempt::Retry {
                 wait,
-                why: format!("{status}: {}", message_of(&body)),
+                why: format!("{status}: {}", message_of(&body, proto)),
                 status: Some(status),
             },
             _ => Attempt::Failed {
                 status: Some(status),
-                message: message_of(&body),
+                message: message_of(&body, proto),
             },
         }
     }

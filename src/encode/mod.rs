@@ -4,10 +4,13 @@
 //! `spans` and `metrics` write the OTLP/JSON pieces (§6.3-6.6). They all write
 //! into a caller's `Vec<u8>` with the helpers in `write`, so a worker reuses its
 //! buffers from one event to the next and no intermediate value tree exists.
+//! `protobuf` is the other body codec of a request: the OTLP/JSON request
+//! written again in the protobuf wire format (`send`, §10.3).
 
 pub mod json;
 pub mod logs;
 pub mod metrics;
+pub mod protobuf;
 pub mod resource;
 pub mod spans;
 pub mod write;

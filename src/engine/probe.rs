@@ -48,7 +48,7 @@ impl EntrySink for Memory {
             .extend_from_slice(b);
         Ok(())
     }
-    fn end(&mut self, _: EntryEnd<'_>) -> std::io::Result<()> {
+    fn end(&mut self, _: EntryEnd) -> std::io::Result<()> {
         Ok(())
     }
     fn finish(self: Box<Self>) -> std::io::Result<()> {

@@ -179,7 +179,7 @@ pub struct OtlpBatch {
 
 impl OtlpBatch {
     /// Marks every segment as coming from selected file `file`.
-    pub fn from_file(&mut self, file: usize) {
+    pub fn set_file(&mut self, file: usize) {
         let file = u32::try_from(file).unwrap_or(u32::MAX);
         self.logs.iter_mut().chain(&mut self.traces).for_each(|s| s.file = file);
         self.metrics.iter_mut().for_each(|s| s.file = file);

@@ -21,6 +21,6 @@ pub use batch::{BlockHead, BlockKey, MetricKind, MetricSegment, OtlpBatch, Point
 pub use counts::{Counts, FileCounts};
 pub use ids::{HexId, SpanIds};
 pub use num::Num;
-pub use origin::{Delivered, Numbering, Origins, RangeSet, RecordId, Tracker};
+pub use origin::{Delivered, Origins, RecordId, Tracker};
 pub use pool::Pools;
 pub use problem::Problem;

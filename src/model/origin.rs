@@ -123,6 +123,7 @@ impl RangeSet {
         self.0.iter().map(|r| r.1 - r.0).sum()
     }
 
+    #[cfg(test)]
     pub fn ranges(&self) -> &[(u64, u64)] {
         &self.0
     }

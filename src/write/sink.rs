@@ -50,20 +50,15 @@ enum Cmd {
     End(u64, Origins),
 }
 
-/// What the hashing thread sends the I/O thread: the same, with each
-/// entry's hash at its end (a sink that needs it, such as the journal of
-/// `send`, does not hash the entry again).
+/// What the hashing thread sends the I/O thread: the same (the hashes stay
+/// with the hashing thread, for the manifest).
 enum Io {
     Start(String),
     Data(Vec<u8>),
-    End {
-        records: u64,
-        sha256: [u8; 32],
-        origins: Origins,
-    },
+    End { records: u64, origins: Origins },
 }
 
-/// A sha256 as the manifest and the journal write it: lowercase hex.
+/// A sha256 as the manifest writes it: lowercase hex.
 pub fn sha256_hex(sha256: &[u8; 32]) -> String {
     sha256.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -107,15 +102,7 @@ impl Spooled {
                             b.clear();
                             let _ = free_tx.try_send(b);
                         }
-                        Io::End {
-                            records,
-                            sha256,
-                            origins,
-                        } => inner.end(EntryEnd {
-                            records,
-                            sha256: &sha256,
-                            origins,
-                        })?,
+                        Io::End { records, origins } => inner.end(EntryEnd { records, origins })?,
                     }
                 }
                 inner.finish()
@@ -142,11 +129,7 @@ impl Spooled {
                             let (hash, bytes) = open.take().unwrap_or_default();
                             let sha256: [u8; 32] = hash.finalize().into();
                             stats.push(EntryStats { bytes, sha256 });
-                            Io::End {
-                                records,
-                                sha256,
-                                origins,
-                            }
+                            Io::End { records, origins }
                         }
                     };
                     if io_tx.send(io).is_err() {
@@ -239,17 +222,15 @@ pub trait EntrySink: Send {
     fn start(&mut self, name: &str) -> io::Result<()>;
     fn write(&mut self, bytes: &[u8]) -> io::Result<()>;
     /// The entry is complete ([`EntryEnd`]).
-    fn end(&mut self, end: EntryEnd<'_>) -> io::Result<()>;
+    fn end(&mut self, end: EntryEnd) -> io::Result<()>;
     /// Flushes everything; the entries are complete on disk afterwards.
     fn finish(self: Box<Self>) -> io::Result<()>;
 }
 
 /// What a sink is told at the end of an entry.
-pub struct EntryEnd<'a> {
+pub struct EntryEnd {
     /// Log records, spans or data points in it.
     pub records: u64,
-    /// The sha256 of its bytes (hashed once, on the way in).
-    pub sha256: &'a [u8; 32],
     /// Which records it holds, when the writer tracks them (`send`).
     pub origins: Origins,
 }
@@ -292,7 +273,7 @@ impl EntrySink for FolderSink {
         }
     }
 
-    fn end(&mut self, _: EntryEnd<'_>) -> io::Result<()> {
+    fn end(&mut self, _: EntryEnd) -> io::Result<()> {
         self.close()
     }
 
@@ -438,7 +419,7 @@ impl EntrySink for ZipSink {
         self.zip.write_all(bytes)
     }
 
-    fn end(&mut self, _: EntryEnd<'_>) -> io::Result<()> {
+    fn end(&mut self, _: EntryEnd) -> io::Result<()> {
         Ok(())
     }
 
@@ -493,7 +474,7 @@ mod tests {
             }
             Ok(())
         }
-        fn end(&mut self, _: EntryEnd<'_>) -> io::Result<()> {
+        fn end(&mut self, _: EntryEnd) -> io::Result<()> {
             Ok(())
         }
         fn finish(self: Box<Self>) -> io::Result<()> {
