@@ -695,29 +695,16 @@ fn file_names_not_utf8_or_with_a_huge_part_were_skipped_silently() {
 
 // 13. Fixtures from the extension's own writer and exporter.
 
-/// `../shared/reference`, or `None` (and a loud note) where it is absent;
-/// CI sets CODER_TELEMETRY_REQUIRE_REFERENCE so that absence fails there.
-fn reference() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference");
-    if dir.join("real-store").is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var_os("CODER_TELEMETRY_REQUIRE_REFERENCE").is_none(),
-        "{} is missing",
-        dir.display()
-    );
-    eprintln!(
-        "SKIPPED: {} is missing; the real-writer fixtures were not checked",
-        dir.display()
-    );
-    None
+/// The folder that holds `real-store/` and
+/// `real-store.extension-export.json.gz` (see `testdata/REAL-WRITER.md`).
+fn reference() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata")
 }
 
 #[test]
 fn real_store_json_export_is_byte_identical_to_the_extensions_own_exporter() {
     use std::io::Read;
-    let Some(r) = reference() else { return };
+    let r = reference();
     let mut want = Vec::new();
     flate2::read::GzDecoder::new(std::fs::File::open(r.join("real-store.extension-export.json.gz")).unwrap())
         .read_to_end(&mut want)
@@ -748,7 +735,7 @@ fn real_store_json_export_is_byte_identical_to_the_extensions_own_exporter() {
 
 #[test]
 fn real_store_otlp_export_decodes_and_holds_every_event() {
-    let Some(r) = reference() else { return };
+    let r = reference();
     let store = r.join("real-store");
     // Count the store's events by the routing rules, independently (§4).
     let (mut logs, mut spans, mut metric_events, mut points) = (0u64, 0u64, 0u64, 0u64);
