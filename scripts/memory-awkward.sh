@@ -34,6 +34,7 @@ case $PROFILE in
   *) echo "PROFILE is release or dev" >&2; exit 2 ;;
 esac
 BIN=$TARGET/coder-telemetry
+mkdir -p "$OUT"
 mkdir -p "$STORES"
 
 make_case() { # name -> creates $STORES/name when missing
@@ -113,7 +114,7 @@ measure() { # label store args... -> one table row; a miss goes in $failed
     kb=${line##* }
     [ "$kb" -gt "$max" ] && max=$kb
   done
-  summary=$(tail -n 1 "$OUT/ct-awk-summary.json" | sed -E 's/.*"events":([0-9]+).*"skipped_lines":([0-9]+).*/\1 events, \2 skipped lines/')
+  summary=$(tail -n 1 "$OUT/ct-awk-summary.json" 2>/dev/null | sed -E 's/.*"events":([0-9]+).*"skipped_lines":([0-9]+).*/\1 events, \2 skipped lines/')
   rm -rf "$OUT"/ct-awk-out* "$OUT/ct-awk-summary.json"
   [ "$verdict" = ok ] && [ "$max" -gt $((LIMIT_MIB * 1024)) ] && verdict="FAIL (over $LIMIT_MIB MiB)"
   [ "$verdict" = ok ] || failed+=("$label $FMT: $verdict")

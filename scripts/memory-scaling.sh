@@ -34,6 +34,7 @@ case $PROFILE in
   *) echo "PROFILE is release or dev" >&2; exit 2 ;;
 esac
 BIN=$TARGET/coder-telemetry
+mkdir -p "$OUT"
 failed=()
 
 peak() { # store, args... -> highest peak RSS of RUNS runs, in MiB
