@@ -6,18 +6,35 @@
 # distinct keys, and --threads 1024 on a 1 GiB real-mix store. Each input is
 # generated once (python3) under $STORES, exported as json and as an otlp
 # zip, and the highest peak RSS of RUNS runs is printed with the time and
-# the export's own summary (events, skipped lines).
+# the export's own summary (events, skipped lines). A peak over LIMIT_MIB
+# (SPEC §9.1: 128) or a failed export is marked FAIL, and the script then
+# exits 1 after the table.
 #
 #   STORES=/tmp/ct-awkward OUT=/tmp RUNS=1 scripts/memory-awkward.sh [CASE...]
+#
+# PROFILE=dev measures the test build's binary (target/debug) instead of
+# the release one: the same allocations, without the release build's time
+# (.ci/run runs a cheap subset that way). THREADS_SIZE sets the size of the
+# threads-1024 case's store (default 1GiB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STORES=${STORES:-/tmp/ct-awkward}
 OUT=${OUT:-/tmp}
 RUNS=${RUNS:-1}
+LIMIT_MIB=${LIMIT_MIB:-128}
+PROFILE=${PROFILE:-release}
+THREADS_SIZE=${THREADS_SIZE:-1GiB}
 NOW=2026-11-25T00:00:00Z
 command -v /usr/bin/time >/dev/null || { echo "needs GNU time (apt-get install time)" >&2; exit 1; }
-cargo build --release --workspace --quiet
-BIN=$PWD/target/release/coder-telemetry
+command -v python3 >/dev/null || { echo "needs python3 (it writes the inputs)" >&2; exit 1; }
+TARGET=${CARGO_TARGET_DIR:-$PWD/target}
+case $PROFILE in
+  release) cargo build --release --workspace --quiet; TARGET=$TARGET/release ;;
+  dev) cargo build --workspace --quiet; TARGET=$TARGET/debug ;;
+  *) echo "PROFILE is release or dev" >&2; exit 2 ;;
+esac
+BIN=$TARGET/coder-telemetry
+mkdir -p "$OUT"
 mkdir -p "$STORES"
 
 make_case() { # name -> creates $STORES/name when missing
@@ -79,29 +96,38 @@ PY
   mv "$dir.tmp" "$dir"
 }
 
-measure() { # label store args... -> one table row
+failed=()
+
+measure() { # label store args... -> one table row; a miss goes in $failed
   local label=$1 store=$2; shift 2
-  local max=0 line kb secs summary
+  local max=0 line kb secs summary verdict=ok
   for _ in $(seq "$RUNS"); do
     rm -rf "$OUT"/ct-awk-out*
-    line=$( { /usr/bin/time -f "%e %M" "$BIN" export "$store" --now "$NOW" --quiet --summary-json "$@" \
-              > "$OUT/ct-awk-summary.json"; } 2>&1 | tail -n 1)
+    # GNU time's last line: elapsed and peak RSS; with pipefail, the
+    # export's own failure fails the assignment, caught as a miss.
+    if ! line=$( { /usr/bin/time -f "%e %M" "$BIN" export "$store" --now "$NOW" --quiet --summary-json "$@" \
+              > "$OUT/ct-awk-summary.json"; } 2>&1 | tail -n 1); then
+      verdict="FAIL (export failed: $line)"
+      break
+    fi
     secs=${line%% *}
     kb=${line##* }
     [ "$kb" -gt "$max" ] && max=$kb
   done
-  summary=$(tail -n 1 "$OUT/ct-awk-summary.json" | sed -E 's/.*"events":([0-9]+).*"skipped_lines":([0-9]+).*/\1 events, \2 skipped lines/')
+  summary=$(tail -n 1 "$OUT/ct-awk-summary.json" 2>/dev/null | sed -E 's/.*"events":([0-9]+).*"skipped_lines":([0-9]+).*/\1 events, \2 skipped lines/')
   rm -rf "$OUT"/ct-awk-out* "$OUT/ct-awk-summary.json"
-  printf '| %-22s | %-8s | %6s | %5s MiB | %s |\n' "$label" "$FMT" "$secs" "$((max / 1024))" "$summary"
+  [ "$verdict" = ok ] && [ "$max" -gt $((LIMIT_MIB * 1024)) ] && verdict="FAIL (over $LIMIT_MIB MiB)"
+  [ "$verdict" = ok ] || failed+=("$label $FMT: $verdict")
+  printf '| %-22s | %-8s | %6s | %5s MiB | %s | %s |\n' "$label" "$FMT" "${secs:-?}" "$((max / 1024))" "$summary" "$verdict"
 }
 
 CASES=${*:-sessions-30000 tiny-files-300000 line-300MB context-1MB props-3000-x-3000 metric-keys-1000000 threads-1024}
-printf '| %-22s | %-8s | %6s | %9s | %s |\n' input format "time s" "peak RSS" "summary"
-printf '|%s|%s|%s|%s|%s|\n' ------------------------ ---------- -------- ----------- ------------------
+printf '| %-22s | %-8s | %6s | %9s | %s | %s |\n' input format "time s" "peak RSS" "summary" "<= $LIMIT_MIB MiB"
+printf '|%s|%s|%s|%s|%s|%s|\n' ------------------------ ---------- -------- ----------- ------------------ ------
 for c in $CASES; do
   if [ "$c" = threads-1024 ]; then
-    store=/tmp/ct-bench-real-1GiB
-    [ -d "$store" ] || target/release/testdata-gen --out "$store" --mix real --size 1GiB --days 7 --seed 42
+    store=$STORES/threads-real-$THREADS_SIZE
+    [ -d "$store" ] || "$TARGET/testdata-gen" --out "$store" --mix real --size "$THREADS_SIZE" --days 7 --seed 42
     extra=(--threads 1024)
   else
     make_case "$c"
@@ -111,3 +137,8 @@ for c in $CASES; do
   FMT=json measure "$c" "$store" "${extra[@]}" -o "$OUT/ct-awk-out.json"
   FMT=otlp-zip measure "$c" "$store" "${extra[@]}" -o "$OUT/ct-awk-out.zip"
 done
+if [ ${#failed[@]} -gt 0 ]; then
+  printf 'memory-awkward: FAIL: %s\n' "${failed[@]}" >&2
+  exit 1
+fi
+echo "memory-awkward: every peak at most $LIMIT_MIB MiB"

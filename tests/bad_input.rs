@@ -304,12 +304,19 @@ fn invalid_utf8_is_a_reported_bad_line() {
     let mut bytes = format!("{}\n{}\n", header("s1"), good(1)).into_bytes();
     bytes.extend_from_slice(b"{\"event_name\":\"bad \xff\xfe\",\"timestamp\":\"2026-11-20T10:00:00Z\"}\n");
     bytes.extend_from_slice(format!("{}\n", good(2)).as_bytes());
-    let (sum, events, _) = run(&bytes, &[]);
-    assert_eq!((events.len(), sum["skipped_lines"].as_u64()), (2, Some(1)));
+    let (sum, events, stderr) = run(&bytes, &[]);
+    let ids: Vec<&str> = events.iter().map(|e| e["event_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["0000000000000002", "0000000000000003"], "the good rows around it");
+    assert_eq!(sum["skipped_lines"], 1);
+    assert_eq!(sum["problems"].as_array().unwrap().len(), 1);
+    let p = &sum["problems"][0];
+    assert_eq!(
+        (p["line"].as_u64(), p["reason"].as_str()),
+        (Some(3), Some("invalid JSON: the line is not valid UTF-8"))
+    );
     assert!(
-        sum["problems"][0]["reason"].as_str().unwrap().contains("UTF-8"),
-        "{}",
-        sum["problems"][0]
+        stderr.contains(&format!("{NAME}:3: invalid JSON: the line is not valid UTF-8")),
+        "{stderr}"
     );
 }
 

@@ -539,3 +539,100 @@ fn json_array_is_the_k_way_merge_of_session_streams() {
         assert_eq!(got_props, props);
     }
 }
+
+/// The element the binary writes for the one event of a one-file store
+/// (`[`, the element, `]`, each on its own line: SPEC §5.1).
+fn only_element(file: &str, lines: &[String]) -> String {
+    let s = Store::new();
+    s.file(file, lines);
+    let o = export(s.path(), &["--range", "all-time", "--format", "json", "-o", "-"])
+        .assert()
+        .success();
+    let out = String::from_utf8(o.get_output().stdout.clone()).unwrap();
+    let inner = out.strip_prefix("[\n").and_then(|r| r.strip_suffix("\n]\n"));
+    inner.unwrap_or_else(|| panic!("one element: {out}")).to_string()
+}
+
+/// Element bytes as SPEC §5.2 spells them: snake_case keys in order,
+/// properties as strings, ids lower-cased, the timestamp as read, the
+/// header's context with the row's deployment_url inside it.
+#[test]
+fn json_element_of_a_full_v1_row_is_spelled_as_the_spec_says() {
+    let row = r#"{"event_id":"A1B2C3D4E5F60718","event_name":"remote.ssh.connect","timestamp":"2026-11-20T10:00:00.123456789+02:00","event_sequence":7,"properties":{"result":"error","port":22,"tls":true,"note":"line\nbreak \"q\" é"},"measurements":{"durationMs":12.5,"n":3,"whole":4.0},"trace_id":"0123456789ABCDEF0123456789abcdef","parent_event_id":"1111111111111111","error":{"message":"boom","type":"Error","code":404},"deployment_url":"https://coder.example.com"}"#;
+    assert_eq!(
+        only_element("telemetry-2026-11-20-s1.jsonl", &[header("s1"), row.to_string()]),
+        concat!(
+            r#"{"event_id":"a1b2c3d4e5f60718","event_name":"remote.ssh.connect","timestamp":"2026-11-20T10:00:00.123456789+02:00","#,
+            r#""event_sequence":7,"properties":{"result":"error","port":"22","tls":"true","note":"line\nbreak \"q\" é"},"#,
+            r#""measurements":{"durationMs":12.5,"n":3,"whole":4},"trace_id":"0123456789abcdef0123456789abcdef","#,
+            r#""parent_event_id":"1111111111111111","error":{"message":"boom","type":"Error","code":404},"schema_version":1,"#,
+            r#""context":{"extension_version":"1.9.0","machine_id":"machine-s1","session_id":"s1","os_type":"linux","#,
+            r#""os_version":"6.8.0","host_arch":"x64","platform_name":"Visual Studio Code","platform_version":"1.95.0","#,
+            r#""deployment_url":"https://coder.example.com"}}"#
+        )
+    );
+}
+
+#[test]
+fn json_element_of_a_camel_case_v0_row_is_snake_case() {
+    let row = r#"{"eventId":"00000000000000a1","eventName":"log.x","timestamp":"2026-11-20T10:00:00Z","eventSequence":1,"properties":{},"measurements":{},"context":{"extensionVersion":"1.0","sessionId":"s0","deploymentUrl":"https://d"},"schemaVersion":0}"#;
+    assert_eq!(
+        only_element("telemetry-2026-11-20-s0.jsonl", &[row.to_string()]),
+        r#"{"event_id":"00000000000000a1","event_name":"log.x","timestamp":"2026-11-20T10:00:00Z","event_sequence":1,"properties":{},"measurements":{},"schema_version":0,"context":{"extension_version":"1.0","session_id":"s0","deployment_url":"https://d"}}"#
+    );
+}
+
+#[test]
+fn json_element_leaves_out_the_keys_a_row_lacks_and_keeps_null_measurements() {
+    let row = r#"{"event_name":"a","timestamp":"2026-11-20T10:00:00Z","measurements":{"x":null,"y":1e2}}"#;
+    assert_eq!(
+        only_element("telemetry-2026-11-20-s2.jsonl", &[header("s2"), row.to_string()]),
+        concat!(
+            r#"{"event_name":"a","timestamp":"2026-11-20T10:00:00Z","measurements":{"x":null,"y":100},"schema_version":1,"#,
+            r#""context":{"extension_version":"1.9.0","machine_id":"machine-s2","session_id":"s2","os_type":"linux","#,
+            r#""os_version":"6.8.0","host_arch":"x64","platform_name":"Visual Studio Code","platform_version":"1.95.0"}}"#
+        )
+    );
+}
+
+/// SPEC §6.6 on one `http.requests` row, through the binary: a `count_`
+/// key is a monotonic delta Sum in `{request}`, an `_ms` key a Gauge in
+/// `ms` without its suffix, both starting `window_seconds` before the row,
+/// each point with the row's properties and `coder.event_name`.
+#[test]
+fn metric_entries_of_an_http_requests_row_are_a_sum_and_a_gauge() {
+    let s = Store::new();
+    s.file(
+        "telemetry-2026-11-20-s1.jsonl",
+        &[
+            header("s1"),
+            r#"{"event_id":"0000000000000001","event_name":"http.requests","timestamp":"2026-11-20T10:01:00Z","properties":{"route":"/api","method":"GET"},"measurements":{"window_seconds":60,"count_2xx":41,"latency_p95_ms":12.25}}"#.to_string(),
+        ],
+    );
+    let out = tempfile::tempdir().unwrap();
+    export(
+        s.path(),
+        &["--range", "all-time", "--format", "otlp", "--layout", "single", "-o"],
+    )
+    .arg(out.path().join("o"))
+    .assert()
+    .success();
+    let metrics = json(&std::fs::read(out.path().join("o/metrics.json")).unwrap());
+    let attrs = json!([
+        {"key": "route", "value": {"stringValue": "/api"}},
+        {"key": "method", "value": {"stringValue": "GET"}},
+        {"key": "coder.event_name", "value": {"stringValue": "http.requests"}}
+    ]);
+    // 2026-11-20T10:01:00Z and 60 s before it, in ns since the epoch.
+    let (start, time) = ("1795168800000000000", "1795168860000000000");
+    assert_eq!(
+        metrics["resourceMetrics"][0]["scopeMetrics"][0]["metrics"],
+        json!([
+            {"name": "http.requests.count_2xx", "description": "http.requests", "unit": "{request}",
+             "sum": {"dataPoints": [{"attributes": attrs, "startTimeUnixNano": start, "timeUnixNano": time, "asInt": "41"}],
+                     "aggregationTemporality": 1, "isMonotonic": true}},
+            {"name": "http.requests.latency_p95", "description": "http.requests", "unit": "ms",
+             "gauge": {"dataPoints": [{"attributes": attrs, "startTimeUnixNano": start, "timeUnixNano": time, "asDouble": 12.25}]}}
+        ])
+    );
+}

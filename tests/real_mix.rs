@@ -1,5 +1,5 @@
 //! testdata-gen's real mix against the store the extension's own sink wrote
-//! (`../shared/reference/real-store`, REAL-WRITER.md): the same event
+//! (`testdata/real-store`, described in `testdata/REAL-WRITER.md`): the same event
 //! shares within 2 points, the same shapes, and an export with no problems.
 
 mod common;
@@ -54,28 +54,9 @@ fn shares(dir: &Path) -> (u64, BTreeMap<&'static str, f64>) {
     )
 }
 
-/// The shares REAL-WRITER.md gives, or the real store's own when it is here.
+/// The real store's own shares (`testdata/real-store`, in the repository).
 fn real_shares() -> BTreeMap<&'static str, f64> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/real-store");
-    if dir.is_dir() {
-        return shares(&dir).1;
-    }
-    assert!(
-        std::env::var_os("CODER_TELEMETRY_REQUIRE_REFERENCE").is_none(),
-        "{} is missing",
-        dir.display()
-    );
-    eprintln!(
-        "NOTE: {} is missing; comparing with REAL-WRITER.md's figures",
-        dir.display()
-    );
-    [
-        ("http.requests", 77.8),
-        ("ssh.network.sampled", 17.7),
-        ("spans", 2.0),
-        ("logs", 2.4),
-    ]
-    .into()
+    shares(&Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/real-store")).1
 }
 
 #[test]

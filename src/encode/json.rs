@@ -1,17 +1,11 @@
 //! The JSON-array element (SPEC §5.2): a self-contained snake_case event,
-//! whatever key style the input used, with its full context inside.
+//! whatever key style the input used, with its full context inside. The
+//! pipeline writes the head and the context separately, to share a file's
+//! context bytes; tests/end_to_end.rs checks whole elements the binary wrote.
 
 use super::write::{write_num, write_str, write_str_lower, write_u64};
 use super::{write_scalar_as_str, Event, Sep};
 use crate::row::{Context, CONTEXT_KEYS};
-
-/// Appends one element (no separator, no newline); the pipeline writes the
-/// head and the context separately to share a file's context bytes.
-#[cfg(test)]
-fn write_element(out: &mut Vec<u8>, ev: &Event<'_>) {
-    write_element_head(out, ev);
-    write_context(out, &ev.ctx);
-}
 
 /// Appends an element up to its context: everything but `"context":{...}}`.
 pub fn write_element_head(out: &mut Vec<u8>, ev: &Event<'_>) {
@@ -109,50 +103,4 @@ pub fn write_context(out: &mut Vec<u8>, ctx: &Context<'_>) {
         write_str(out, d);
     }
     out.extend_from_slice(b"}}");
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::encode::testing::{pretty, text, with_event};
-
-    fn element(line: &str) -> String {
-        with_event(line, |ev| text(|o| write_element(o, ev)))
-    }
-
-    #[test]
-    fn snapshot_full_v1_row() {
-        let out = element(
-            r#"{"event_id":"A1B2C3D4E5F60718","event_name":"remote.ssh.connect","timestamp":"2026-11-20T10:00:00.123456789+02:00","event_sequence":7,"properties":{"result":"error","port":22,"tls":true,"note":"line\nbreak \"q\" é"},"measurements":{"durationMs":12.5,"n":3,"whole":4.0},"trace_id":"0123456789ABCDEF0123456789abcdef","parent_event_id":"1111111111111111","error":{"message":"boom","type":"Error","code":404},"deployment_url":"https://coder.example.com"}"#,
-        );
-        insta::assert_snapshot!(pretty(&out));
-    }
-
-    #[test]
-    fn camel_case_v0_row_becomes_snake_case() {
-        let out = element(
-            r#"{"eventId":"a1","eventName":"log.x","timestamp":"2026-11-20T10:00:00Z","eventSequence":1,"properties":{},"measurements":{},"context":{"extensionVersion":"1.0","sessionId":"s0","deploymentUrl":"https://d"},"schemaVersion":0}"#,
-        );
-        assert_eq!(
-            out,
-            r#"{"event_id":"a1","event_name":"log.x","timestamp":"2026-11-20T10:00:00Z","event_sequence":1,"properties":{},"measurements":{},"schema_version":0,"context":{"extension_version":"1.0","session_id":"s0","deployment_url":"https://d"}}"#
-        );
-    }
-
-    #[test]
-    fn keys_a_row_lacks_are_left_out() {
-        let out = element(r#"{"event_name":"a","timestamp":"2026-11-20T10:00:00Z","context":{}}"#);
-        assert_eq!(
-            out,
-            r#"{"event_name":"a","timestamp":"2026-11-20T10:00:00Z","schema_version":1,"context":{}}"#
-        );
-    }
-
-    #[test]
-    fn null_measurement_stays_null_and_output_is_valid_json() {
-        let out = element(r#"{"event_name":"a","timestamp":"2026-11-20T10:00:00Z","measurements":{"x":null,"y":1e2}}"#);
-        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-        assert!(v["measurements"]["x"].is_null());
-        assert_eq!(v["measurements"]["y"], serde_json::json!(100));
-    }
 }

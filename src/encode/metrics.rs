@@ -162,14 +162,6 @@ pub fn write_point_attrs(out: &mut Vec<u8>, ev: &Event<'_>, attr_limit: usize) {
 /// What every data point object starts with, before its attribute fields.
 pub const POINT_OPEN: &[u8] = b"{\"attributes\":";
 
-/// Writes one data point object; `attrs` is what [`write_point_attrs`] wrote.
-#[cfg(test)]
-pub fn write_point(out: &mut Vec<u8>, attrs: &[u8], start: Option<u64>, time: u64, value: PointValue) {
-    out.extend_from_slice(POINT_OPEN);
-    out.extend_from_slice(attrs);
-    write_point_body(out, start, time, value);
-}
-
 /// Writes what follows a point's attribute fields: its times and value,
 /// closing the object.
 pub fn write_point_body(out: &mut Vec<u8>, start: Option<u64>, time: u64, value: PointValue) {
@@ -228,7 +220,7 @@ pub fn metric_overhead(name: &str, description: &str, unit: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::encode::testing::{pretty, text, with_event};
+    use crate::encode::testing::with_event;
 
     type Seen = (String, &'static str, MetricKind, PointValue, Option<u64>, u64);
 
@@ -353,26 +345,5 @@ mod tests {
             PointValue::Int(i64::MAX).plus(PointValue::Int(1)).as_f64(),
             i64::MAX as f64 + 1.0
         );
-    }
-
-    #[test]
-    fn snapshot_sum_and_gauge_entries() {
-        let line = r#"{"event_name":"http.requests","timestamp":"2026-11-20T10:01:00Z","properties":{"route":"/api","method":"GET"},"measurements":{"window_seconds":60,"count_2xx":41,"latency_p95_ms":12.25}}"#;
-        let out = with_event(line, |ev| {
-            let attrs = text(|o| write_point_attrs(o, ev, crate::encode::DEFAULT_ATTRIBUTE_LIMIT));
-            let mut out = String::new();
-            for_each_point(ev, |p| {
-                let name = format!("{}.{}", ev.row.event_name, p.stem);
-                out.push_str(&text(|o| {
-                    write_metric_open(o, &name, ev.row.event_name, p.unit, p.kind);
-                    write_point(o, attrs.as_bytes(), p.start, p.time, p.value);
-                    write_metric_close(o, p.kind, Temporality::Delta);
-                }));
-                out.push('\n');
-            });
-            out
-        });
-        let pretty_all: Vec<_> = out.lines().map(pretty).collect();
-        insta::assert_snapshot!(pretty_all.join("\n"));
     }
 }

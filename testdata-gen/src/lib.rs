@@ -331,3 +331,151 @@ fn synthetic_store(args: &Args, size: u64, rotate: u64, end: i64, threads: usize
     });
     total.into_inner().unwrap_or_else(|p| p.into_inner())
 }
+
+/// The generator is the oracle of the fault and real-mix tests, so what it
+/// says it wrote is checked here against what is on disk, read back
+/// independently (serde_json, line by line).
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    fn args(out: &Path, flags: &[&str]) -> Args {
+        let mut argv = vec![
+            "testdata-gen",
+            "--quiet",
+            "--threads",
+            "2",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        argv.extend_from_slice(flags);
+        Args::parse_from(argv)
+    }
+
+    /// Every file of a store but expected.json, by name.
+    fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .filter(|e| e.file_name() != "expected.json")
+            .map(|e| {
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read(e.path()).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    /// What the files hold: (first-line headers, other lines, event names of
+    /// the lines that are objects with an event name).
+    fn read_back(files: &BTreeMap<String, Vec<u8>>) -> (u64, u64, Vec<String>) {
+        let (mut headers, mut others, mut names) = (0, 0, Vec::new());
+        for bytes in files.values() {
+            for (i, line) in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()).enumerate() {
+                let v: Option<serde_json::Value> = serde_json::from_slice(line).ok();
+                if i == 0 && v.as_ref().is_some_and(|v| v["kind"] == "header") {
+                    headers += 1;
+                    continue;
+                }
+                others += 1;
+                let name = v.as_ref().and_then(|v| v.get("event_name").or(v.get("eventName")));
+                if let Some(n) = name.and_then(|n| n.as_str()) {
+                    names.push(n.to_string());
+                }
+            }
+        }
+        (headers, others, names)
+    }
+
+    fn expected(dir: &Path) -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(dir.join("expected.json")).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn synthetic_counts_equal_the_files_bytes_and_lines_written() {
+        let d = tempfile::tempdir().unwrap();
+        let flags = [
+            "--mix",
+            "synthetic",
+            "--size",
+            "400KiB",
+            "--days",
+            "2",
+            "--sessions-per-day",
+            "3",
+        ];
+        generate(&args(
+            d.path(),
+            &[&flags[..], &["--wire", "each", "--faults", "0.05", "--rotate", "24KiB"]].concat(),
+        ))
+        .unwrap();
+        let e = expected(d.path());
+        let f = files(d.path());
+        assert_eq!(e["files"], f.len() as u64);
+        assert_eq!(e["bytes"], f.values().map(|b| b.len() as u64).sum::<u64>());
+        let (headers, others, _) = read_back(&f);
+        assert!(
+            headers > 0 && headers < f.len() as u64,
+            "v1 files with headers, v0 files without"
+        );
+        let faults: u64 = e["faults"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|n| n.as_u64().unwrap())
+            .sum();
+        assert_eq!(e["fault_lines"], faults);
+        assert!(faults > 0, "faults planted at 5%");
+        assert_eq!(
+            others,
+            e["events"].as_u64().unwrap() + faults,
+            "every other line is an event or a fault"
+        );
+    }
+
+    #[test]
+    fn real_mix_counts_equal_the_events_written() {
+        let d = tempfile::tempdir().unwrap();
+        generate(&args(d.path(), &["--size", "1MiB", "--seed", "5"])).unwrap();
+        let e = expected(d.path());
+        let f = files(d.path());
+        assert_eq!(e["files"], f.len() as u64);
+        assert_eq!(e["bytes"], f.values().map(|b| b.len() as u64).sum::<u64>());
+        assert_eq!(e["fault_lines"], 0);
+        let (headers, others, names) = read_back(&f);
+        assert_eq!(headers, f.len() as u64, "the real writer heads every file");
+        assert_eq!(others, names.len() as u64, "every row an event");
+        assert_eq!(e["events"], others);
+    }
+
+    #[test]
+    fn same_seed_same_bytes_other_seed_other_bytes() {
+        for mix in ["real", "synthetic"] {
+            let run = |seed: &str| {
+                let d = tempfile::tempdir().unwrap();
+                generate(&args(d.path(), &["--mix", mix, "--size", "256KiB", "--seed", seed])).unwrap();
+                files(d.path())
+            };
+            let (a, b, c) = (run("11"), run("11"), run("12"));
+            assert!(!a.is_empty(), "{mix}");
+            assert!(a == b, "{mix}: seed 11 twice");
+            assert!(a != c, "{mix}: seeds 11 and 12");
+        }
+    }
+
+    /// REAL-WRITER.md's shares of the real store (testdata/real-store):
+    /// 77.8% http.requests, 17.7% ssh.network.sampled.
+    #[test]
+    fn real_mix_has_the_real_stores_event_shares() {
+        let d = tempfile::tempdir().unwrap();
+        generate(&args(d.path(), &["--size", "4MiB", "--seed", "42"])).unwrap();
+        let (_, _, names) = read_back(&files(d.path()));
+        let share = |name: &str| names.iter().filter(|n| *n == name).count() as f64 * 100.0 / names.len() as f64;
+        let (http, ssh) = (share("http.requests"), share("ssh.network.sampled"));
+        assert!((http - 77.8).abs() <= 2.0, "http.requests {http:.1}%");
+        assert!((ssh - 17.7).abs() <= 2.0, "ssh.network.sampled {ssh:.1}%");
+    }
+}

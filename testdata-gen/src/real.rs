@@ -1,5 +1,5 @@
 //! The real mix: stores shaped like the ones the Coder VS Code extension's
-//! own sink writes (`../shared/reference/REAL-WRITER.md`).
+//! own sink writes (`testdata/REAL-WRITER.md`).
 //!
 //! Each VS Code window is a session simulated in time: its start-up spans
 //! and logs (activation, `cli.resolve`, `remote.setup` and its phases, all

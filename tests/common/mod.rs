@@ -1,6 +1,7 @@
 //! Shared helpers of the integration tests: temporary stores, realistic rows,
 //! running the real binary, reading folder/zip output, and decoding OTLP with
-//! the `opentelemetry-proto` crate plus the checks its serde does not make.
+//! the `opentelemetry-proto` crate plus the checks its serde does not make,
+//! and the CPU time of child processes (stop after SIGTERM, growth checks).
 #![allow(dead_code)]
 
 pub mod peers;
@@ -370,23 +371,81 @@ pub fn records(bodies: &[Vec<u8>], resources: &str, scopes: &str, items: &str) -
     out
 }
 
-/// Sends SIGTERM to `child` and waits for it (panicking after `limit`);
-/// returns its status and how long it took to stop after the signal.
-pub fn terminate(
-    child: &mut std::process::Child,
-    limit: std::time::Duration,
-) -> (std::process::ExitStatus, std::time::Duration) {
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let signalled = std::time::Instant::now();
+/// How a child stopped after SIGTERM: its status, the wall time from the
+/// signal to its exit, and the CPU time (user + system, all threads) it
+/// spent after the signal. CPU time is the process's own work: a busy
+/// shared machine stretches wall time, not that.
+pub struct Stopped {
+    pub status: std::process::ExitStatus,
+    pub wall: std::time::Duration,
+    pub cpu_after_signal: std::time::Duration,
+}
+
+/// The CPU time (user + system, all threads) a live process has used so far.
+fn cpu_so_far(pid: u32) -> std::time::Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc/PID/stat");
+    // Fields after the command name (which may hold spaces) in parentheses:
+    // state is field 3, utime and stime fields 14 and 15.
+    let rest = &stat[stat.rfind(')').expect("stat format") + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    std::time::Duration::from_nanos(ticks * 1_000_000_000 / hz)
+}
+
+/// Waits for `pid` (polling, panicking past `limit` after `since`); returns
+/// its raw status and its total CPU time (user + system, all threads).
+fn reap(pid: u32, since: std::time::Instant, limit: std::time::Duration) -> (i32, std::time::Duration) {
     loop {
-        if let Some(st) = child.try_wait().expect("wait for the child") {
-            return (st, signalled.elapsed());
+        let mut status = 0;
+        // SAFETY: zeroed rusage is a valid value to be filled in.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: waiting for our own child, with valid out-pointers.
+        let r = unsafe { libc::wait4(pid as i32, &mut status, libc::WNOHANG, &mut ru) };
+        assert!(r >= 0, "wait4: {}", std::io::Error::last_os_error());
+        if r == pid as i32 {
+            let tv = |t: libc::timeval| std::time::Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+            return (status, tv(ru.ru_utime) + tv(ru.ru_stime));
         }
-        if signalled.elapsed() > limit {
-            let _ = child.kill();
-            panic!("still running {limit:?} after SIGTERM");
+        if since.elapsed() > limit {
+            // SAFETY: signalling our own, unreaped child.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            panic!("still running {limit:?} on");
         }
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
+}
+
+/// Sends SIGTERM to `child` and waits for it (panicking after `limit`).
+/// The child is reaped here: do not wait for it again.
+pub fn terminate(child: &mut std::process::Child, limit: std::time::Duration) -> Stopped {
+    use std::os::unix::process::ExitStatusExt;
+    let pid = child.id();
+    let before = cpu_so_far(pid);
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    let signalled = std::time::Instant::now();
+    let (status, cpu) = reap(pid, signalled, limit);
+    Stopped {
+        status: std::process::ExitStatus::from_raw(status),
+        wall: signalled.elapsed(),
+        cpu_after_signal: cpu.saturating_sub(before),
+    }
+}
+
+/// Runs `cmd` to its end (stdout and stderr discarded, panicking past
+/// `limit`); returns whether it succeeded and the CPU time it used (user +
+/// system, all threads). For growth checks: the ratio of two such times in
+/// one run, not a bound on either.
+pub fn cpu_time(cmd: &mut std::process::Command, limit: std::time::Duration) -> (bool, std::time::Duration) {
+    // Reaped by `reap` (wait4, for the CPU time), not by `Child::wait`.
+    #[allow(clippy::zombie_processes)]
+    let child = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let (status, cpu) = reap(child.id(), std::time::Instant::now(), limit);
+    (libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, cpu)
 }
