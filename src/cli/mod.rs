@@ -15,7 +15,10 @@ use coder_telemetry::config::{
     Config, Format, Layout, MetricEvents, Output, Shard, Temporality, DEFAULT_ATTRIBUTE_LIMIT, DEFAULT_CHUNK_BYTES,
     DEFAULT_LATE_DAYS, DEFAULT_MAX_LINE_BYTES, MAX_THREADS,
 };
+use coder_telemetry::deliver::grpc::server_url as grpc_server_url;
 use coder_telemetry::deliver::journal;
+use coder_telemetry::deliver::proxy;
+use coder_telemetry::deliver::tls::{Tls, TlsFiles};
 use coder_telemetry::deliver::{
     parse_header_flag, parse_headers, redact_url, Compression, Protocol, Settings, DEFAULT_SEND_REQUEST_BYTES,
     DEFAULT_TIMEOUT, MAX_SECONDS, SIGNALS,
@@ -177,9 +180,7 @@ fn parse_protocol(v: &str) -> Result<Protocol, String> {
     match v.trim().to_ascii_lowercase().as_str() {
         "http/protobuf" => Ok(Protocol::HttpProtobuf),
         "http/json" => Ok(Protocol::HttpJson),
-        "grpc" => {
-            Err("grpc is not supported by this version yet: use http/protobuf (OTLP/HTTP, port 4318)".to_string())
-        }
+        "grpc" => Ok(Protocol::Grpc),
         _ => Err("expected http/protobuf, http/json or grpc".to_string()),
     }
 }
@@ -201,7 +202,7 @@ pub struct SendArgs {
     /// Add a request header, as KEY=VALUE or 'Name: value' (repeatable; the value as written, never printed); wins over OTEL_EXPORTER_OTLP_HEADERS
     #[arg(long = "header", value_name = "KEY=VALUE")]
     pub headers: Vec<String>,
-    /// OTLP transport and body encoding: http/protobuf, http/json [env: OTEL_EXPORTER_OTLP_PROTOCOL] [default: http/protobuf]
+    /// OTLP transport and body encoding: http/protobuf, http/json or grpc [env: OTEL_EXPORTER_OTLP_PROTOCOL] [default: http/protobuf]
     #[arg(long, value_name = "PROTOCOL")]
     pub protocol: Option<String>,
     /// Request body compression [env: OTEL_EXPORTER_OTLP_COMPRESSION] [default: gzip]
@@ -213,6 +214,18 @@ pub struct SendArgs {
     /// Largest request body before compression: bytes, kB/MB/GB or KiB/MiB/GiB [default: 4MiB]
     #[arg(long, value_name = "N")]
     pub max_request_bytes: Option<String>,
+    /// PEM bundle of the CAs to trust for the server, in place of the system's [env: OTEL_EXPORTER_OTLP_CERTIFICATE]
+    #[arg(long, value_name = "PEM")]
+    pub certificate: Option<PathBuf>,
+    /// PEM client certificate, for mTLS [env: OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE]
+    #[arg(long, value_name = "PEM")]
+    pub client_certificate: Option<PathBuf>,
+    /// PEM private key of the client certificate [env: OTEL_EXPORTER_OTLP_CLIENT_KEY]
+    #[arg(long, value_name = "PEM")]
+    pub client_key: Option<PathBuf>,
+    /// gRPC: a scheme-less endpoint (host:port) is plaintext, not TLS [env: OTEL_EXPORTER_OTLP_INSECURE=true]
+    #[arg(long)]
+    pub insecure: bool,
     /// Requests in flight at once, 1 to 64
     #[arg(long, value_name = "N", default_value_t = coder_telemetry::deliver::DEFAULT_CONCURRENCY)]
     pub concurrency: usize,
@@ -596,12 +609,82 @@ fn check_url(from: &str, url: &str) -> Result<String, UsageError> {
 pub fn send_config(a: &SendArgs) -> Result<PreparedSend, ConfigError> {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
     let mut warnings = Vec::new();
-    // Endpoints: the flag, else a signal's own variable, else the base variable.
     let names = ["LOGS", "TRACES", "METRICS"];
+    // Protocol and compression: the flag, else a signal's own variable,
+    // else the common one (§10.2); a bad variable is warned about and the
+    // default used, as the OTel SDKs do.
+    let mut protocols = [Protocol::default(); 3];
+    let mut compressions = [Compression::default(); 3];
+    for (i, name) in names.iter().enumerate() {
+        let var = |base: &str| {
+            let own = format!("OTEL_EXPORTER_OTLP_{name}_{base}");
+            env(&own).map(|v| (own, v)).or_else(|| {
+                let common = format!("OTEL_EXPORTER_OTLP_{base}");
+                env(&common).map(|v| (common, v))
+            })
+        };
+        protocols[i] = match (&a.protocol, var("PROTOCOL")) {
+            (Some(p), _) => parse_protocol(p).map_err(|e| usage(format!("--protocol {p:?}: {e}")))?,
+            (None, Some((k, v))) => match parse_protocol(&v) {
+                Ok(p) => p,
+                Err(e) => {
+                    warnings.push(format!("ignoring {k}={}: {e}; using http/protobuf", shown(&v)));
+                    Protocol::default()
+                }
+            },
+            (None, None) => Protocol::default(),
+        };
+        compressions[i] = match (a.compression, var("COMPRESSION")) {
+            (Some(CompressionArg::Gzip), _) => Compression::Gzip,
+            (Some(CompressionArg::Zstd), _) => Compression::Zstd,
+            (Some(CompressionArg::None), _) => Compression::None,
+            (None, Some((k, v))) => match v.trim().to_ascii_lowercase().as_str() {
+                "gzip" => Compression::Gzip,
+                "zstd" => Compression::Zstd,
+                "none" => Compression::None,
+                _ => {
+                    warnings.push(format!(
+                        "ignoring {k}={}: expected gzip, zstd or none; using gzip",
+                        shown(&v)
+                    ));
+                    Compression::Gzip
+                }
+            },
+            (None, None) => Compression::Gzip,
+        };
+    }
+    warnings.dedup();
+    // --insecure: a scheme-less gRPC endpoint is plaintext.
+    let insecure: [bool; 3] = std::array::from_fn(|i| {
+        a.insecure
+            || [
+                format!("OTEL_EXPORTER_OTLP_{}_INSECURE", names[i]),
+                "OTEL_EXPORTER_OTLP_INSECURE".to_string(),
+            ]
+            .iter()
+            .find_map(|k| env(k))
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+    });
+    // Endpoints: the flag, else a signal's own variable, else the base variable.
     let mut endpoints: [String; 3] = Default::default();
     let mut missing = Vec::new();
     for (i, sig) in SIGNALS.iter().enumerate() {
+        let grpc = protocols[i] == Protocol::Grpc;
+        // gRPC: the server's URL, the same for every signal.
+        let server = |from: &str, b: &str| -> Result<String, UsageError> {
+            let b = b.trim();
+            if b.is_empty() || b.contains(char::is_whitespace) {
+                return Err(usage(format!(
+                    "{from} {}: expected a gRPC server URL, such as http://localhost:4317",
+                    redact_url(b)
+                )));
+            }
+            Ok(grpc_server_url(b, insecure[i]))
+        };
         let base = |from: &str, b: &str| -> Result<String, UsageError> {
+            if grpc {
+                return server(from, b);
+            }
             let b = check_url(from, b)?;
             let trimmed = b.trim_end_matches('/');
             if let Some(s) = SIGNALS.iter().find(|s| trimmed.ends_with(&format!("/v1/{s}"))) {
@@ -617,6 +700,7 @@ pub fn send_config(a: &SendArgs) -> Result<PreparedSend, ConfigError> {
         let own = format!("OTEL_EXPORTER_OTLP_{}_ENDPOINT", names[i]);
         endpoints[i] = match (&a.endpoint, env(&own), env("OTEL_EXPORTER_OTLP_ENDPOINT")) {
             (Some(e), _, _) => base("--endpoint", e)?,
+            (None, Some(e), _) if grpc => server(&own, &e)?,
             (None, Some(e), _) => check_url(&own, &e)?,
             (None, None, Some(e)) => base("OTEL_EXPORTER_OTLP_ENDPOINT", &e)?,
             (None, None, None) => {
@@ -625,6 +709,31 @@ pub fn send_config(a: &SendArgs) -> Result<PreparedSend, ConfigError> {
             }
         };
     }
+    // The usual mix-up: OTLP/HTTP listens on 4318, OTLP/gRPC on 4317.
+    for (i, e) in endpoints.iter().enumerate() {
+        let port = e
+            .split("://")
+            .nth(1)
+            .unwrap_or(e)
+            .split('/')
+            .next()
+            .unwrap_or("")
+            .rsplit(':')
+            .next();
+        let (grpc, http) = (protocols[i] == Protocol::Grpc, protocols[i] != Protocol::Grpc);
+        if http && port == Some("4317") {
+            warnings.push(format!(
+                "{} uses port 4317, where OTLP/gRPC usually listens; OTLP/HTTP is on 4318 (or pass --protocol grpc)",
+                redact_url(e)
+            ));
+        } else if grpc && port == Some("4318") {
+            warnings.push(format!(
+                "{} uses port 4318, where OTLP/HTTP usually listens; OTLP/gRPC is on 4317 (or pass --protocol http/protobuf)",
+                redact_url(e)
+            ));
+        }
+    }
+    warnings.dedup();
     if !missing.is_empty() && !a.dry_run {
         let (sigs, vars): (Vec<&str>, Vec<String>) = missing.into_iter().unzip();
         return Err(usage(format!(
@@ -660,51 +769,27 @@ pub fn send_config(a: &SendArgs) -> Result<PreparedSend, ConfigError> {
         }
         headers[i] = h;
     }
-    // Protocol and compression: the flag, else a signal's own variable,
-    // else the common one (§10.2); a bad variable is warned about and the
-    // default used, as the OTel SDKs do.
-    let mut protocols = [Protocol::default(); 3];
-    let mut compressions = [Compression::default(); 3];
+    // TLS material: the flag, else a signal's own variable, else the common
+    // one; read and checked now, before anything is sent.
+    let mut tls: [Tls; 3] = Default::default();
     for (i, name) in names.iter().enumerate() {
-        let var = |base: &str| {
+        let file = |flag: &str, given: &Option<PathBuf>, base: &str| {
             let own = format!("OTEL_EXPORTER_OTLP_{name}_{base}");
-            env(&own).map(|v| (own, v)).or_else(|| {
-                let common = format!("OTEL_EXPORTER_OTLP_{base}");
-                env(&common).map(|v| (common, v))
-            })
+            let common = format!("OTEL_EXPORTER_OTLP_{base}");
+            match given {
+                Some(p) => Some((flag.to_string(), p.clone())),
+                None => env(&own)
+                    .map(|v| (own, PathBuf::from(v)))
+                    .or_else(|| env(&common).map(|v| (common, PathBuf::from(v)))),
+            }
         };
-        protocols[i] = match (&a.protocol, var("PROTOCOL")) {
-            (Some(p), _) => parse_protocol(p).map_err(|e| usage(format!("--protocol {p:?}: {e}")))?,
-            (None, Some((k, v))) => match parse_protocol(&v) {
-                Ok(p) => p,
-                Err(e) if v.trim().eq_ignore_ascii_case("grpc") => return Err(usage(format!("{k}=grpc: {e}")).into()),
-                Err(e) => {
-                    warnings.push(format!("ignoring {k}={}: {e}; using http/protobuf", shown(&v)));
-                    Protocol::default()
-                }
-            },
-            (None, None) => Protocol::default(),
+        let files = TlsFiles {
+            ca: file("--certificate", &a.certificate, "CERTIFICATE"),
+            client_cert: file("--client-certificate", &a.client_certificate, "CLIENT_CERTIFICATE"),
+            client_key: file("--client-key", &a.client_key, "CLIENT_KEY"),
         };
-        compressions[i] = match (a.compression, var("COMPRESSION")) {
-            (Some(CompressionArg::Gzip), _) => Compression::Gzip,
-            (Some(CompressionArg::Zstd), _) => Compression::Zstd,
-            (Some(CompressionArg::None), _) => Compression::None,
-            (None, Some((k, v))) => match v.trim().to_ascii_lowercase().as_str() {
-                "gzip" => Compression::Gzip,
-                "zstd" => Compression::Zstd,
-                "none" => Compression::None,
-                _ => {
-                    warnings.push(format!(
-                        "ignoring {k}={}: expected gzip, zstd or none; using gzip",
-                        shown(&v)
-                    ));
-                    Compression::Gzip
-                }
-            },
-            (None, None) => Compression::Gzip,
-        };
+        tls[i] = files.load().map_err(usage)?;
     }
-    warnings.dedup();
     let seconds = |flag: &str, v: f64| -> Result<std::time::Duration, UsageError> {
         if v.is_finite() && v > 0.0 && v <= MAX_SECONDS as f64 {
             Ok(std::time::Duration::from_secs_f64(v))
@@ -777,6 +862,9 @@ pub fn send_config(a: &SendArgs) -> Result<PreparedSend, ConfigError> {
             ));
         }
     }
+    let proxies = endpoints
+        .clone()
+        .map(|e| proxy::for_target(&e, |k| std::env::var(k).ok()));
     Ok(PreparedSend {
         export: prepared,
         settings: Settings {
@@ -784,6 +872,8 @@ pub fn send_config(a: &SendArgs) -> Result<PreparedSend, ConfigError> {
             headers,
             protocols,
             compressions,
+            tls,
+            proxies,
             timeout,
             concurrency: a.concurrency,
             max_elapsed,

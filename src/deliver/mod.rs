@@ -21,8 +21,11 @@
 //! printed, logged or journalled: every message made from the network is
 //! scrubbed of them.
 
+pub mod grpc;
 pub mod journal;
+pub mod proxy;
 mod split;
+pub mod tls;
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -71,6 +74,8 @@ pub enum Protocol {
     HttpProtobuf,
     /// OTLP/HTTP with JSON bodies.
     HttpJson,
+    /// OTLP/gRPC: protobuf messages in the unary `Export` call.
+    Grpc,
 }
 
 impl Protocol {
@@ -78,12 +83,13 @@ impl Protocol {
         match self {
             Protocol::HttpProtobuf => "http/protobuf",
             Protocol::HttpJson => "http/json",
+            Protocol::Grpc => "grpc",
         }
     }
 
     fn content_type(self) -> &'static str {
         match self {
-            Protocol::HttpProtobuf => "application/x-protobuf",
+            Protocol::HttpProtobuf | Protocol::Grpc => "application/x-protobuf",
             Protocol::HttpJson => "application/json",
         }
     }
@@ -137,6 +143,10 @@ pub struct Settings {
     /// Per signal (a signal's own variable may differ).
     pub protocols: [Protocol; 3],
     pub compressions: [Compression; 3],
+    /// Trusted CAs and the client certificate, per signal.
+    pub tls: [tls::Tls; 3],
+    /// The proxy each signal's requests go through (`proxy::for_target`).
+    pub proxies: [Option<String>; 3],
     pub timeout: Duration,
     pub concurrency: usize,
     pub max_elapsed: Duration,
@@ -164,6 +174,12 @@ impl Settings {
     fn secrets(&self) -> Vec<String> {
         let mut s: Vec<String> = self.headers.iter().flatten().map(|(_, v)| v.clone()).collect();
         s.extend(self.endpoints.iter().filter_map(|e| userinfo(e).map(str::to_string)));
+        s.extend(
+            self.proxies
+                .iter()
+                .flatten()
+                .filter_map(|p| userinfo(p).map(str::to_string)),
+        );
         // Short values would scrub ordinary words; none of them is a key.
         s.retain(|v| v.len() >= 4);
         s.sort_by_key(|v| std::cmp::Reverse(v.len()));
@@ -255,6 +271,8 @@ pub enum SendError {
     Journal(#[from] JournalError),
     #[error("cannot start the sender threads: {0}")]
     Threads(io::Error),
+    #[error("{0}")]
+    Setup(String),
 }
 
 impl SendError {
@@ -473,7 +491,10 @@ pub struct SendHooks<'a> {
 /// What the senders share.
 struct Shared<'a> {
     settings: &'a Settings,
-    agent: ureq::Agent,
+    /// One HTTP client per signal (each may have its own TLS material).
+    agents: [ureq::Agent; 3],
+    /// The gRPC clients, when a signal speaks gRPC.
+    grpc: Option<grpc::Grpc>,
     /// Stops the whole send (the engine and the senders).
     cancel: &'a AtomicBool,
     journal: Mutex<Journal>,
@@ -540,19 +561,42 @@ impl Dispatcher {
         journal: Journal,
         hooks: SendHooks<'e>,
     ) -> Result<Box<dyn FnOnce() -> DeliverySummary + 's>, SendError> {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            // A redirect is answered, never followed (§10.4).
-            .max_redirects(0)
-            .timeout_global(Some(settings.timeout))
-            .user_agent(concat!("coder-telemetry/", env!("CARGO_PKG_VERSION")))
-            .tls_config(
-                ureq::tls::TlsConfig::builder()
-                    .root_certs(ureq::tls::RootCerts::PlatformVerifier)
-                    .build(),
-            )
-            .build()
-            .into();
+        let mut proxies: [Option<ureq::Proxy>; 3] = Default::default();
+        for (i, p) in settings.proxies.iter().enumerate() {
+            if let Some(p) = p {
+                let proxy = ureq::Proxy::new(p)
+                    .map_err(|e| SendError::Setup(format!("the proxy {} for {}: {e}", redact_url(p), SIGNALS[i])))?;
+                proxies[i] = Some(proxy);
+            }
+        }
+        let agent = |i: usize| -> ureq::Agent {
+            ureq::Agent::config_builder()
+                // Chosen as curl does (proxy.rs), never from the client's own reading.
+                .proxy(proxies[i].clone())
+                .http_status_as_error(false)
+                // A redirect is answered, never followed (§10.4).
+                .max_redirects(0)
+                .timeout_global(Some(settings.timeout))
+                .user_agent(concat!("coder-telemetry/", env!("CARGO_PKG_VERSION")))
+                .tls_config(settings.tls[i].ureq_config())
+                .build()
+                .into()
+        };
+        let agents = [agent(0), agent(1), agent(2)];
+        let use_grpc = settings.protocols.map(|p| p == Protocol::Grpc);
+        let grpc = match use_grpc.contains(&true) && !settings.dry_run {
+            true => Some(
+                grpc::Grpc::new(
+                    &settings.endpoints,
+                    &settings.tls,
+                    &settings.proxies,
+                    use_grpc,
+                    settings.timeout,
+                )
+                .map_err(SendError::Setup)?,
+            ),
+            false => None,
+        };
         let summary = DeliverySummary {
             dry_run: settings.dry_run,
             protocol: settings.protocol_names(),
@@ -562,7 +606,8 @@ impl Dispatcher {
         };
         let shared = Arc::new(Shared {
             settings,
-            agent,
+            agents,
+            grpc,
             cancel,
             journal: Mutex::new(journal),
             summary: Mutex::new(summary),
@@ -615,6 +660,9 @@ impl Dispatcher {
 /// The endpoints as they may be shown: without passwords, and as their
 /// common base URL when all three are the base's `/v1/{signal}`.
 fn shown_endpoints(endpoints: &[String; 3]) -> Vec<String> {
+    if endpoints.iter().all(|e| *e == endpoints[0]) {
+        return vec![redact_url(&endpoints[0])];
+    }
     let base = endpoints[0].strip_suffix("/v1/logs");
     match base {
         Some(b) if endpoints[1] == format!("{b}/v1/traces") && endpoints[2] == format!("{b}/v1/metrics") => {
@@ -888,9 +936,10 @@ impl Shared<'_> {
         }
         // The body as the protocol encodes it, then compressed.
         let (mut encoded, mut compressed) = (Vec::new(), Vec::new());
-        let plain: &[u8] = match self.settings.protocols[signal] {
+        let protocol = self.settings.protocols[signal];
+        let plain: &[u8] = match protocol {
             Protocol::HttpJson => body,
-            Protocol::HttpProtobuf => {
+            Protocol::HttpProtobuf | Protocol::Grpc => {
                 let mut scratch = Vec::new();
                 if let Err(e) = protobuf::json_to_protobuf(SIGNALS[signal], body, &mut scratch, &mut encoded) {
                     self.fail(
@@ -904,7 +953,12 @@ impl Shared<'_> {
                 &encoded
             }
         };
-        let payload: &[u8] = match self.settings.compressions[signal].apply(plain, &mut compressed) {
+        // gRPC compresses its messages itself (grpc-encoding).
+        let compression = match protocol {
+            Protocol::Grpc => Compression::None,
+            _ => self.settings.compressions[signal],
+        };
+        let payload: &[u8] = match compression.apply(plain, &mut compressed) {
             Ok(true) => &compressed,
             Ok(false) => plain,
             Err(e) => {
@@ -1020,10 +1074,13 @@ impl Shared<'_> {
     }
 
     fn attempt(&self, signal: usize, payload: &[u8], timeout: Duration) -> Attempt {
+        if let (Protocol::Grpc, Some(g)) = (self.settings.protocols[signal], &self.grpc) {
+            let compression = self.settings.compressions[signal];
+            return g.export(signal, payload, compression, &self.settings.headers[signal], timeout);
+        }
         let url = &self.settings.endpoints[signal];
         let shown = redact_url(url);
-        let mut req = self
-            .agent
+        let mut req = self.agents[signal]
             .post(url)
             .config()
             .timeout_global(Some(timeout))

@@ -408,7 +408,7 @@ fn float(node: &Node<'_>) -> Option<f64> {
 
 fn hex(s: &str, out: &mut Vec<u8>) -> Option<()> {
     let b = s.as_bytes();
-    if b.len() % 2 != 0 {
+    if !b.len().is_multiple_of(2) {
         return None;
     }
     let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
@@ -531,6 +531,28 @@ pub fn partial_success(body: &[u8]) -> Option<(u64, Option<String>)> {
 /// The `message` (field 2) of a `google.rpc.Status`.
 pub fn status_message(body: &[u8]) -> Option<String> {
     field_bytes(body, 2).map(|m| String::from_utf8_lossy(m).into_owned())
+}
+
+/// The delay a `google.rpc.Status` (gRPC's `grpc-status-details-bin`)
+/// asks for in its `google.rpc.RetryInfo` detail, if it has one.
+pub fn retry_info(status: &[u8]) -> Option<std::time::Duration> {
+    let mut found = None;
+    walk(status, |number, f| {
+        if let (3, Field::Bytes(any)) = (number, f) {
+            let url = field_bytes(any, 1).unwrap_or_default();
+            if url.ends_with(b"google.rpc.RetryInfo") {
+                let delay = field_bytes(any, 2).and_then(|info| field_bytes(info, 1)).unwrap_or_default();
+                let secs = field_varint(delay, 1).unwrap_or(0);
+                let nanos = field_varint(delay, 2).unwrap_or(0).min(999_999_999);
+                // A negative duration (two's complement) is "now".
+                let secs = if secs > i64::MAX as u64 { 0 } else { secs };
+                found = Some(std::time::Duration::new(secs, nanos as u32));
+                return false;
+            }
+        }
+        true
+    })?;
+    found
 }
 
 /// Reads a varint at `*i`.
@@ -683,5 +705,14 @@ mod tests {
         assert_eq!(partial_success(&body), Some((3, Some("old".to_string()))));
         assert_eq!(partial_success(&[0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]), None);
         assert_eq!(status_message(&[0x08, 5, 0x12, 2, b'n', b'o']), Some("no".to_string()));
+        // Status { details: [Any { type_url: ".../google.rpc.RetryInfo", value: RetryInfo { retry_delay: 3s } }] }
+        let url = b"type.googleapis.com/google.rpc.RetryInfo";
+        let mut any = vec![0x0a, url.len() as u8];
+        any.extend_from_slice(url);
+        any.extend_from_slice(&[0x12, 4, 0x0a, 2, 0x08, 3]);
+        let mut status = vec![0x08, 14, 0x1a, any.len() as u8];
+        status.extend_from_slice(&any);
+        assert_eq!(retry_info(&status), Some(std::time::Duration::from_secs(3)));
+        assert_eq!(retry_info(&[0x08, 14]), None);
     }
 }
