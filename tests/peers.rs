@@ -254,6 +254,35 @@ fn a_receiver_body_over_the_limit_is_refused_whole() {
 }
 
 #[test]
+fn a_grpc_message_over_the_limit_is_resource_exhausted() {
+    let rx = Receiver::with(
+        ReceiverOptions::new(20 << 20)
+            .no_http()
+            .grpc()
+            .grpc_max_recv_msg_size_mib(1),
+    );
+    let mut big = logs_request(1);
+    big.resource_logs[0].scope_logs[0].log_records[0].body = Some(AnyValue {
+        value: Some(any_value::Value::StringValue("x".repeat(1 << 20))),
+    });
+    let (status, o) = grpc_export(&rx.grpc_url(), &big, &[]);
+    // 8: RESOURCE_EXHAUSTED, without RetryInfo. grpc-go answers as soon as
+    // it has read the length prefix and resets the stream; curl, still
+    // uploading, then mostly reports only the reset (92) and drops the
+    // trailers it got. Either way nothing is delivered (counted below).
+    assert!(
+        status.as_deref() == Some("8") || (status.is_none() && o.status.code() == Some(92)),
+        "{status:?} {o:?}"
+    );
+    let small = logs_request(2);
+    let (status, o) = grpc_export(&rx.grpc_url(), &small, &[]);
+    assert_eq!(status.as_deref(), Some("0"), "{o:?}");
+    let (got, counts) = rx.stop();
+    assert_counts(&counts, 1, 2);
+    assert_same(&got, &records_of(&small), "under the limit");
+}
+
+#[test]
 fn grpc_only_receiver() {
     let rx = Receiver::with(ReceiverOptions::new(20 << 20).no_http().grpc());
     assert_eq!(rx.port, 0);
