@@ -2,9 +2,11 @@
 // (go.opentelemetry.io/collector/receiver/otlpreceiver), over HTTP and, on
 // request, gRPC, on 127.0.0.1 with in-memory sinks from the Collector's
 // consumertest package. It is the real peer of coder-telemetry's `send`
-// tests: the same request parsing, decompression, body-size limit (413),
-// TLS and client-certificate checks and responses as a running Collector,
-// with no mock in between.
+// tests: the same request parsing, decompression, body-size limits (an
+// OTLP/HTTP body over max_request_body_size is answered 400 "request body
+// too large", not 413; a gRPC message over max_recv_msg_size_mib
+// RESOURCE_EXHAUSTED), TLS and client-certificate checks and responses as a
+// running Collector, with no mock in between.
 //
 // Flags:
 //
