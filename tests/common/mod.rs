@@ -5,6 +5,8 @@
 #![allow(dead_code)]
 
 pub mod peers;
+pub mod proxy;
+pub mod tls;
 
 use std::collections::BTreeMap;
 use std::io::Read;

@@ -22,7 +22,97 @@ use super::*;
 pub struct Receiver {
     child: Child,
     out: tempfile::TempDir,
+    /// The OTLP/HTTP port (0 when HTTP is off).
     pub port: u16,
+    /// The OTLP/gRPC port, when gRPC is on.
+    pub grpc_port: Option<u16>,
+    /// Whether it serves TLS (then its URLs are `https://`).
+    pub tls: bool,
+}
+
+/// How to start the receiver: [`ReceiverOptions::new`], then the builder
+/// methods, then [`Receiver::with`].
+#[derive(Clone, Debug)]
+pub struct ReceiverOptions {
+    /// The HTTP protocol's `max_request_body_size` (`-max-request-body-size`).
+    pub max_body: u64,
+    /// OTLP/HTTP: off, or on a free port, or on this one (`-port`).
+    pub http: Listen,
+    /// OTLP/gRPC (`-grpc-port`); off by default.
+    pub grpc: Listen,
+    /// The gRPC protocol's `max_recv_msg_size_mib`; 0 is the Collector's default (4 MiB).
+    pub grpc_max_recv_msg_size_mib: u32,
+    /// Serve both protocols over TLS with this certificate and key (`-tls-cert`, `-tls-key`).
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Require client certificates issued by this CA (`-client-ca`): mTLS.
+    pub client_ca: Option<PathBuf>,
+}
+
+/// Whether and where a protocol listens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Listen {
+    Off,
+    /// On a free port of 127.0.0.1, chosen at start (and chosen again if
+    /// another process takes it first).
+    Free,
+    /// On this port of 127.0.0.1.
+    On(u16),
+}
+
+impl ReceiverOptions {
+    /// Plain OTLP/HTTP on a free port, no gRPC, no TLS.
+    pub fn new(max_body: u64) -> Self {
+        Self {
+            max_body,
+            http: Listen::Free,
+            grpc: Listen::Off,
+            grpc_max_recv_msg_size_mib: 0,
+            tls: None,
+            client_ca: None,
+        }
+    }
+
+    /// OTLP/HTTP on `port`.
+    pub fn http_port(mut self, port: u16) -> Self {
+        self.http = Listen::On(port);
+        self
+    }
+
+    /// No OTLP/HTTP (then gRPC must be on).
+    pub fn no_http(mut self) -> Self {
+        self.http = Listen::Off;
+        self
+    }
+
+    /// OTLP/gRPC too, on a free port.
+    pub fn grpc(mut self) -> Self {
+        self.grpc = Listen::Free;
+        self
+    }
+
+    /// OTLP/gRPC too, on `port`.
+    pub fn grpc_port(mut self, port: u16) -> Self {
+        self.grpc = Listen::On(port);
+        self
+    }
+
+    pub fn grpc_max_recv_msg_size_mib(mut self, mib: u32) -> Self {
+        self.grpc_max_recv_msg_size_mib = mib;
+        self
+    }
+
+    /// TLS with `pki`'s server certificate (issued by `pki.ca`, for 127.0.0.1 and localhost).
+    pub fn tls(mut self, pki: &tls::Pki) -> Self {
+        self.tls = Some((pki.server_cert.clone(), pki.server_key.clone()));
+        self
+    }
+
+    /// TLS as [`Self::tls`], and client certificates issued by `pki.ca` required.
+    pub fn mtls(self, pki: &tls::Pki) -> Self {
+        let mut o = self.tls(pki);
+        o.client_ca = Some(pki.ca.clone());
+        o
+    }
 }
 
 /// What the receiver accepted: each record (log record, span, data point)
@@ -74,38 +164,94 @@ fn build_receiver() -> PathBuf {
 }
 
 impl Receiver {
-    /// Starts the receiver with `max_request_body_size`; `None` when it is not built.
+    /// Starts the receiver with `max_request_body_size`: plain OTLP/HTTP on a
+    /// free port. Always `Some` (the receiver is built on first use).
     pub fn start(max_body: u64) -> Option<Self> {
         Self::on_port(max_body, free_port())
     }
 
     /// The same, on `port`.
     pub fn on_port(max_body: u64, port: u16) -> Option<Self> {
-        let bin = receiver_binary()?;
-        let out = tempfile::tempdir().unwrap();
-        let mut child = Command::new(bin)
-            .args([
-                "-port",
-                &port.to_string(),
-                "-max-request-body-size",
-                &max_body.to_string(),
-                "-out",
-            ])
-            .arg(out.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "ready", "the receiver did not start");
-        Some(Self { child, out, port })
+        Some(Self::with(ReceiverOptions::new(max_body).http_port(port)))
     }
 
+    /// Starts the receiver as `opts` say; panics, with its stderr, when it
+    /// does not print "ready" (on a port chosen here that another process
+    /// took meanwhile it tries again, with other ports, up to 5 times).
+    pub fn with(opts: ReceiverOptions) -> Self {
+        let bin = receiver_binary().expect("the receiver's binary");
+        let free = [opts.http, opts.grpc].contains(&Listen::Free);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let pick = |l: Listen| match l {
+                Listen::Off => 0,
+                Listen::Free => free_port(),
+                Listen::On(p) => p,
+            };
+            let (port, grpc_port) = (pick(opts.http), pick(opts.grpc));
+            let out = tempfile::tempdir().unwrap();
+            let stderr = out.path().join("stderr.txt");
+            let mut cmd = Command::new(&bin);
+            cmd.args(["-port", &port.to_string(), "-grpc-port", &grpc_port.to_string()])
+                .args(["-max-request-body-size", &opts.max_body.to_string()])
+                .args([
+                    "-grpc-max-recv-msg-size-mib",
+                    &opts.grpc_max_recv_msg_size_mib.to_string(),
+                ]);
+            if let Some((cert, key)) = &opts.tls {
+                cmd.arg("-tls-cert").arg(cert).arg("-tls-key").arg(key);
+            }
+            if let Some(ca) = &opts.client_ca {
+                cmd.arg("-client-ca").arg(ca);
+            }
+            let mut child = cmd
+                .arg("-out")
+                .arg(out.path())
+                .stdout(Stdio::piped())
+                .stderr(std::fs::File::create(&stderr).unwrap())
+                .spawn()
+                .unwrap();
+            let mut line = String::new();
+            BufReader::new(child.stdout.take().unwrap())
+                .read_line(&mut line)
+                .unwrap();
+            if line.trim() == "ready" {
+                return Self {
+                    child,
+                    out,
+                    port,
+                    grpc_port: (grpc_port != 0).then_some(grpc_port),
+                    tls: opts.tls.is_some(),
+                };
+            }
+            let _ = child.wait();
+            let err = std::fs::read_to_string(&stderr).unwrap_or_default();
+            if free && attempt < 5 && err.contains("address already in use") {
+                continue;
+            }
+            panic!("the receiver did not start ({opts:?}): {}", err.trim());
+        }
+    }
+
+    fn scheme(&self) -> &'static str {
+        if self.tls {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
+    /// The OTLP/HTTP base URL: `http://127.0.0.1:PORT`, or `https://` with TLS.
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        assert_ne!(self.port, 0, "the receiver serves no HTTP");
+        format!("{}://127.0.0.1:{}", self.scheme(), self.port)
+    }
+
+    /// The OTLP/gRPC URL: `http://127.0.0.1:PORT`, or `https://` with TLS.
+    pub fn grpc_url(&self) -> String {
+        let port = self.grpc_port.expect("the receiver serves no gRPC");
+        format!("{}://127.0.0.1:{port}", self.scheme())
     }
 
     /// Stops it; returns what it accepted and its counts.

@@ -1,19 +1,42 @@
-// Command otlp-receiver runs the OpenTelemetry Collector's own OTLP/HTTP
-// receiver (go.opentelemetry.io/collector/receiver/otlpreceiver) on
-// 127.0.0.1 with in-memory sinks from the Collector's consumertest package.
-// It is the real peer of coder-telemetry's `send` tests: the same request
-// parsing, decompression, body-size limit (413) and responses as a running
-// Collector, with no mock in between.
+// Command otlp-receiver runs the OpenTelemetry Collector's own OTLP receiver
+// (go.opentelemetry.io/collector/receiver/otlpreceiver), over HTTP and, on
+// request, gRPC, on 127.0.0.1 with in-memory sinks from the Collector's
+// consumertest package. It is the real peer of coder-telemetry's `send`
+// tests: the same request parsing, decompression, body-size limits (an
+// OTLP/HTTP body over max_request_body_size is answered 400 "request body
+// too large", not 413; a gRPC message over max_recv_msg_size_mib
+// RESOURCE_EXHAUSTED), TLS and client-certificate checks and responses as a
+// running Collector, with no mock in between.
 //
-// It prints "ready" once it listens. On SIGTERM or SIGINT it shuts down and
-// writes what it accepted into -out: logs.json, traces.json, metrics.json
-// (all requests merged into one OTLP/JSON envelope per signal, written by
-// pdata's JSON marshaler) and counts.json (requests and records per signal).
+// Flags:
+//
+//	-port N                 OTLP/HTTP on 127.0.0.1:N (default 4318); 0 turns
+//	                        HTTP off, which needs -grpc-port
+//	-grpc-port N            also OTLP/gRPC on 127.0.0.1:N (default 0: off)
+//	-max-request-body-size B  the HTTP protocol's max_request_body_size
+//	                        (default 20 MiB)
+//	-grpc-max-recv-msg-size-mib M  the gRPC protocol's max_recv_msg_size_mib
+//	                        (default 0: the Collector's default, 4 MiB)
+//	-tls-cert PEM -tls-key PEM  serve both protocols over TLS with this
+//	                        certificate chain and key (configtls.ServerConfig
+//	                        cert_file and key_file, as a Collector's YAML
+//	                        `tls:` block sets them)
+//	-client-ca PEM          require a client certificate issued by these CAs
+//	                        (mTLS: configtls client_ca_file); needs -tls-cert
+//	-out DIR                where to write what was accepted (default ".")
+//
+// It prints "ready" once every protocol it serves listens. On SIGTERM or
+// SIGINT it shuts down and writes what it accepted into -out: logs.json,
+// traces.json, metrics.json (all requests, of both protocols, merged into
+// one OTLP/JSON envelope per signal, written by pdata's JSON marshaler) and
+// counts.json (requests and records per signal). Bad flags or a port it
+// cannot listen on: a message on stderr and exit status 1, without "ready".
 package main
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -22,8 +45,9 @@ import (
 	"syscall"
 
 	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configgrpc"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/config/configtls"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
@@ -32,24 +56,83 @@ import (
 	"go.opentelemetry.io/collector/receiver/receivertest"
 )
 
+// options are the flags.
+type options struct {
+	port, grpcPort, grpcMaxMiB int
+	maxBody                    int64
+	tlsCert, tlsKey, clientCA  string
+	out                        string
+}
+
 func main() {
-	port := flag.Int("port", 4318, "port to listen on (127.0.0.1)")
-	maxBody := flag.Int64("max-request-body-size", 20<<20, "max_request_body_size in bytes")
-	out := flag.String("out", ".", "folder to write what was accepted into, on shutdown")
+	var o options
+	flag.IntVar(&o.port, "port", 4318, "OTLP/HTTP port on 127.0.0.1; 0 = no HTTP (needs -grpc-port)")
+	flag.IntVar(&o.grpcPort, "grpc-port", 0, "OTLP/gRPC port on 127.0.0.1; 0 = no gRPC")
+	flag.Int64Var(&o.maxBody, "max-request-body-size", 20<<20, "HTTP max_request_body_size in bytes")
+	flag.IntVar(&o.grpcMaxMiB, "grpc-max-recv-msg-size-mib", 0, "gRPC max_recv_msg_size_mib; 0 = the Collector's default")
+	flag.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate (chain): serve over TLS (needs -tls-key)")
+	flag.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of -tls-cert")
+	flag.StringVar(&o.clientCA, "client-ca", "", "PEM CA bundle: require client certificates it issued (mTLS; needs -tls-cert)")
+	flag.StringVar(&o.out, "out", ".", "folder to write what was accepted into, on shutdown")
 	flag.Parse()
-	if err := run(*port, *maxBody, *out); err != nil {
+	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "otlp-receiver:", err)
 		os.Exit(1)
 	}
 }
 
-func run(port int, maxBody int64, out string) error {
+// config is the receiver's configuration for o, set field by field as a
+// Collector's YAML would set it.
+func config(o options, cfg *otlpreceiver.Config) error {
+	if flag.NArg() != 0 {
+		return fmt.Errorf("unexpected arguments %q", flag.Args())
+	}
+	if o.port < 0 || o.port > 65535 || o.grpcPort < 0 || o.grpcPort > 65535 {
+		return errors.New("ports are 0 to 65535")
+	}
+	if o.port == 0 && o.grpcPort == 0 {
+		return errors.New("-port 0 (no HTTP) needs -grpc-port")
+	}
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return errors.New("-tls-cert and -tls-key go together")
+	}
+	if o.clientCA != "" && o.tlsCert == "" {
+		return errors.New("-client-ca needs -tls-cert and -tls-key")
+	}
+	tls := configoptional.None[configtls.ServerConfig]()
+	if o.tlsCert != "" {
+		t := configtls.NewDefaultServerConfig()
+		t.CertFile = o.tlsCert
+		t.KeyFile = o.tlsKey
+		// RequireAndVerifyClientCert when set.
+		t.ClientCAFile = o.clientCA
+		tls = configoptional.Some(t)
+	}
+	if o.grpcPort == 0 {
+		cfg.Protocols.GRPC = configoptional.None[configgrpc.ServerConfig]()
+	} else {
+		grpc := cfg.Protocols.GRPC.GetOrInsertDefault()
+		grpc.NetAddr.Endpoint = fmt.Sprintf("127.0.0.1:%d", o.grpcPort)
+		grpc.MaxRecvMsgSizeMiB = o.grpcMaxMiB
+		grpc.TLS = tls
+	}
+	if o.port == 0 {
+		cfg.Protocols.HTTP = configoptional.None[otlpreceiver.HTTPConfig]()
+	} else {
+		http := cfg.Protocols.HTTP.GetOrInsertDefault()
+		http.ServerConfig.NetAddr.Endpoint = fmt.Sprintf("127.0.0.1:%d", o.port)
+		http.ServerConfig.MaxRequestBodySize = o.maxBody
+		http.ServerConfig.TLS = tls
+	}
+	return nil
+}
+
+func run(o options) error {
 	factory := otlpreceiver.NewFactory()
 	cfg := factory.CreateDefaultConfig().(*otlpreceiver.Config)
-	cfg.Protocols.GRPC = configoptional.None[configgrpc.ServerConfig]()
-	http := cfg.Protocols.HTTP.GetOrInsertDefault()
-	http.ServerConfig.NetAddr.Endpoint = fmt.Sprintf("127.0.0.1:%d", port)
-	http.ServerConfig.MaxRequestBodySize = maxBody
+	if err := config(o, cfg); err != nil {
+		return err
+	}
 
 	ctx := context.Background()
 	set := receivertest.NewNopSettings(factory.Type())
@@ -67,7 +150,9 @@ func run(port int, maxBody int64, out string) error {
 		return err
 	}
 	host := componenttest.NewNopHost()
-	// The three share one receiver (one server, as in a Collector).
+	// The three share one receiver (one server per protocol, as in a
+	// Collector). Start listens before it returns, so once it has returned
+	// for all three every protocol accepts connections.
 	if err := lr.Start(ctx, host); err != nil {
 		return err
 	}
@@ -87,7 +172,7 @@ func run(port int, maxBody int64, out string) error {
 			return err
 		}
 	}
-	return write(out, logs, traces, metrics)
+	return write(o.out, logs, traces, metrics)
 }
 
 func write(out string, logs *consumertest.LogsSink, traces *consumertest.TracesSink, metrics *consumertest.MetricsSink) error {
