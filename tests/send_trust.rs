@@ -38,15 +38,29 @@ fn journal_lines(path: &Path) -> Vec<Value> {
         .collect()
 }
 
-/// Every record the scripted server was sent (uncompressed JSON bodies),
-/// per signal, from the requests it answered with 2xx.
+/// Every record the scripted server was sent (uncompressed bodies, JSON or
+/// protobuf by their Content-Type), per signal, from the requests
+/// `acknowledged` picks.
 fn records_seen(seen: &[Seen], acknowledged: impl Fn(&Seen) -> bool) -> Records {
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest as L;
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest as M;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest as T;
+    use prost::Message;
     let (mut l, mut t, mut m) = (Vec::new(), Vec::new(), Vec::new());
     for s in seen.iter().filter(|s| acknowledged(s)) {
-        match s.path.as_str() {
-            "/v1/logs" => l.push(s.body.clone()),
-            "/v1/traces" => t.push(s.body.clone()),
-            _ => m.push(s.body.clone()),
+        let proto = s
+            .headers
+            .iter()
+            .any(|(k, v)| k == "content-type" && v.contains("protobuf"));
+        let b = &s.body;
+        let json = |v: serde_json::Result<Vec<u8>>| v.unwrap();
+        match (s.path.as_str(), proto) {
+            ("/v1/logs", true) => l.push(json(serde_json::to_vec(&L::decode(&b[..]).unwrap()))),
+            ("/v1/traces", true) => t.push(json(serde_json::to_vec(&T::decode(&b[..]).unwrap()))),
+            (_, true) => m.push(json(serde_json::to_vec(&M::decode(&b[..]).unwrap()))),
+            ("/v1/logs", false) => l.push(b.clone()),
+            ("/v1/traces", false) => t.push(b.clone()),
+            _ => m.push(b.clone()),
         }
     }
     flatten(&l, &t, &m)
@@ -266,8 +280,11 @@ fn a_resume_after_413_halving_sends_no_record_twice() {
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("j");
     let endpoint = format!("http://127.0.0.1:{port}");
+    // JSON bodies here: the 413 is decided by their size.
     let o = send_cmd(store.path(), &["--endpoint", &endpoint, "--compression", "none"])
         .args([
+            "--protocol",
+            "http/json",
             "--max-request-bytes",
             "40KiB",
             "--concurrency",

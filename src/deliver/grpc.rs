@@ -77,6 +77,8 @@ const METHODS: [&str; 3] = [
 pub(super) struct Grpc {
     runtime: tokio::runtime::Runtime,
     channels: [Option<Channel>; 3],
+    /// For a TLS endpoint, whether a client certificate was given.
+    tls_client: [Option<bool>; 3],
 }
 
 /// The URL tonic connects to: `http://` is plaintext, `https://` TLS, and a
@@ -109,6 +111,7 @@ impl Grpc {
             .build()
             .map_err(|e| format!("cannot start the gRPC runtime: {e}"))?;
         let mut channels: [Option<Channel>; 3] = Default::default();
+        let mut tls_client = [None; 3];
         for i in (0..3).filter(|&i| use_grpc[i]) {
             let url = &endpoints[i];
             let shown = super::redact_url(url);
@@ -127,6 +130,7 @@ impl Grpc {
                     config = config.identity(Identity::from_pem(cert, key));
                 }
                 endpoint = endpoint.tls_config(config).map_err(|e| format!("{shown}: {e}"))?;
+                tls_client[i] = Some(tls[i].client_pem.is_some());
             }
             let _guard = runtime.enter();
             channels[i] = Some(match &proxies[i] {
@@ -134,7 +138,11 @@ impl Grpc {
                 None => endpoint.connect_lazy(),
             });
         }
-        Ok(Self { runtime, channels })
+        Ok(Self {
+            runtime,
+            channels,
+            tls_client,
+        })
     }
 
     /// One `Export` call of `body` (protobuf) for signal `i`, within `timeout`.
@@ -198,7 +206,7 @@ impl Grpc {
                     message: message.map(|m| bounded_text(&m)),
                 }
             }
-            Ok(Err(status)) => classify(&status),
+            Ok(Err(status)) => classify(&status, self.tls_client[i]),
         }
     }
 }
@@ -329,27 +337,51 @@ fn chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// What a gRPC status means for the request (§10.4).
-fn classify(status: &Status) -> Attempt {
+/// A status in words: its message, then each source's (never a debug dump).
+fn status_text(status: &Status) -> String {
+    let mut text = status.message().to_string();
+    let mut source = std::error::Error::source(status);
+    while let Some(s) = source {
+        let t = s.to_string();
+        if !text.contains(&t) {
+            text.push_str(": ");
+            text.push_str(&t);
+        }
+        source = s.source();
+    }
+    text
+}
+
+/// What a gRPC status means for the request (§10.4); `tls_client` is
+/// whether a client certificate was given for a TLS endpoint.
+fn classify(status: &Status, tls: Option<bool>) -> Attempt {
     let code = status.code();
-    let detail = chain(status);
+    let detail = status_text(status);
     let why = format!("{}: {}", code.description(), bounded_text(&detail));
     let wait = protobuf::retry_info(status.details());
     let lower = detail.to_ascii_lowercase();
     let grpc_status = Some(code as u16);
     match code {
         Code::Unavailable if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") => {
-            Attempt::Failed {
+            Attempt::Fatal {
                 status: grpc_status,
                 message: tls_words(&detail),
             }
         }
         Code::Unavailable if lower.contains("dns error") || lower.contains("failed to lookup address") => {
-            Attempt::Failed {
+            Attempt::Fatal {
                 status: grpc_status,
                 message: "the host name was not found (check --endpoint)".to_string(),
             }
         }
+        // TLS 1.3 reports a refused client certificate after the handshake:
+        // the connection just breaks.
+        Code::Unknown | Code::Unavailable if tls == Some(false) && lower.contains("broken pipe") => Attempt::Fatal {
+            status: grpc_status,
+            message: format!(
+                "{why} (the server may require a client certificate: pass --client-certificate and --client-key)"
+            ),
+        },
         Code::Unavailable
         | Code::Cancelled
         | Code::DeadlineExceeded

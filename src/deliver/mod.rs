@@ -313,8 +313,11 @@ pub struct Failure {
     pub signal: &'static str,
     /// The URL it was sent to (without password).
     pub url: String,
-    /// The HTTP status, or none for a connection error or timeout.
+    /// The HTTP status (gRPC: the status code), or none for a connection
+    /// error or timeout.
     pub status: Option<u16>,
+    /// Whether `status` is a gRPC code.
+    pub grpc: bool,
     pub records: u64,
     pub message: String,
 }
@@ -348,7 +351,11 @@ pub struct DeliverySummary {
 impl Failure {
     /// `logs: a request of 120 records to URL failed (400): message`.
     pub fn describe(&self) -> String {
-        let status = self.status.map_or_else(|| "no response".to_string(), |s| s.to_string());
+        let status = match self.status {
+            None => "no response".to_string(),
+            Some(s) if self.grpc => format!("gRPC status {s}"),
+            Some(s) => s.to_string(),
+        };
         format!(
             "{}: a request of {} records to {} failed ({status}): {}",
             self.signal, self.records, self.url, self.message
@@ -394,6 +401,7 @@ impl DeliverySummary {
                 "signal": f.signal,
                 "url": f.url,
                 "status": f.status,
+                "grpc_status": f.grpc,
                 "records": f.records,
                 "message": f.message,
             })).collect::<Vec<_>>(),
@@ -474,6 +482,12 @@ enum Attempt {
     },
     TooLarge(String),
     Failed {
+        status: Option<u16>,
+        message: String,
+    },
+    /// The endpoint cannot take any request as configured (TLS, an unknown
+    /// host, a refused client certificate): this one fails and the send stops.
+    Fatal {
         status: Option<u16>,
         message: String,
     },
@@ -793,6 +807,12 @@ fn tls_words(text: &str) -> String {
         ("NotValidYet", "the server's certificate is not valid yet"),
         ("BadSignature", "the server's certificate has a bad signature"),
         ("Revoked", "the server's certificate was revoked"),
+        (
+            "CertificateRequired",
+            "the server requires a client certificate: pass --client-certificate and --client-key",
+        ),
+        ("BadCertificate", "the server refused the client certificate"),
+        ("UnknownCA", "the server does not trust the client certificate's CA"),
     ];
     match known.iter().find(|(k, _)| text.contains(k)) {
         Some((_, words)) => format!("TLS: {words}"),
@@ -808,7 +828,7 @@ fn classify(e: &ureq::Error, url: &str) -> Attempt {
         why,
         status: None,
     };
-    let fail = |message: String| Attempt::Failed { status: None, message };
+    let fail = |message: String| Attempt::Fatal { status: None, message };
     match e {
         ureq::Error::Timeout(_) => retry("no response within --timeout".to_string()),
         ureq::Error::ConnectionFailed | ureq::Error::BodyStalled => retry(format!("cannot reach {url}: {e}")),
@@ -832,7 +852,10 @@ fn classify(e: &ureq::Error, url: &str) -> Attempt {
                 fail(bounded_text(&text))
             }
         }
-        _ => fail(bounded_text(&e.to_string())),
+        _ => Attempt::Failed {
+            status: None,
+            message: bounded_text(&e.to_string()),
+        },
     }
 }
 
@@ -859,6 +882,7 @@ impl Shared<'_> {
     fn fail(&self, signal: usize, status: Option<u16>, records: u64, message: String) {
         let message = self.scrub(message);
         let url = redact_url(&self.settings.endpoints[signal]);
+        let grpc = self.settings.protocols[signal] == Protocol::Grpc;
         self.update(signal, |st, s| {
             st.failed_requests += 1;
             st.failed_records += records;
@@ -866,6 +890,7 @@ impl Shared<'_> {
                 signal: SIGNALS[signal],
                 url,
                 status,
+                grpc,
                 records,
                 message,
             };
@@ -1034,6 +1059,11 @@ impl Shared<'_> {
                     return first && second;
                 }
                 Attempt::Failed { status, message } => {
+                    self.fail(signal, status, records, message);
+                    return false;
+                }
+                Attempt::Fatal { status, message } => {
+                    self.halt(format!("{}: {message}", redact_url(&self.settings.endpoints[signal])));
                     self.fail(signal, status, records, message);
                     return false;
                 }

@@ -135,7 +135,8 @@ pub fn receiver_binary() -> Option<PathBuf> {
 
 /// The receiver's binary: `CODER_TELEMETRY_OTLP_RECEIVER`, or
 /// tests/otlp-receiver/otlp-receiver, built with `go build` when missing
-/// (under a lock: test binaries run at once). Without Go this fails: the
+/// or older than its source (under a lock: test binaries run at once).
+/// Without Go this fails: the
 /// delivery tests never skip.
 fn build_receiver() -> PathBuf {
     if let Some(p) = std::env::var_os("CODER_TELEMETRY_OTLP_RECEIVER") {
@@ -147,7 +148,14 @@ fn build_receiver() -> PathBuf {
         .expect("the receiver's build lock");
     // SAFETY: flock on a file this process holds open.
     unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
-    if !bin.is_file() {
+    // Built when missing, or older than its source (a stale peer would
+    // lack the flags the tests pass it).
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let newest_source = ["main.go", "go.mod", "go.sum"]
+        .iter()
+        .filter_map(|f| modified(&dir.join(f)))
+        .max();
+    if modified(&bin).is_none_or(|b| newest_source.is_some_and(|s| s > b)) {
         let status = Command::new("go")
             .args(["build", "-o", "otlp-receiver", "."])
             .current_dir(&dir)
@@ -387,11 +395,15 @@ pub fn send_cmd(store: &Path, args: &[&str]) -> assert_cmd::Command {
     c.arg("send")
         .arg(store)
         .args(["--now", NOW, "--range", "all-time", "--quiet", "--summary-json"])
-        .args(args)
-        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-        .env_remove("OTEL_EXPORTER_OTLP_HEADERS")
-        .env_remove("OTEL_EXPORTER_OTLP_COMPRESSION")
-        .env_remove("OTEL_EXPORTER_OTLP_TIMEOUT");
+        .args(args);
+    // Nothing of the machine's own OTLP or proxy settings leaks in.
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy().to_string();
+        let proxy = ["http_proxy", "https_proxy", "all_proxy", "no_proxy"].contains(&k.to_ascii_lowercase().as_str());
+        if proxy || k.starts_with("OTEL_EXPORTER_OTLP_") {
+            c.env_remove(&k);
+        }
+    }
     c
 }
 
@@ -540,9 +552,12 @@ impl Scripted {
         std::thread::spawn(move || {
             for (i, conn) in listener.incoming().take(limit).enumerate() {
                 let Ok(conn) = conn else { break };
-                if let Some(s) = serve(conn, |s| script(i, s)) {
-                    log.lock().unwrap().push(s);
-                }
+                // Logged before it is answered: a client that has its
+                // answer finds its request in `seen()`.
+                serve(conn, |s| {
+                    log.lock().unwrap().push(s.clone());
+                    script(i, s)
+                });
             }
         });
         Self { port, seen }
