@@ -61,6 +61,11 @@ const SEND_HELP: &str = "\
 Examples:
   # A local OpenTelemetry Collector (OTLP/HTTP on 4318)
   coder-telemetry send ~/store --range last-7-days --endpoint http://localhost:4318
+  # The same over OTLP/gRPC (4317), plaintext
+  coder-telemetry send ~/store --protocol grpc --insecure --endpoint localhost:4317
+  # TLS with a private CA, and a client certificate (mTLS)
+  coder-telemetry send ~/store --endpoint https://otel.internal:4318 --certificate ca.pem \
+      --client-certificate client.pem --client-key client-key.pem
   # Honeycomb
   coder-telemetry send ~/store --endpoint https://api.honeycomb.io --header x-honeycomb-team=$KEY
   # Resumable: run the same command again after a failure or Ctrl-C
@@ -77,12 +82,17 @@ Exit codes:
   2    usage error, or a --journal that belongs to another send or is in use
   130  interrupted (Ctrl-C, SIGTERM); the journal keeps what was acknowledged
 
-Environment (flags win):
-  OTEL_EXPORTER_OTLP_ENDPOINT                 base URL; /v1/{logs,traces,metrics} appended
+Environment (flags win; each OTEL_EXPORTER_OTLP_X also as OTEL_EXPORTER_OTLP_{LOGS,TRACES,METRICS}_X):
+  OTEL_EXPORTER_OTLP_PROTOCOL                 http/protobuf, http/json or grpc
+  OTEL_EXPORTER_OTLP_ENDPOINT                 http/*: base URL, /v1/{logs,traces,metrics} appended
+                                              grpc: the server's URL (or host:port)
   OTEL_EXPORTER_OTLP_{LOGS,TRACES,METRICS}_ENDPOINT   a signal's URL, used as given
-  OTEL_EXPORTER_OTLP_HEADERS                  key=value,... (percent-encoded); also per signal
-  OTEL_EXPORTER_OTLP_COMPRESSION              gzip or none
+  OTEL_EXPORTER_OTLP_HEADERS                  key=value,... (percent-encoded)
+  OTEL_EXPORTER_OTLP_COMPRESSION              gzip, zstd or none
   OTEL_EXPORTER_OTLP_TIMEOUT                  per request, in milliseconds (at most 86400000)
+  OTEL_EXPORTER_OTLP_CERTIFICATE, _CLIENT_CERTIFICATE, _CLIENT_KEY   PEM files (TLS, mTLS)
+  OTEL_EXPORTER_OTLP_INSECURE                 true: a scheme-less gRPC endpoint is plaintext
+  https_proxy, http_proxy, all_proxy, no_proxy (either case)   as curl reads them
   OTEL_RESOURCE_ATTRIBUTES, OTEL_SERVICE_NAME, OTEL_ATTRIBUTE_COUNT_LIMIT   as for export";
 
 #[derive(Parser, Debug)]
