@@ -674,6 +674,10 @@ impl Dispatcher {
 /// The endpoints as they may be shown: without passwords, and as their
 /// common base URL when all three are the base's `/v1/{signal}`.
 fn shown_endpoints(endpoints: &[String; 3]) -> Vec<String> {
+    if endpoints.iter().all(|e| e.is_empty()) {
+        // A dry run needs no endpoint.
+        return vec!["(no endpoint given)".to_string()];
+    }
     if endpoints.iter().all(|e| *e == endpoints[0]) {
         return vec![redact_url(&endpoints[0])];
     }
