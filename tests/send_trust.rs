@@ -724,9 +724,24 @@ fn a_base_endpoint_ending_in_a_signal_path_is_a_usage_error_with_the_fix() {
 #[test]
 fn sigterm_prints_one_line_even_with_many_requests_queued_and_quiet() {
     let (store, _) = real_mix_store("300KB", &[]);
-    let mut slow = reply(200, "{}");
-    slow.delay = Duration::from_millis(300);
-    let srv = Scripted::start(vec![slow]);
+    // Every request is answered 503 (retry in a second) until the signal:
+    // all of them wait to be retried, the reading is done, and the send
+    // winds down on its own, reporting what it left (it once printed one
+    // "interrupted" failure per request, even with --quiet).
+    let fast = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let quick = Arc::clone(&fast);
+    let srv = Scripted::with(
+        TcpListener::bind("127.0.0.1:0").unwrap(),
+        Box::new(move |_, _| {
+            if quick.load(Ordering::SeqCst) {
+                return reply(200, "{}");
+            }
+            let mut r = reply(503, "{}");
+            r.headers.push(("Retry-After", "1".to_string()));
+            r
+        }),
+        usize::MAX,
+    );
     let child = Command::new(assert_cmd::cargo::cargo_bin("coder-telemetry"))
         .arg("send")
         .arg(store.path())
@@ -737,7 +752,9 @@ fn sigterm_prints_one_line_even_with_many_requests_queued_and_quiet() {
             "all-time",
             "--quiet",
             "--max-request-bytes",
-            "8KiB",
+            "16KiB",
+            "--concurrency",
+            "64",
         ])
         .args(["--endpoint", &srv.url()])
         .stdout(Stdio::null())
@@ -745,12 +762,13 @@ fn sigterm_prints_one_line_even_with_many_requests_queued_and_quiet() {
         .spawn()
         .unwrap();
     let started = Instant::now();
-    while srv.seen().is_empty() {
+    while srv.seen().len() < 20 {
         assert!(started.elapsed() < HANG, "nothing was sent");
         std::thread::sleep(Duration::from_millis(10));
     }
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    fast.store(true, Ordering::SeqCst);
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(130));
     let err = text(&o.stderr);
