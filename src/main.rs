@@ -219,10 +219,11 @@ fn run_export(prepared: cli::Prepared, sel: &cli::SelectArgs, settings: Option<&
         Some(settings) => {
             let progress = |s: &[SignalStats; 3]| {
                 if let Some(b) = &bar {
-                    let (req, rec, retried) = s
-                        .iter()
-                        .fold((0, 0, 0), |a, x| (a.0 + x.requests, a.1 + x.records, a.2 + x.retried));
-                    b.set_message(format!("{req} requests, {rec} records sent, {retried} retries"));
+                    let (req, rec, retried, wire) = s.iter().fold((0, 0, 0, 0), |a, x| {
+                        (a.0 + x.requests, a.1 + x.records, a.2 + x.retried, a.3 + x.wire_bytes)
+                    });
+                    let sent = indicatif::HumanBytes(wire);
+                    b.set_message(format!("{req} requests, {rec} records, {sent} sent, {retried} retries"));
                 }
             };
             let first_failure = |f: &Failure| {

@@ -259,22 +259,49 @@ fn request(signal: &str) -> Option<&'static Schema> {
     }
 }
 
+/// The parser's buffers, kept from one request to the next (a request's
+/// tape is several times its size: allocating it per request would leave
+/// holes in the heap of every sender thread).
+pub struct Transcoder {
+    scratch: Vec<u8>,
+    buffers: simd_json::Buffers,
+    tape: Option<simd_json::value::tape::Tape<'static>>,
+}
+
+impl Default for Transcoder {
+    fn default() -> Self {
+        Self {
+            scratch: Vec::new(),
+            buffers: simd_json::Buffers::new(64 << 10),
+            tape: Some(simd_json::value::tape::Tape::null().reset()),
+        }
+    }
+}
+
+impl Transcoder {
+    /// Writes the OTLP/JSON request `json` of `signal` as protobuf into `out`
+    /// (cleared first).
+    pub fn encode(&mut self, signal: &str, json: &[u8], out: &mut Vec<u8>) -> Result<(), CodecError> {
+        let schema = request(signal).ok_or(CodecError::Json(format!("no signal {signal:?}")))?;
+        self.scratch.clear();
+        self.scratch.extend_from_slice(json);
+        let mut tape = self.tape.take().unwrap_or_else(simd_json::value::tape::Tape::null).reset();
+        let parsed = simd_json::fill_tape(&mut self.scratch, &mut self.buffers, &mut tape);
+        out.clear();
+        let result = match parsed {
+            Ok(()) => fields(&tape.0, &mut 0, schema, out),
+            Err(e) => Err(CodecError::Json(e.to_string())),
+        };
+        self.tape = Some(tape.reset());
+        result
+    }
+}
+
 /// Writes the OTLP/JSON request `json` of `signal` as protobuf into `out`
-/// (cleared first). `scratch` holds a copy of the JSON for the parser.
-pub fn json_to_protobuf(
-    signal: &str,
-    json: &[u8],
-    scratch: &mut Vec<u8>,
-    out: &mut Vec<u8>,
-) -> Result<(), CodecError> {
-    let schema = request(signal).ok_or(CodecError::Json(format!("no signal {signal:?}")))?;
-    scratch.clear();
-    scratch.extend_from_slice(json);
-    let tape = simd_json::to_tape(scratch).map_err(|e| CodecError::Json(e.to_string()))?;
-    out.clear();
-    let nodes = &tape.0;
-    let mut i = 0;
-    fields(nodes, &mut i, schema, out)
+/// (cleared first), with parser buffers of its own.
+#[cfg(test)]
+pub fn json_to_protobuf(signal: &str, json: &[u8], out: &mut Vec<u8>) -> Result<(), CodecError> {
+    Transcoder::default().encode(signal, json, out)
 }
 
 fn varint(out: &mut Vec<u8>, mut v: u64) {
@@ -636,8 +663,8 @@ mod tests {
     use super::*;
 
     fn pb(signal: &str, json: &str) -> Vec<u8> {
-        let (mut scratch, mut out) = (Vec::new(), Vec::new());
-        json_to_protobuf(signal, json.as_bytes(), &mut scratch, &mut out).unwrap();
+        let mut out = Vec::new();
+        json_to_protobuf(signal, json.as_bytes(), &mut out).unwrap();
         out
     }
 
@@ -692,9 +719,22 @@ mod tests {
     }
 
     #[test]
+    fn a_kept_transcoder_gives_the_bytes_of_a_fresh_one() {
+        let (a, b) = (
+            r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"severityText":"x"}]}]}]}"#,
+            r#"{"resourceLogs":[{"scopeLogs":[{"scope":{"name":"n"}}]}]}"#,
+        );
+        let mut t = Transcoder::default();
+        let mut out = Vec::new();
+        t.encode("logs", a.as_bytes(), &mut out).unwrap();
+        t.encode("logs", b.as_bytes(), &mut out).unwrap();
+        assert_eq!(out, pb("logs", b));
+    }
+
+    #[test]
     fn an_unknown_field_is_an_error_not_a_loss() {
-        let (mut s, mut o) = (Vec::new(), Vec::new());
-        let e = json_to_protobuf("logs", br#"{"resourceLogs":[{"bogus":1}]}"#, &mut s, &mut o).unwrap_err();
+        let mut o = Vec::new();
+        let e = json_to_protobuf("logs", br#"{"resourceLogs":[{"bogus":1}]}"#, &mut o).unwrap_err();
         assert!(e.to_string().contains("bogus"), "{e}");
     }
 
