@@ -586,26 +586,40 @@ fn manifest_lists_the_first_100_problems() {
     assert_eq!(m["skipped"]["problems"][99]["line"], 100);
 }
 
-// The README's examples run as written.
+// The documentation's examples run as written.
 
-#[test]
-fn readme_examples_run_as_written_against_the_sample_store() {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    let section = readme
-        .split("### Examples")
+/// The command lines of the ```sh blocks of the section of `file` (relative
+/// to the crate) under `heading`, up to the next `## ` heading; continuation
+/// lines joined, comments and blank lines left out.
+fn doc_commands(file: &str, heading: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap();
+    let section = text
+        .split(heading)
         .nth(1)
-        .expect("an Examples section")
+        .unwrap_or_else(|| panic!("{file}: a {heading:?} section"))
         .split("\n## ")
         .next()
         .unwrap();
-    let commands: Vec<String> = section
+    section
         .split("```sh")
         .skip(1)
         .filter_map(|b| b.split("```").next())
         .flat_map(|b| b.replace("\\\n", " ").lines().map(str::to_string).collect::<Vec<_>>())
         .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .collect()
+}
+
+#[test]
+fn readme_and_doc_examples_run_as_written_against_the_sample_store() {
+    let mut commands = doc_commands("docs/usage.md", "## Examples");
+    assert!(commands.len() >= 8, "{commands:?}");
+    // The README's export recipes; its `send` recipes run in tests/send.rs.
+    let recipes: Vec<String> = doc_commands("README.md", "## Recipes")
+        .into_iter()
+        .filter(|c| !c.contains("coder-telemetry send"))
         .collect();
-    assert!(commands.len() >= 5, "{commands:?}");
+    assert!(recipes.len() >= 4, "{recipes:?}");
+    commands.extend(recipes);
     // HOME holds the sample store as the default store and as ~/store.
     let home = tempfile::tempdir().unwrap();
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");

@@ -538,16 +538,17 @@ fn several_stores_export_as_one_store_holding_all_their_files() {
     assert_same(&exported(&[a.path(), b.path()], &[]), &merged, "two stores and one");
 }
 
-// ---- the README's examples -------------------------------------------------
+// ---- the documentation's examples -----------------------------------------
 
-/// The commands of the README's `send` section that address a local
-/// Collector (`localhost:4318`), continuation lines joined.
-fn readme_local_examples() -> Vec<String> {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    let start = readme
-        .find("## Sending to a Collector or a vendor")
-        .expect("the send section");
-    let section = &readme[start..];
+/// The commands of the section of `file` (relative to the crate) under
+/// `heading`, up to the next `## ` heading, that address a local Collector
+/// (`localhost:4318`) with `send`, continuation lines joined.
+fn local_send_examples(file: &str, heading: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap();
+    let start = text
+        .find(heading)
+        .unwrap_or_else(|| panic!("{file}: a {heading:?} section"));
+    let section = &text[start..];
     let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
     let mut commands = Vec::new();
     let mut current = String::new();
@@ -574,6 +575,15 @@ fn readme_local_examples() -> Vec<String> {
         .collect()
 }
 
+/// The local `send` examples of docs/sending.md and of the README's recipes.
+fn readme_local_examples() -> Vec<String> {
+    let docs = local_send_examples("docs/sending.md", "## Examples");
+    assert!(docs.len() >= 5, "{docs:?}");
+    let readme = local_send_examples("README.md", "## Recipes");
+    assert!(readme.len() >= 3, "{readme:?}");
+    docs.into_iter().chain(readme).collect()
+}
+
 #[test]
 fn the_readmes_send_examples_run_as_written_against_a_local_receiver() {
     // The examples address localhost:4318; they run against a free port
@@ -583,19 +593,25 @@ fn the_readmes_send_examples_run_as_written_against_a_local_receiver() {
         .iter()
         .map(|c| c.replace("localhost:4318", &format!("localhost:{port}")))
         .collect();
-    assert!(examples.len() >= 3, "{examples:?}");
+    assert!(examples.len() >= 8, "{examples:?}");
     let Some(bin_path) = receiver_binary() else {
         return;
     };
-    // The examples' ~/store is the real writer's store; their receiver the
-    // Collector's, on the port they name.
+    // The examples' ~/store, and the default store the README's recipes
+    // read, are the real writer's store; their receiver the Collector's, on
+    // the port they name. They run in HOME (the journals they write).
     let home = tempfile::tempdir().unwrap();
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/real-store");
-    std::fs::create_dir(home.path().join("store")).unwrap();
-    for e in std::fs::read_dir(&source).unwrap() {
-        let e = e.unwrap();
-        if e.file_name().to_string_lossy().starts_with("telemetry-") {
-            std::fs::copy(e.path(), home.path().join("store").join(e.file_name())).unwrap();
+    let default = home
+        .path()
+        .join(".config/Code/User/globalStorage/coder.coder-remote/telemetry");
+    for dir in [&home.path().join("store"), &default] {
+        std::fs::create_dir_all(dir).unwrap();
+        for e in std::fs::read_dir(&source).unwrap() {
+            let e = e.unwrap();
+            if e.file_name().to_string_lossy().starts_with("telemetry-") {
+                std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
+            }
         }
     }
     let out = tempfile::tempdir().unwrap();
@@ -617,7 +633,9 @@ fn the_readmes_send_examples_run_as_written_against_a_local_receiver() {
     for cmd in &examples {
         let o = Command::new("sh")
             .args(["-c", cmd])
+            .current_dir(home.path())
             .env("HOME", home.path())
+            .env_remove("XDG_CONFIG_HOME")
             .env("PATH", &path)
             .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
             .env_remove("OTEL_EXPORTER_OTLP_HEADERS")
