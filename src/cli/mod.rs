@@ -64,12 +64,12 @@ Examples:
   # The same over OTLP/gRPC (4317), plaintext
   coder-telemetry send ~/store --protocol grpc --insecure --endpoint localhost:4317
   # TLS with a private CA, and a client certificate (mTLS)
-  coder-telemetry send ~/store --endpoint https://otel.internal:4318 --certificate ca.pem \
+  coder-telemetry send ~/store --endpoint https://otel.internal:4318 --certificate ca.pem \\
       --client-certificate client.pem --client-key client-key.pem
   # Honeycomb
   coder-telemetry send ~/store --endpoint https://api.honeycomb.io --header x-honeycomb-team=$KEY
   # Resumable: run the same command again after a failure or Ctrl-C
-  coder-telemetry send ~/store --range all-time \
+  coder-telemetry send ~/store --range all-time \\
       --endpoint http://localhost:4318 --journal send.journal
   # What would be sent, without connecting
   coder-telemetry send ~/store --endpoint http://localhost:4318 --dry-run
@@ -107,7 +107,7 @@ pub enum Command {
     /// Export a date range of one or more telemetry stores as a JSON array or OTLP/JSON.
     #[command(display_name = "coder-telemetry", after_help = EXPORT_HELP)]
     Export(Box<ExportArgs>),
-    /// Send a date range straight to an OTLP/HTTP endpoint (a Collector, Honeycomb, Grafana Cloud, ...).
+    /// Send a date range straight to an OTLP endpoint over HTTP or gRPC (a Collector, Honeycomb, Grafana Cloud, ...).
     #[command(display_name = "coder-telemetry", after_help = SEND_HELP)]
     Send(Box<SendArgs>),
     /// List the candidate default stores and which exist.
@@ -206,7 +206,7 @@ fn shown(v: &str) -> String {
 pub struct SendArgs {
     #[command(flatten)]
     pub sel: SelectArgs,
-    /// Base URL: /v1/logs, /v1/traces, /v1/metrics are appended [env: OTEL_EXPORTER_OTLP_ENDPOINT]
+    /// Base URL: /v1/logs, /v1/traces, /v1/metrics are appended (grpc: the server's URL) [env: OTEL_EXPORTER_OTLP_ENDPOINT]
     #[arg(long, value_name = "URL")]
     pub endpoint: Option<String>,
     /// Add a request header, as KEY=VALUE or 'Name: value' (repeatable; the value as written, never printed); wins over OTEL_EXPORTER_OTLP_HEADERS
