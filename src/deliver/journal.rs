@@ -86,7 +86,15 @@ impl Binding {
 
     /// Why `self` (the journal's) does not fit `now` (this run's), in words.
     pub fn mismatch(&self, now: &Binding) -> Option<String> {
-        let list = |v: &[String]| v.join(", ");
+        let list = |v: &[String]| {
+            let mut shown: Vec<&str> = Vec::new();
+            for x in v {
+                if !shown.contains(&x.as_str()) {
+                    shown.push(x);
+                }
+            }
+            shown.join(", ")
+        };
         let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "none".to_string());
         let window = |b: &Binding| format!("{} ({} to {})", b.range, at(b.start), at(b.end));
         if self.endpoints != now.endpoints {
