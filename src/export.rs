@@ -418,7 +418,7 @@ fn send_otlp(
                 .iter()
                 .position(|s| *s == name)
                 .ok_or(EngineError::Internal("a signal without an HTTP sink"))?;
-            Ok(Spooled::new(name, Box::new(dispatcher.sink(i)))?)
+            Ok(Spooled::unhashed(name, Box::new(dispatcher.sink(i)))?)
         };
         let result = run_signals(
             cfg,

@@ -518,8 +518,6 @@ struct Shared<'a> {
     secrets: Vec<String>,
     /// When a request was last acknowledged (or the send started).
     last_ack: Mutex<Instant>,
-    /// The protobuf codec's parser buffers (one transcoding at a time).
-    transcoder: Mutex<protobuf::Transcoder>,
 }
 
 /// The sender threads of one send, in a thread scope.
@@ -630,7 +628,6 @@ impl Dispatcher {
             hooks,
             secrets: settings.secrets(),
             last_ack: Mutex::new(Instant::now()),
-            transcoder: Mutex::new(protobuf::Transcoder::default()),
         });
         let (rx, recycle, self_cap) = (&self.rx, &self.free.0, self.cap);
         let handles: Vec<_> = (0..settings.concurrency.max(1))
@@ -972,13 +969,7 @@ impl Shared<'_> {
         let plain: &[u8] = match protocol {
             Protocol::HttpJson => body,
             Protocol::HttpProtobuf | Protocol::Grpc => {
-                // One request is transcoded at a time, in buffers kept between requests.
-                let result = self.transcoder.lock().unwrap_or_else(PoisonError::into_inner).encode(
-                    SIGNALS[signal],
-                    body,
-                    &mut encoded,
-                );
-                if let Err(e) = result {
+                if let Err(e) = protobuf::json_to_protobuf(SIGNALS[signal], body, &mut encoded) {
                     self.fail(
                         signal,
                         None,

@@ -2,9 +2,9 @@
 //! out as OTLP/JSON, written again in the protobuf wire format that
 //! `http/protobuf` (the OTel default) and gRPC carry.
 //!
-//! The JSON request is parsed into simd-json's tape (a flat array of
-//! borrowed nodes, no object tree), and the tape is walked once against
-//! static tables of the OTLP messages: each JSON field becomes its proto
+//! The JSON request is read once, front to back, by a small cursor (no
+//! tape, no object tree: strings are borrowed unless they hold escapes),
+//! against static tables of the OTLP messages: each JSON field becomes its proto
 //! field (times as fixed64, ids as raw bytes, `asInt` as sfixed64, nested
 //! messages length-delimited). A message's length is known only after its
 //! fields are written: one byte is reserved and the varint widened in
@@ -13,7 +13,7 @@
 //! oneof needs its member even when empty). A field the tables do not know
 //! is an error, never silently dropped: the JSON is this tool's own.
 
-use simd_json::{Node, StaticNode};
+use std::borrow::Cow;
 
 /// Why a body could not be written as protobuf (a bug, not bad input).
 #[derive(Debug, thiserror::Error)]
@@ -259,49 +259,18 @@ fn request(signal: &str) -> Option<&'static Schema> {
     }
 }
 
-/// The parser's buffers, kept from one request to the next (a request's
-/// tape is several times its size: allocating it per request would leave
-/// holes in the heap of every sender thread).
-pub struct Transcoder {
-    scratch: Vec<u8>,
-    buffers: simd_json::Buffers,
-    tape: Option<simd_json::value::tape::Tape<'static>>,
-}
-
-impl Default for Transcoder {
-    fn default() -> Self {
-        Self {
-            scratch: Vec::new(),
-            buffers: simd_json::Buffers::new(64 << 10),
-            tape: Some(simd_json::value::tape::Tape::null().reset()),
-        }
-    }
-}
-
-impl Transcoder {
-    /// Writes the OTLP/JSON request `json` of `signal` as protobuf into `out`
-    /// (cleared first).
-    pub fn encode(&mut self, signal: &str, json: &[u8], out: &mut Vec<u8>) -> Result<(), CodecError> {
-        let schema = request(signal).ok_or(CodecError::Json(format!("no signal {signal:?}")))?;
-        self.scratch.clear();
-        self.scratch.extend_from_slice(json);
-        let mut tape = self.tape.take().unwrap_or_else(simd_json::value::tape::Tape::null).reset();
-        let parsed = simd_json::fill_tape(&mut self.scratch, &mut self.buffers, &mut tape);
-        out.clear();
-        let result = match parsed {
-            Ok(()) => fields(&tape.0, &mut 0, schema, out),
-            Err(e) => Err(CodecError::Json(e.to_string())),
-        };
-        self.tape = Some(tape.reset());
-        result
-    }
-}
-
 /// Writes the OTLP/JSON request `json` of `signal` as protobuf into `out`
-/// (cleared first), with parser buffers of its own.
-#[cfg(test)]
+/// (cleared first).
 pub fn json_to_protobuf(signal: &str, json: &[u8], out: &mut Vec<u8>) -> Result<(), CodecError> {
-    Transcoder::default().encode(signal, json, out)
+    let schema = request(signal).ok_or(CodecError::Json(format!("no signal {signal:?}")))?;
+    out.clear();
+    let mut cur = Cursor { b: json, i: 0 };
+    fields(&mut cur, schema, out, 0)?;
+    cur.ws();
+    if cur.i != json.len() {
+        return Err(cur.err("trailing bytes after the request"));
+    }
+    Ok(())
 }
 
 fn varint(out: &mut Vec<u8>, mut v: u64) {
@@ -314,14 +283,6 @@ fn varint(out: &mut Vec<u8>, mut v: u64) {
 
 fn key(out: &mut Vec<u8>, field: u32, wire: u32) {
     varint(out, u64::from(field << 3 | wire));
-}
-
-/// The index after the value at `i`.
-fn skip(nodes: &[Node<'_>], i: usize) -> usize {
-    match nodes.get(i) {
-        Some(Node::Object { count, .. } | Node::Array { count, .. }) => i + 1 + count,
-        _ => i + 1,
-    }
 }
 
 /// Writes a length-delimited message whose fields `body` writes.
@@ -345,27 +306,174 @@ fn nested(
     Ok(())
 }
 
-/// Writes the fields of the JSON object at `nodes[*i]` as message `schema`.
-fn fields(nodes: &[Node<'_>], i: &mut usize, schema: &'static Schema, out: &mut Vec<u8>) -> Result<(), CodecError> {
-    let Some(Node::Object { len, .. }) = nodes.get(*i) else {
-        return Err(CodecError::Value {
-            message: schema.name,
-            field: String::new(),
-            why: "expected an object",
-        });
-    };
-    let len = *len;
-    *i += 1;
-    for _ in 0..len {
-        let Some(Node::String(name)) = nodes.get(*i) else {
-            return Err(CodecError::Json("an object key is not a string".into()));
+/// Nested values (arrays in arrays) deeper than this are refused.
+const MAX_DEPTH: usize = 64;
+
+/// A JSON scalar, borrowed from the request where it can be.
+enum Scalar<'a> {
+    Str(Cow<'a, str>),
+    /// A number's text.
+    Num(&'a str),
+    Bool(bool),
+    Null,
+}
+
+/// A cursor over one JSON document (the request this tool wrote: valid
+/// JSON, but every byte is checked all the same).
+struct Cursor<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn err(&self, why: &str) -> CodecError {
+        CodecError::Json(format!("{why} at byte {}", self.i))
+    }
+
+    fn ws(&mut self) {
+        while matches!(self.b.get(self.i), Some(b' ' | b'\n' | b'\r' | b'\t')) {
+            self.i += 1;
+        }
+    }
+
+    fn peek(&mut self) -> Option<u8> {
+        self.ws();
+        self.b.get(self.i).copied()
+    }
+
+    fn eat(&mut self, c: u8) -> bool {
+        let hit = self.peek() == Some(c);
+        self.i += usize::from(hit);
+        hit
+    }
+
+    fn expect(&mut self, c: u8) -> Result<(), CodecError> {
+        if self.eat(c) {
+            Ok(())
+        } else {
+            Err(self.err(&format!("expected '{}'", c as char)))
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Result<(), CodecError> {
+        if self.b[self.i..].starts_with(word) {
+            self.i += word.len();
+            Ok(())
+        } else {
+            Err(self.err("not JSON"))
+        }
+    }
+
+    /// A string; the cursor is at its opening quote.
+    fn string(&mut self) -> Result<Cow<'a, str>, CodecError> {
+        self.expect(b'"')?;
+        let start = self.i;
+        let Some(end) = memchr::memchr2(b'"', b'\\', &self.b[start..]).map(|k| start + k) else {
+            return Err(self.err("an unterminated string"));
         };
-        let name = *name;
-        *i += 1;
+        if self.b[end] == b'"' {
+            self.i = end + 1;
+            let s = std::str::from_utf8(&self.b[start..end]).map_err(|_| self.err("a string that is not UTF-8"))?;
+            return Ok(Cow::Borrowed(s));
+        }
+        // Escapes: decoded into an owned string.
+        let mut bytes = self.b[start..end].to_vec();
+        self.i = end;
+        loop {
+            match self.b.get(self.i).copied() {
+                None => return Err(self.err("an unterminated string")),
+                Some(b'"') => {
+                    self.i += 1;
+                    break;
+                }
+                Some(b'\\') => {
+                    let c = *self.b.get(self.i + 1).ok_or_else(|| self.err("a cut escape"))?;
+                    self.i += 2;
+                    let simple = match c {
+                        b'"' => Some(b'"'),
+                        b'\\' => Some(b'\\'),
+                        b'/' => Some(b'/'),
+                        b'b' => Some(8),
+                        b'f' => Some(12),
+                        b'n' => Some(b'\n'),
+                        b'r' => Some(b'\r'),
+                        b't' => Some(b'\t'),
+                        b'u' => None,
+                        _ => return Err(self.err("a bad escape")),
+                    };
+                    if let Some(x) = simple {
+                        bytes.push(x);
+                        continue;
+                    }
+                    let hi = self.hex4()?;
+                    let ch = if (0xD800..0xDC00).contains(&hi) && self.b[self.i..].starts_with(b"\\u") {
+                        let save = self.i;
+                        self.i += 2;
+                        let lo = self.hex4()?;
+                        if (0xDC00..0xE000).contains(&lo) {
+                            char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))
+                        } else {
+                            self.i = save;
+                            None
+                        }
+                    } else {
+                        char::from_u32(hi)
+                    };
+                    let mut buf = [0u8; 4];
+                    bytes.extend_from_slice(ch.unwrap_or('\u{FFFD}').encode_utf8(&mut buf).as_bytes());
+                }
+                Some(c) => {
+                    bytes.push(c);
+                    self.i += 1;
+                }
+            }
+        }
+        String::from_utf8(bytes).map(Cow::Owned).map_err(|_| self.err("a string that is not UTF-8"))
+    }
+
+    fn hex4(&mut self) -> Result<u32, CodecError> {
+        let digits = self.b.get(self.i..self.i + 4).ok_or_else(|| self.err("a cut \\u escape"))?;
+        let text = std::str::from_utf8(digits).map_err(|_| self.err("a bad \\u escape"))?;
+        let v = u32::from_str_radix(text, 16).map_err(|_| self.err("a bad \\u escape"))?;
+        self.i += 4;
+        Ok(v)
+    }
+
+    fn scalar(&mut self) -> Result<Scalar<'a>, CodecError> {
+        match self.peek() {
+            Some(b'"') => Ok(Scalar::Str(self.string()?)),
+            Some(b't') => self.literal(b"true").map(|()| Scalar::Bool(true)),
+            Some(b'f') => self.literal(b"false").map(|()| Scalar::Bool(false)),
+            Some(b'n') => self.literal(b"null").map(|()| Scalar::Null),
+            Some(b'-' | b'0'..=b'9') => {
+                let start = self.i;
+                while matches!(self.b.get(self.i), Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')) {
+                    self.i += 1;
+                }
+                // ASCII by construction.
+                Ok(Scalar::Num(std::str::from_utf8(&self.b[start..self.i]).unwrap_or("")))
+            }
+            _ => Err(self.err("expected a value")),
+        }
+    }
+}
+
+/// Writes the fields of the JSON object at the cursor as message `schema`.
+fn fields(cur: &mut Cursor<'_>, schema: &'static Schema, out: &mut Vec<u8>, depth: usize) -> Result<(), CodecError> {
+    if depth > MAX_DEPTH {
+        return Err(cur.err("values nested too deep"));
+    }
+    cur.expect(b'{')?;
+    if cur.eat(b'}') {
+        return Ok(());
+    }
+    loop {
+        let name = cur.string()?;
+        cur.expect(b':')?;
         let Some(&(_, number, kind)) = schema.fields.iter().find(|f| f.0 == name) else {
             return Err(CodecError::Unknown {
                 message: schema.name,
-                field: name.to_string(),
+                field: name.into_owned(),
             });
         };
         let bad = |why| CodecError::Value {
@@ -373,62 +481,68 @@ fn fields(nodes: &[Node<'_>], i: &mut usize, schema: &'static Schema, out: &mut 
             field: name.to_string(),
             why,
         };
-        let node = nodes.get(*i).ok_or(bad("missing value"))?;
-        if matches!(node, Node::Static(StaticNode::Null)) {
-            *i += 1;
-            continue;
-        }
-        match kind {
-            Msg(inner) => nested(out, number, |out| fields(nodes, i, inner, out))?,
-            Msgs(inner) => {
-                let Node::Array { len, .. } = *node else {
-                    return Err(bad("expected an array"));
-                };
-                *i += 1;
-                for _ in 0..len {
-                    nested(out, number, |out| fields(nodes, i, inner, out))?;
+        if cur.peek() == Some(b'n') {
+            cur.literal(b"null")?;
+        } else {
+            match kind {
+                Msg(inner) => nested(out, number, |out| fields(cur, inner, out, depth + 1))?,
+                Msgs(inner) => {
+                    cur.expect(b'[')?;
+                    if !cur.eat(b']') {
+                        loop {
+                            nested(out, number, |out| fields(cur, inner, out, depth + 1))?;
+                            if !cur.eat(b',') {
+                                cur.expect(b']')?;
+                                break;
+                            }
+                        }
+                    }
+                }
+                _ => {
+                    let v = cur.scalar()?;
+                    scalar(out, number, kind, &v).map_err(bad)?;
                 }
             }
-            _ => {
-                scalar(out, number, kind, node).map_err(bad)?;
-                *i = skip(nodes, *i);
-            }
+        }
+        if !cur.eat(b',') {
+            return cur.expect(b'}');
         }
     }
-    Ok(())
 }
 
 /// A JSON number or decimal string as u64 / i64.
-fn unsigned(node: &Node<'_>) -> Option<u64> {
-    match node {
-        Node::String(s) => s.parse().ok(),
-        Node::Static(StaticNode::U64(v)) => Some(*v),
-        Node::Static(StaticNode::I64(v)) => u64::try_from(*v).ok(),
-        Node::Static(StaticNode::F64(v)) if v.fract() == 0.0 && *v >= 0.0 && *v < u64::MAX as f64 => Some(*v as u64),
+fn unsigned(v: &Scalar<'_>) -> Option<u64> {
+    match v {
+        Scalar::Str(s) => s.parse().ok(),
+        Scalar::Num(n) => n.parse().ok().or_else(|| {
+            let f: f64 = n.parse().ok()?;
+            (f.fract() == 0.0 && f >= 0.0 && f < u64::MAX as f64).then_some(f as u64)
+        }),
         _ => None,
     }
 }
 
-fn signed(node: &Node<'_>) -> Option<i64> {
-    match node {
-        Node::String(s) => s.parse().ok(),
-        Node::Static(StaticNode::I64(v)) => Some(*v),
-        Node::Static(StaticNode::U64(v)) => i64::try_from(*v).ok(),
-        Node::Static(StaticNode::F64(v)) if v.fract() == 0.0 && v.abs() < i64::MAX as f64 => Some(*v as i64),
+fn signed(v: &Scalar<'_>) -> Option<i64> {
+    match v {
+        Scalar::Str(s) => s.parse().ok(),
+        Scalar::Num(n) => n.parse().ok().or_else(|| {
+            let f: f64 = n.parse().ok()?;
+            (f.fract() == 0.0 && f.abs() < i64::MAX as f64).then_some(f as i64)
+        }),
         _ => None,
     }
 }
 
-fn float(node: &Node<'_>) -> Option<f64> {
-    match node {
-        Node::Static(StaticNode::F64(v)) => Some(*v),
-        Node::Static(StaticNode::I64(v)) => Some(*v as f64),
-        Node::Static(StaticNode::U64(v)) => Some(*v as f64),
+fn float(v: &Scalar<'_>) -> Option<f64> {
+    match v {
+        Scalar::Num(n) => n.parse().ok(),
         // OTLP/JSON writes the special values as strings.
-        Node::String("NaN") => Some(f64::NAN),
-        Node::String("Infinity") => Some(f64::INFINITY),
-        Node::String("-Infinity") => Some(f64::NEG_INFINITY),
-        Node::String(s) => s.parse().ok(),
+        Scalar::Str(s) => match &**s {
+            "NaN" => Some(f64::NAN),
+            "Infinity" => Some(f64::INFINITY),
+            "-Infinity" => Some(f64::NEG_INFINITY),
+            s => s.parse().ok(),
+        },
         _ => None,
     }
 }
@@ -473,10 +587,10 @@ fn base64(s: &str, out: &mut Vec<u8>) -> Option<()> {
     Some(())
 }
 
-fn scalar(out: &mut Vec<u8>, number: u32, kind: Kind, node: &Node<'_>) -> Result<(), &'static str> {
+fn scalar(out: &mut Vec<u8>, number: u32, kind: Kind, node: &Scalar<'_>) -> Result<(), &'static str> {
     match kind {
         Str => {
-            let Node::String(s) = node else {
+            let Scalar::Str(s) = node else {
                 return Err("expected a string");
             };
             key(out, number, 2);
@@ -484,7 +598,7 @@ fn scalar(out: &mut Vec<u8>, number: u32, kind: Kind, node: &Node<'_>) -> Result
             out.extend_from_slice(s.as_bytes());
         }
         Hex | Base64 => {
-            let Node::String(s) = node else {
+            let Scalar::Str(s) = node else {
                 return Err("expected a string");
             };
             let mut bytes = Vec::with_capacity(s.len());
@@ -532,7 +646,7 @@ fn scalar(out: &mut Vec<u8>, number: u32, kind: Kind, node: &Node<'_>) -> Result
             varint(out, v as u64);
         }
         Bool => {
-            let Node::Static(StaticNode::Bool(b)) = node else {
+            let Scalar::Bool(b) = node else {
                 return Err("expected a boolean");
             };
             key(out, number, 0);
@@ -719,16 +833,35 @@ mod tests {
     }
 
     #[test]
-    fn a_kept_transcoder_gives_the_bytes_of_a_fresh_one() {
-        let (a, b) = (
-            r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"severityText":"x"}]}]}]}"#,
-            r#"{"resourceLogs":[{"scopeLogs":[{"scope":{"name":"n"}}]}]}"#,
+    fn escapes_and_surrogate_pairs_are_decoded_and_a_lone_surrogate_replaced() {
+        let out = pb(
+            "logs",
+            r#"{"resourceLogs":[{"scopeLogs":[{"scope":{"name":"a\"b\\c\n\u00e9\ud83d\ude00\ud800x"}}]}]}"#,
         );
-        let mut t = Transcoder::default();
-        let mut out = Vec::new();
-        t.encode("logs", a.as_bytes(), &mut out).unwrap();
-        t.encode("logs", b.as_bytes(), &mut out).unwrap();
-        assert_eq!(out, pb("logs", b));
+        let name = "a\"b\\c\né😀\u{FFFD}x".as_bytes();
+        assert!(out.ends_with(name), "{out:02x?}");
+        assert_eq!(out[out.len() - name.len() - 1] as usize, name.len());
+    }
+
+    #[test]
+    fn malformed_or_trailing_json_is_an_error_never_a_panic() {
+        let mut o = Vec::new();
+        for bad in [
+            &b"{"[..],
+            b"",
+            br#"{"resourceLogs":[}"#,
+            br#"{"resourceLogs":[]} x"#,
+            br#"{"resourceLogs":[{"scopeLogs":[{"scope":{"name":"\u12"}}]}]}"#,
+            br#"{"resourceLogs":[{"scopeLogs":[{"scope":{"name":"cut"#,
+        ] {
+            assert!(json_to_protobuf("logs", bad, &mut o).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+        let deep = format!(
+            r#"{{"resourceLogs":[{{"scopeLogs":[{{"logRecords":[{{"body":{}"x"{}}}]}}]}}]}}"#,
+            r#"{"arrayValue":{"values":[{"arrayValue":{"values":["#.repeat(40),
+            "]}}]}}".repeat(40)
+        );
+        assert!(json_to_protobuf("logs", deep.as_bytes(), &mut o).is_err());
     }
 
     #[test]

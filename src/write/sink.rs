@@ -86,7 +86,18 @@ pub struct Spooled {
 }
 
 impl Spooled {
+    /// A sink whose entries are hashed for the manifest.
     pub fn new(signal: &str, inner: Box<dyn EntrySink>) -> io::Result<Self> {
+        Self::spawn(signal, inner, true)
+    }
+
+    /// A sink whose entries nobody lists (`send`): no sha256 (it was a
+    /// tenth of a send's CPU).
+    pub fn unhashed(signal: &str, inner: Box<dyn EntrySink>) -> io::Result<Self> {
+        Self::spawn(signal, inner, false)
+    }
+
+    fn spawn(signal: &str, inner: Box<dyn EntrySink>, hashing: bool) -> io::Result<Self> {
         let (tx, rx) = bounded::<Cmd>(SPOOL_DEPTH);
         let (io_tx, io_rx) = bounded::<Io>(SPOOL_DEPTH / 2);
         let (free_tx, free) = bounded::<Vec<u8>>(SPOOL_DEPTH + SPOOL_DEPTH / 2 + 3);
@@ -120,7 +131,9 @@ impl Spooled {
                         }
                         Cmd::Data(b) => {
                             if let Some((hash, bytes)) = &mut open {
-                                hash.update(&b);
+                                if hashing {
+                                    hash.update(&b);
+                                }
                                 *bytes += b.len() as u64;
                             }
                             Io::Data(b)
