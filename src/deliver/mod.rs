@@ -1255,23 +1255,31 @@ mod tests {
 
     #[test]
     fn backoff_doubles_from_about_one_second_and_stays_under_thirty() {
-        // Literal bounds: [0.5 s, 1 s] for the first retry, [16, 32] capped at 30 for the sixth on.
-        let first = backoff(0);
-        assert!(
-            first >= Duration::from_millis(500) && first <= Duration::from_secs(1),
-            "{first:?}"
-        );
-        let third = backoff(2);
-        assert!(
-            third >= Duration::from_secs(2) && third <= Duration::from_secs(4),
-            "{third:?}"
-        );
+        // Literal bounds: [0.5 s, 1 s] for the first retry, [2, 4] for the
+        // third, [15, 30] for the sixth on (32 s capped at 30). The jitter
+        // is random, so each bound is checked over many draws: one draw per
+        // retry let a cap of 60 s (sixth on: [16, 32]) pass more often than
+        // not, since only a draw over 30 s shows it.
+        const DRAWS: usize = 2000;
+        let draws = |n: u32| (0..DRAWS).map(move |_| backoff(n));
+        for (n, low, high) in [(0, 500, 1000), (2, 2000, 4000)] {
+            for b in draws(n) {
+                assert!(
+                    b >= Duration::from_millis(low) && b <= Duration::from_millis(high),
+                    "{n}: {b:?}"
+                );
+            }
+        }
         for n in [5, 6, 20, u32::MAX] {
-            let b = backoff(n);
-            assert!(
-                b >= Duration::from_secs(15) && b <= Duration::from_secs(30),
-                "{n}: {b:?}"
-            );
+            let most = draws(n).max().unwrap();
+            for b in draws(n) {
+                assert!(
+                    b >= Duration::from_secs(15) && b <= Duration::from_secs(30),
+                    "{n}: {b:?}"
+                );
+            }
+            // The cap is reached, not a lower one: some draw is near 30 s.
+            assert!(most > Duration::from_secs(29), "{n}: at most {most:?}");
         }
     }
 
