@@ -322,10 +322,8 @@ fn tunnel(
     })
 }
 
-/// An error and its sources, in words.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
+/// `text`, then each source's words that it does not already hold.
+fn with_sources(mut text: String, mut source: Option<&(dyn std::error::Error + 'static)>) -> String {
     while let Some(s) = source {
         let t = s.to_string();
         if !text.contains(&t) {
@@ -337,19 +335,15 @@ fn chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// A status in words: its message, then each source's (never a debug dump).
+/// An error and its sources, in words.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    with_sources(e.to_string(), e.source())
+}
+
+/// A status in words: its message, then each source's (its Display would
+/// hold a debug dump of the transport error).
 fn status_text(status: &Status) -> String {
-    let mut text = status.message().to_string();
-    let mut source = std::error::Error::source(status);
-    while let Some(s) = source {
-        let t = s.to_string();
-        if !text.contains(&t) {
-            text.push_str(": ");
-            text.push_str(&t);
-        }
-        source = s.source();
-    }
-    text
+    with_sources(status.message().to_string(), std::error::Error::source(status))
 }
 
 /// What a gRPC status means for the request (§10.4); `tls_client` is
