@@ -2,8 +2,9 @@
 //! 413 (SPEC §10.4). The request is parsed, its records (log records,
 //! spans, or data points) are numbered in order, and the first half and
 //! the second half are rebuilt with the same resources, scopes and metric
-//! descriptions around them. The split is deterministic, so a journal that
-//! recorded one delivered half recognises it when the send is run again.
+//! descriptions around them. Both halves keep the records' document order,
+//! so the request's origins split at the same count
+//! ([`crate::model::Origins::split_at`]) name exactly the records of each.
 
 use serde_json::{Map, Value};
 
