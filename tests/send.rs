@@ -294,22 +294,9 @@ fn sigterm_stops_a_send_with_exit_130_and_the_journal_keeps_every_acknowledged_r
     let srv = Scripted::start(vec![slow]);
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("j");
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("coder-telemetry"))
-        .arg("send")
-        .arg(store.path())
-        .args([
-            "--now",
-            NOW,
-            "--range",
-            "all-time",
-            "--quiet",
-            "--max-request-bytes",
-            "16KiB",
-        ])
+    let mut child = send_process(store.path(), &["--max-request-bytes", "16KiB"])
         .args(["--endpoint", &srv.url(), "--journal"])
         .arg(&journal)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     // Signalled once a few requests were answered: an event, not a sleep.

@@ -333,22 +333,9 @@ fn two_sends_on_one_journal_at_once_the_second_is_refused() {
     let srv = Scripted::start(vec![slow]);
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("j");
-    let mut first = Command::new(assert_cmd::cargo::cargo_bin("coder-telemetry"))
-        .arg("send")
-        .arg(store.path())
-        .args([
-            "--now",
-            NOW,
-            "--range",
-            "all-time",
-            "--quiet",
-            "--max-request-bytes",
-            "16KiB",
-        ])
-        .args(["--concurrency", "1", "--endpoint", &srv.url(), "--journal"])
+    let mut first = send_process(store.path(), &["--max-request-bytes", "16KiB", "--concurrency", "1"])
+        .args(["--endpoint", &srv.url(), "--journal"])
         .arg(&journal)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let started = Instant::now();
@@ -742,22 +729,8 @@ fn sigterm_prints_one_line_even_with_many_requests_queued_and_quiet() {
         }),
         usize::MAX,
     );
-    let child = Command::new(assert_cmd::cargo::cargo_bin("coder-telemetry"))
-        .arg("send")
-        .arg(store.path())
-        .args([
-            "--now",
-            NOW,
-            "--range",
-            "all-time",
-            "--quiet",
-            "--max-request-bytes",
-            "16KiB",
-            "--concurrency",
-            "64",
-        ])
+    let child = send_process(store.path(), &["--max-request-bytes", "16KiB", "--concurrency", "64"])
         .args(["--endpoint", &srv.url()])
-        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();

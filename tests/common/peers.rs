@@ -389,6 +389,17 @@ pub fn exported(stores: &[&Path], args: &[&str]) -> Records {
     flatten(&requests(&e, "logs"), &requests(&e, "traces"), &requests(&e, "metrics"))
 }
 
+/// The machine's own OTLP and proxy variables, which no test may inherit.
+fn leaking_vars() -> Vec<String> {
+    std::env::vars_os()
+        .map(|(k, _)| k.to_string_lossy().to_string())
+        .filter(|k| {
+            ["http_proxy", "https_proxy", "all_proxy", "no_proxy"].contains(&k.to_ascii_lowercase().as_str())
+                || k.starts_with("OTEL_EXPORTER_OTLP_")
+        })
+        .collect()
+}
+
 /// `coder-telemetry send STORE --now NOW --range all-time --quiet --summary-json ARGS`.
 pub fn send_cmd(store: &Path, args: &[&str]) -> assert_cmd::Command {
     let mut c = bin();
@@ -396,13 +407,24 @@ pub fn send_cmd(store: &Path, args: &[&str]) -> assert_cmd::Command {
         .arg(store)
         .args(["--now", NOW, "--range", "all-time", "--quiet", "--summary-json"])
         .args(args);
-    // Nothing of the machine's own OTLP or proxy settings leaks in.
-    for (k, _) in std::env::vars_os() {
-        let k = k.to_string_lossy().to_string();
-        let proxy = ["http_proxy", "https_proxy", "all_proxy", "no_proxy"].contains(&k.to_ascii_lowercase().as_str());
-        if proxy || k.starts_with("OTEL_EXPORTER_OTLP_") {
-            c.env_remove(&k);
-        }
+    for k in leaking_vars() {
+        c.env_remove(k);
+    }
+    c
+}
+
+/// The same send as a process to start and signal:
+/// `send STORE --now NOW --range all-time --quiet ARGS`, output discarded.
+pub fn send_process(store: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(assert_cmd::cargo::cargo_bin("coder-telemetry"));
+    c.arg("send")
+        .arg(store)
+        .args(["--now", NOW, "--range", "all-time", "--quiet"])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for k in leaking_vars() {
+        c.env_remove(k);
     }
     c
 }
