@@ -137,6 +137,7 @@ fn clone_segments(segs: &[Segment]) -> Vec<Segment> {
             head: s.head.clone(),
             data: s.data.clone(),
             ends: s.ends.clone(),
+            sep: s.sep,
         })
         .collect()
 }

@@ -6,9 +6,13 @@
 # (or reuses) a store of at least 1 GB, warms the page cache, runs each format
 # (json, otlp to a folder, otlp to a zip) with --threads 1 and 2, and prints
 # MB/s of input, events/s, metric points/s and peak RSS (from /usr/bin/time),
-# and the speedup from 1 to 2 threads, next to the time of a plain
-# `cat | wc -l` of the same files as the floor. (`--threads N` confines the
-# whole export to N cores.)
+# CPU time (user + sys), and the speedup from 1 to 2 threads, next to the
+# time of a plain `cat | wc -l` of the same files. (`--threads N` confines
+# the whole export to N cores.) Then `send` (SPEC §9.5), with the last
+# thread count, once per protocol and compression, to the Collector's own
+# receiver (tests/otlp-receiver, built with Go, run with -discard on the
+# same machine): the sender's CPU beside the CPU of the export it must not
+# exceed (the zip export for gzip, the folder export for none).
 #
 # Environment:
 #   MIXES="real synthetic"   which mixes to run
@@ -18,6 +22,7 @@
 #                            figures measure the exporter, not the disk)
 #   RUNS=3                   runs per row; the median time and the highest RSS are shown
 #   THREADS="1 2"            thread counts (the speedup is against the first)
+#   SEND=1                   0 leaves out the send rows
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +31,7 @@ SIZE=${SIZE:-1GiB}
 STORES=${STORES:-/tmp}
 RUNS=${RUNS:-3}
 THREADS=${THREADS:-1 2}
+SEND=${SEND:-1}
 if [ -z "${OUT:-}" ]; then
   if [ -d /dev/shm ] && [ -w /dev/shm ]; then OUT=/dev/shm/ct-bench; else OUT=/tmp/ct-bench-out; fi
 fi
@@ -35,6 +41,15 @@ command -v /usr/bin/time >/dev/null || { echo "needs GNU time (apt-get install t
 cargo build --release --workspace --quiet
 BIN=target/release/coder-telemetry
 mkdir -p "$OUT"
+RECEIVER=tests/otlp-receiver/otlp-receiver
+if [ "$SEND" = 1 ]; then
+  if command -v go >/dev/null; then
+    (cd tests/otlp-receiver && go build -o otlp-receiver .)
+  else
+    echo "no Go: the send rows are left out" >&2
+    SEND=0
+  fi
+fi
 
 median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 json_field() { sed -E "s/.*\"$1\":([0-9]+).*/\1/"; }
@@ -62,12 +77,13 @@ bench_mix() {
   echo
   echo "$mix mix: $store, $mb MB, $files files, $events events, $points metric points; output in $OUT; $(nproc) cores"
   echo
-  printf '| %-9s | %-7s | %7s | %7s | %9s | %9s | %9s | %7s |\n' format threads "time s" "MB/s" "events/s" "points/s" "peak RSS" speedup
-  printf '|%s|%s|%s|%s|%s|%s|%s|%s|\n' ----------- --------- --------- --------- ----------- ----------- ----------- ---------
-  printf '| %-9s | %-7s | %7s | %7s | %9s | %9s | %9s | %7s |\n' "cat|wc -l" 1 "$floor_s" \
+  printf '| %-9s | %-7s | %7s | %7s | %7s | %9s | %9s | %9s | %7s |\n' format threads "time s" "CPU s" "MB/s" "events/s" "points/s" "peak RSS" speedup
+  printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' ----------- --------- --------- --------- --------- ----------- ----------- ----------- ---------
+  printf '| %-9s | %-7s | %7s | %7s | %7s | %9s | %9s | %9s | %7s |\n' "cat|wc -l" 1 "$floor_s" - \
     "$(awk -v m="$mb" -v s="$floor_s" 'BEGIN { printf "%.0f", m / s }')" - - - -
 
   local fmt threads args first
+  declare -A cpu_of=()
   for fmt in json otlp-dir otlp-zip; do
     case $fmt in
       json) args=(-o "$OUT/out.json") ;;
@@ -76,25 +92,58 @@ bench_mix() {
     esac
     first=
     for threads in $THREADS; do
-      local times=() rss=0 line r t speedup=-
+      local times=() cpus=() rss=0 line r t c speedup=-
       for _ in $(seq "$RUNS"); do
         rm -rf "${OUT:?}"/out*
-        line=$( { /usr/bin/time -f "%e %M" "$BIN" export "$store" --now "$NOW" --quiet \
+        line=$( { /usr/bin/time -f "%e %U %S %M" "$BIN" export "$store" --now "$NOW" --quiet \
                   --threads "$threads" "${args[@]}"; } 2>&1 | tail -n 1)
-        times+=("${line%% *}")
-        r=${line##* }
+        read -r t u sy r <<< "$line"
+        times+=("$t")
+        cpus+=("$(awk -v u="$u" -v s="$sy" 'BEGIN { printf "%.2f", u + s }')")
         [ "$r" -gt "$rss" ] && rss=$r
       done
       rm -rf "${OUT:?}"/out*
       t=$(printf '%s\n' "${times[@]}" | median)
+      c=$(printf '%s\n' "${cpus[@]}" | median)
+      cpu_of[$fmt]=$c
       if [ -z "$first" ]; then first=$t; else speedup=$(awk -v a="$first" -v b="$t" 'BEGIN { printf "%.2fx", a / b }'); fi
-      printf '| %-9s | %-7s | %7s | %7s | %9s | %9s | %5s MiB | %7s |\n' "$fmt" "$threads" "$t" \
+      printf '| %-9s | %-7s | %7s | %7s | %7s | %9s | %9s | %5s MiB | %7s |\n' "$fmt" "$threads" "$t" "$c" \
         "$(awk -v m="$mb" -v s="$t" 'BEGIN { printf "%.0f", m / s }')" \
         "$(awk -v e="$events" -v s="$t" 'BEGIN { printf "%.2fM", e / s / 1e6 }')" \
         "$(awk -v e="$points" -v s="$t" 'BEGIN { printf "%.2fM", e / s / 1e6 }')" \
         "$((rss / 1024))" "$speedup"
     done
   done
+  [ "$SEND" = 1 ] && bench_send "$store" "$threads" "${cpu_of[otlp-dir]}" "${cpu_of[otlp-zip]}"
+  return 0
+}
+
+# send rows (§9.5): the sender's CPU against the export's, to a local
+# receiver that decodes every request and keeps nothing.
+bench_send() {
+  local store=$1 threads=$2 dir_cpu=$3 zip_cpu=$4 rpid port=14318 gport=14317
+  "$RECEIVER" -port "$port" -grpc-port "$gport" -grpc-max-recv-msg-size-mib 16 -discard > "$OUT/receiver.log" 2>&1 &
+  rpid=$!
+  for _ in $(seq 100); do grep -q ready "$OUT/receiver.log" 2>/dev/null && break; sleep 0.1; done
+  echo
+  printf '| %-13s | %-11s | %-7s | %7s | %7s | %-16s | %9s |\n' send compression threads "time s" "CPU s" "export CPU s" "peak RSS"
+  printf '|%s|%s|%s|%s|%s|%s|%s|\n' --------------- ------------- --------- --------- --------- ------------------ -----------
+  local protocol compression url against line t u sy r
+  for protocol in http/protobuf http/json grpc; do
+    for compression in gzip none; do
+      url=http://127.0.0.1:$port
+      [ "$protocol" = grpc ] && url=http://127.0.0.1:$gport
+      against="$zip_cpu (zip)"
+      [ "$compression" = none ] && against="$dir_cpu (folder)"
+      line=$( { /usr/bin/time -f "%e %U %S %M" "$BIN" send "$store" --now "$NOW" --range all-time --quiet \
+                --threads "$threads" --protocol "$protocol" --compression "$compression" --endpoint "$url"; } 2>&1 | tail -n 1)
+      read -r t u sy r <<< "$line"
+      printf '| %-13s | %-11s | %-7s | %7s | %7s | %-16s | %5s MiB |\n' "$protocol" "$compression" "$threads" "$t" \
+        "$(awk -v u="$u" -v s="$sy" 'BEGIN { printf "%.2f", u + s }')" "$against" "$((r / 1024))"
+    done
+  done
+  kill "$rpid" 2>/dev/null || true
+  wait "$rpid" 2>/dev/null || true
 }
 
 for mix in $MIXES; do

@@ -3,8 +3,9 @@
 //! merge, or the OTLP envelopes through their writers), write the manifest,
 //! and commit the output atomically, or drop it and say why when nothing
 //! matched (§8.3). `send` (§10) is the same run with the OTLP envelope
-//! writers' sinks replaced by `deliver`'s HTTP sinks (no file, no
-//! manifest), and the writers numbering records for the journal.
+//! writers' sinks replaced by `deliver`'s request sinks (no file, no
+//! manifest), each signal encoded in its protocol's body encoding, and the
+//! writers numbering records for the journal.
 
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
@@ -14,8 +15,9 @@ use std::time::Instant;
 
 use crate::config::{Config, Format, Layout, Output};
 use crate::deliver::journal::{Binding, Journal};
-use crate::deliver::{DeliverySummary, Dispatcher, SendError, SendHooks, Settings, SIGNALS};
+use crate::deliver::{DeliverySummary, Dispatcher, Protocol, SendError, SendHooks, Settings, SIGNALS};
 use crate::encode::metrics::Temporality;
+use crate::encode::Encoding;
 use crate::engine::sinks::OtlpSink;
 use crate::engine::worker::{Discard, ParseOptions};
 use crate::engine::{merge, ordered, Books, Budget, EngineError, Run};
@@ -418,7 +420,7 @@ fn send_otlp(
                 .iter()
                 .position(|s| *s == name)
                 .ok_or(EngineError::Internal("a signal without an HTTP sink"))?;
-            Ok(Spooled::unhashed(name, Box::new(dispatcher.sink(i)))?)
+            Ok(Spooled::inline(Box::new(dispatcher.sink(i))))
         };
         let result = run_signals(
             cfg,
@@ -427,7 +429,7 @@ fn send_otlp(
             Layout::Split,
             cfg.max_request_bytes,
             sink,
-            Some(delivered),
+            Some((delivered, settings.protocols.map(Protocol::encoding))),
         );
         // The writers dropped their sinks; with the dispatcher gone too, the
         // senders' queue closes and they finish.
@@ -455,7 +457,8 @@ fn send_otlp(
 
 /// Runs the OTLP encoders into one envelope writer per signal, each
 /// writing into the sink `sink` makes for it; returns the books and what
-/// each writer wrote.
+/// each writer wrote. A send passes what its journal holds and each
+/// signal's body encoding; files are OTLP/JSON.
 fn run_signals(
     cfg: &Config,
     run: &Run<'_>,
@@ -463,15 +466,20 @@ fn run_signals(
     layout: Layout,
     cap: usize,
     sink: impl Fn(&str) -> Result<Spooled, ExportError>,
-    delivered: Option<[Arc<Delivered>; 3]>,
+    send: Option<([Arc<Delivered>; 3], [Encoding; 3])>,
 ) -> Result<(Books, [WriterSummary; 3]), ExportError> {
     // Every buffer in flight can come back: the window's, the writers' queues.
     let pools = Arc::new(Pools::new(4 * run.budget.window + 16, run.budget.kept_buffer_bytes()));
-    let envelope = |names, s| EnvelopeWriter::new(names, layout, cap, s);
-    let mut logs = RecordWriter::new(envelope(LOGS, sink(LOGS.file)?), pools.clone());
-    let mut traces = RecordWriter::new(envelope(TRACES, sink(TRACES.file)?), pools.clone());
-    let mut metrics = MetricWriter::new(envelope(METRICS, sink(METRICS.file)?), cfg.temporality, pools.clone());
-    if let Some([l, t, m]) = delivered {
+    let encodings = send.as_ref().map_or([Encoding::Json; 3], |s| s.1);
+    let envelope = |names, i: usize, s| EnvelopeWriter::new(names, layout, cap, s).encoded(encodings[i]);
+    let mut logs = RecordWriter::new(envelope(LOGS, 0, sink(LOGS.file)?), pools.clone());
+    let mut traces = RecordWriter::new(envelope(TRACES, 1, sink(TRACES.file)?), pools.clone());
+    let mut metrics = MetricWriter::new(
+        envelope(METRICS, 2, sink(METRICS.file)?),
+        cfg.temporality,
+        pools.clone(),
+    );
+    if let Some(([l, t, m], _)) = send {
         // A send numbers every record and leaves out what its journal holds.
         logs = logs.tracked(Tracker::new(l));
         traces = traces.tracked(Tracker::new(t));
@@ -486,6 +494,7 @@ fn run_signals(
         let part = run.budget.part_bytes();
         let make = |handoff| {
             OtlpSink::new(&cfg.resource_attrs, cfg.attr_limit, &pools, run.budget.chunk as usize)
+                .encoded(encodings)
                 .in_parts(handoff, part)
         };
         let books = ordered::run(run, make, problems, |file, mut b: OtlpBatch| {

@@ -323,6 +323,39 @@ fn a_resume_after_413_halving_sends_no_record_twice() {
     assert_same(&union(acked, rest), &want, "every record exactly once");
 }
 
+/// The same halving for protobuf bodies (the default protocol): each half
+/// is rebuilt from the protobuf request itself, down to the records a
+/// receiver takes, and every record arrives exactly once.
+#[test]
+fn an_http_protobuf_413_is_halved_by_records_until_every_record_is_delivered() {
+    let (store, _) = real_mix_store("200KB", &[]);
+    let want = exported(&[store.path()], &[]);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let limit = 6 << 10;
+    let rx = Scripted::with(
+        listener,
+        Box::new(move |_, s| {
+            if s.body.len() > limit {
+                reply(413, r#"{"message":"too large"}"#)
+            } else {
+                reply(200, "{}")
+            }
+        }),
+        10_000,
+    );
+    let endpoint = format!("http://127.0.0.1:{port}");
+    send_cmd(store.path(), &["--endpoint", &endpoint, "--compression", "none"])
+        .args(["--max-request-bytes", "64KiB", "--concurrency", "2"])
+        .timeout(HANG)
+        .assert()
+        .success();
+    let seen = rx.seen();
+    assert!(seen.iter().any(|s| s.body.len() > limit), "some requests were halved");
+    let acked = records_seen(&seen, |s| s.body.len() <= limit);
+    assert_same(&acked, &want, "every record exactly once, from protobuf halves");
+}
+
 // ---- 6 and 7. one journal, one send ------------------------------------------
 
 #[test]

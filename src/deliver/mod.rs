@@ -1,8 +1,9 @@
-//! Delivery (`send`, SPEC §10): the envelope writers' requests POSTed to
-//! an OTLP/HTTP endpoint instead of written to files.
+//! Delivery (`send`, SPEC §10): the envelope writers' requests sent to an
+//! OTLP endpoint (OTLP/HTTP or gRPC) instead of written to files.
 //!
 //! Each signal's envelope writer lays its records out as the `split`
-//! layout does (requests of at most `--max-request-bytes`), numbering each
+//! layout does (requests of at most `--max-request-bytes`), in the body
+//! encoding of the signal's protocol ([`Protocol::encoding`]), numbering each
 //! record and leaving out those the journal holds; its sink here,
 //! [`HttpSink`], hands every finished request, with the records it holds,
 //! to a bounded queue that `--concurrency` sender threads ([`Dispatcher`])
@@ -37,7 +38,7 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 use serde_json::{json, Value};
 
 use crate::config::percent_decode;
-use crate::encode::protobuf;
+use crate::encode::{protobuf, Encoding};
 use crate::model::Origins;
 use crate::write::sink::{EntryEnd, EntrySink};
 use journal::{Journal, JournalError};
@@ -91,6 +92,14 @@ impl Protocol {
         match self {
             Protocol::HttpProtobuf | Protocol::Grpc => "application/x-protobuf",
             Protocol::HttpJson => "application/json",
+        }
+    }
+
+    /// The body encoding its requests are written in.
+    pub fn encoding(self) -> Encoding {
+        match self {
+            Protocol::HttpJson => Encoding::Json,
+            Protocol::HttpProtobuf | Protocol::Grpc => Encoding::Protobuf,
         }
     }
 }
@@ -963,24 +972,10 @@ impl Shared<'_> {
             self.unsent(signal, records);
             return false;
         }
-        // The body as the protocol encodes it, then compressed.
-        let (mut encoded, mut compressed) = (Vec::new(), Vec::new());
+        // The body is in the protocol's encoding already (the workers wrote it so).
+        let mut compressed = Vec::new();
         let protocol = self.settings.protocols[signal];
-        let plain: &[u8] = match protocol {
-            Protocol::HttpJson => body,
-            Protocol::HttpProtobuf | Protocol::Grpc => {
-                if let Err(e) = protobuf::json_to_protobuf(SIGNALS[signal], body, &mut encoded) {
-                    self.fail(
-                        signal,
-                        None,
-                        records,
-                        format!("encoding the request as protobuf failed: {e}"),
-                    );
-                    return false;
-                }
-                &encoded
-            }
-        };
+        let plain: &[u8] = body;
         // gRPC compresses its messages itself (grpc-encoding).
         let compression = match protocol {
             Protocol::Grpc => Compression::None,
@@ -1045,7 +1040,8 @@ impl Shared<'_> {
                     return true;
                 }
                 Attempt::TooLarge(message) => {
-                    let halves = split::halve(SIGNALS[signal], body).filter(|[a, b]| a.1 + b.1 == records);
+                    let halves =
+                        split::halve(SIGNALS[signal], protocol.encoding(), body).filter(|[a, b]| a.1 + b.1 == records);
                     let Some([(a, na), (b, _)]) = halves else {
                         self.fail(
                             signal,
@@ -1055,7 +1051,7 @@ impl Shared<'_> {
                         );
                         return false;
                     };
-                    drop((encoded, compressed));
+                    drop(compressed);
                     let (oa, ob) = origins.split_at(na);
                     let first = self.deliver(signal, &a, oa, Some(deadline));
                     let second = self.deliver(signal, &b, ob, Some(deadline));

@@ -1,12 +1,15 @@
-//! Halving an OTLP/JSON request by records, for a receiver that answered
-//! 413 (SPEC §10.4). The request is parsed, its records (log records,
-//! spans, or data points) are numbered in order, and the first half and
-//! the second half are rebuilt with the same resources, scopes and metric
-//! descriptions around them. Both halves keep the records' document order,
-//! so the request's origins split at the same count
-//! ([`crate::model::Origins::split_at`]) name exactly the records of each.
+//! Halving an OTLP request by records, for a receiver that answered 413
+//! (SPEC §10.4), in either body encoding. The request is parsed, its
+//! records (log records, spans, or data points) are numbered in order, and
+//! the first half and the second half are rebuilt with the same resources,
+//! scopes and metric descriptions around them. Both halves keep the
+//! records' document order, so the request's origins split at the same
+//! count ([`crate::model::Origins::split_at`]) name exactly the records of
+//! each.
 
 use serde_json::{Map, Value};
+
+use crate::encode::{protobuf, Encoding};
 
 /// The field names of a signal's levels.
 struct Levels {
@@ -107,9 +110,77 @@ fn keep(signal: &str, l: &Levels, mut v: Value, from: u64, to: u64) -> Value {
     v
 }
 
-/// The two halves of a request and their record counts, or `None` when it
-/// holds one record or fewer (or is not a request of `signal`).
-pub fn halve(signal: &str, body: &[u8]) -> Option<[(Vec<u8>, u64); 2]> {
+/// The two halves of a request in `encoding` and their record counts, or
+/// `None` when it holds one record or fewer (or is not a request of `signal`).
+pub fn halve(signal: &str, encoding: Encoding, body: &[u8]) -> Option<[(Vec<u8>, u64); 2]> {
+    match encoding {
+        Encoding::Json => halve_json(signal, body),
+        Encoding::Protobuf => halve_protobuf(signal, body),
+    }
+}
+
+/// Whether field `number` of a message at `depth` holds the next level:
+/// request -> resource blocks (1) -> scopes (2) -> records (2); a metric's
+/// gauge, sum, histogram, exponential histogram or summary (5, 7, 9, 10,
+/// 11) -> its data points (1).
+fn is_child(depth: usize, number: u32) -> bool {
+    match depth {
+        0 => number == 1,
+        1 | 2 => number == 2,
+        3 => matches!(number, 5 | 7 | 9 | 10 | 11),
+        _ => number == 1,
+    }
+}
+
+/// Rebuilds the protobuf message `b` at `depth` with only the records
+/// (the messages at `leaf` depth) numbered `[from, to)`, counting them in
+/// `at`; a level left with no record is dropped. Returns whether any was kept.
+fn rebuild(b: &[u8], depth: usize, leaf: usize, at: &mut u64, range: (u64, u64), out: &mut Vec<u8>) -> Option<bool> {
+    let mut kept = false;
+    for f in protobuf::raw_fields(b)? {
+        match f.payload {
+            Some(p) if is_child(depth, f.number) => {
+                if depth + 1 == leaf {
+                    let keep = (range.0..range.1).contains(at);
+                    *at += 1;
+                    if keep {
+                        out.extend_from_slice(f.whole);
+                        kept = true;
+                    }
+                } else {
+                    let mut inner = Vec::new();
+                    if rebuild(p, depth + 1, leaf, at, range, &mut inner)? {
+                        protobuf::write_message_bytes(out, f.number, &inner);
+                        kept = true;
+                    }
+                }
+            }
+            _ => out.extend_from_slice(f.whole),
+        }
+    }
+    Some(kept)
+}
+
+fn halve_protobuf(signal: &str, body: &[u8]) -> Option<[(Vec<u8>, u64); 2]> {
+    let leaf = match signal {
+        "logs" | "traces" => 3,
+        "metrics" => 5,
+        _ => return None,
+    };
+    let mut total = 0;
+    rebuild(body, 0, leaf, &mut total, (0, 0), &mut Vec::new())?;
+    if total < 2 {
+        return None;
+    }
+    let mid = total / 2;
+    let half = |range| {
+        let mut out = Vec::with_capacity(body.len() / 2 + 64);
+        rebuild(body, 0, leaf, &mut 0, range, &mut out).map(|_| out)
+    };
+    Some([(half((0, mid))?, mid), (half((mid, total))?, total - mid)])
+}
+
+fn halve_json(signal: &str, body: &[u8]) -> Option<[(Vec<u8>, u64); 2]> {
     let l = levels(signal)?;
     let total = count(signal, body)?;
     if total < 2 {
@@ -134,7 +205,7 @@ mod tests {
         let body = br#"{"resourceLogs":[
             {"resource":{"attributes":[{"key":"a","value":{"stringValue":"1"}}]},"scopeLogs":[{"scope":{"name":"s"},"logRecords":[{"body":{"stringValue":"r1"}},{"body":{"stringValue":"r2"}}]}]},
             {"resource":{"attributes":[{"key":"a","value":{"stringValue":"2"}}]},"scopeLogs":[{"scope":{"name":"s"},"logRecords":[{"body":{"stringValue":"r3"}}]}]}]}"#;
-        let [(a, na), (b, nb)] = halve("logs", body).unwrap();
+        let [(a, na), (b, nb)] = halve("logs", Encoding::Json, body).unwrap();
         assert_eq!((na, nb), (1, 2));
         assert_eq!(count("logs", &a), Some(1));
         assert_eq!(count("logs", &b), Some(2));
@@ -156,7 +227,7 @@ mod tests {
     fn one_metric_with_many_points_is_halved_by_points() {
         let body = br#"{"resourceMetrics":[{"resource":{},"scopeMetrics":[{"scope":{},"metrics":[
             {"name":"m","unit":"ms","sum":{"aggregationTemporality":1,"isMonotonic":true,"dataPoints":[{"asDouble":1},{"asDouble":2},{"asDouble":3},{"asDouble":4}]}}]}]}]}"#;
-        let [(a, na), (b, nb)] = halve("metrics", body).unwrap();
+        let [(a, na), (b, nb)] = halve("metrics", Encoding::Json, body).unwrap();
         assert_eq!((na, nb), (2, 2));
         let a: Value = serde_json::from_slice(&a).unwrap();
         let b: Value = serde_json::from_slice(&b).unwrap();
@@ -170,7 +241,49 @@ mod tests {
     #[test]
     fn one_record_cannot_be_halved() {
         let body = br#"{"resourceSpans":[{"resource":{},"scopeSpans":[{"scope":{},"spans":[{"name":"x"}]}]}]}"#;
-        assert!(halve("traces", body).is_none());
-        assert!(halve("traces", b"not json").is_none());
+        assert!(halve("traces", Encoding::Json, body).is_none());
+        assert!(halve("traces", Encoding::Json, b"not json").is_none());
+    }
+
+    #[test]
+    fn a_protobuf_request_is_halved_by_points_keeping_resources_scopes_and_metrics() {
+        use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest as M;
+        use prost::Message;
+        let body = br#"{"resourceMetrics":[
+            {"resource":{"attributes":[{"key":"a","value":{"stringValue":"1"}}]},"scopeMetrics":[{"scope":{"name":"s"},"metrics":[
+              {"name":"m","unit":"ms","sum":{"aggregationTemporality":1,"isMonotonic":true,"dataPoints":[{"asDouble":1},{"asDouble":2},{"asDouble":3}]}}]}]},
+            {"resource":{"attributes":[{"key":"a","value":{"stringValue":"2"}}]},"scopeMetrics":[{"scope":{"name":"s"},"metrics":[
+              {"name":"g","gauge":{"dataPoints":[{"asInt":"4"},{"asInt":"5"}]}}]}]}]}"#;
+        let req: M = serde_json::from_slice(body).unwrap();
+        let [(a, na), (b, nb)] = halve("metrics", Encoding::Protobuf, &req.encode_to_vec()).unwrap();
+        assert_eq!((na, nb), (2, 3));
+        let (a, b) = (M::decode(&a[..]).unwrap(), M::decode(&b[..]).unwrap());
+        let json = |m: &M| serde_json::to_value(m).unwrap();
+        let (a, b) = (json(&a), json(&b));
+        let m = |v: &Value, r: usize| v["resourceMetrics"][r]["scopeMetrics"][0]["metrics"][0].clone();
+        assert_eq!(a["resourceMetrics"].as_array().unwrap().len(), 1);
+        assert_eq!(m(&a, 0)["sum"]["dataPoints"].as_array().unwrap().len(), 2);
+        assert_eq!(m(&a, 0)["sum"]["isMonotonic"], true);
+        assert_eq!(b["resourceMetrics"].as_array().unwrap().len(), 2);
+        assert_eq!(m(&b, 0)["name"], "m");
+        assert_eq!(m(&b, 0)["unit"], "ms");
+        assert_eq!(m(&b, 0)["sum"]["dataPoints"][0]["asDouble"], 3.0);
+        assert_eq!(m(&b, 1)["gauge"]["dataPoints"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            b["resourceMetrics"][1]["resource"]["attributes"][0]["value"]["stringValue"],
+            "2"
+        );
+    }
+
+    #[test]
+    fn a_protobuf_request_of_one_record_or_not_protobuf_cannot_be_halved() {
+        use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest as L;
+        use prost::Message;
+        let one: L = serde_json::from_str(
+            r#"{"resourceLogs":[{"resource":{},"scopeLogs":[{"scope":{},"logRecords":[{"body":{"stringValue":"x"}}]}]}]}"#,
+        )
+        .unwrap();
+        assert!(halve("logs", Encoding::Protobuf, &one.encode_to_vec()).is_none());
+        assert!(halve("logs", Encoding::Protobuf, &[0x0a, 0x7f, 1]).is_none());
     }
 }

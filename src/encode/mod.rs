@@ -4,8 +4,8 @@
 //! `spans` and `metrics` write the OTLP/JSON pieces (§6.3-6.6). They all write
 //! into a caller's `Vec<u8>` with the helpers in `write`, so a worker reuses its
 //! buffers from one event to the next and no intermediate value tree exists.
-//! `protobuf` is the other body codec of a request: the OTLP/JSON request
-//! written again in the protobuf wire format (`send`, §10.3).
+//! `protobuf` is the other body codec of an OTLP request: the same records
+//! in the protobuf wire format (`send`, §10.3), written as directly.
 
 pub mod json;
 pub mod logs;
@@ -34,6 +34,15 @@ impl Event<'_> {
     pub fn time_unix_nano(&self) -> u64 {
         self.row.time_nanos as u64
     }
+}
+
+/// The body encoding of an OTLP request: OTLP/JSON (files, `http/json`)
+/// or OTLP/protobuf (`http/protobuf`, gRPC).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Encoding {
+    #[default]
+    Json,
+    Protobuf,
 }
 
 /// Attributes per record or data point, as the OpenTelemetry SDKs limit
@@ -118,7 +127,7 @@ impl Attrs {
 
     /// Whether one more event attribute fits; counts it as dropped if not.
     #[inline]
-    fn admit(&mut self) -> bool {
+    pub fn admit(&mut self) -> bool {
         if self.left == 0 {
             self.dropped += 1;
             return false;

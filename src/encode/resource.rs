@@ -12,7 +12,7 @@ pub const SERVICE_NAME: &str = "coder-vscode-extension";
 pub const SCOPE_NAME: &str = "coder.vscode-coder.telemetry.export";
 
 /// Built-in resource attributes, in output order, from the context.
-fn built_in<'a>(c: &Context<'a>) -> [(&'static str, Option<&'a str>); 9] {
+pub(crate) fn built_in<'a>(c: &Context<'a>) -> [(&'static str, Option<&'a str>); 9] {
     [
         ("service.version", c.extension_version),
         ("service.instance.id", c.session_id),

@@ -130,23 +130,38 @@ const EXACT_INTEGERS: f64 = 9_007_199_254_740_992.0;
 /// as `null`; callers that must not emit `null` drop them first.
 #[inline]
 pub fn write_f64(out: &mut Vec<u8>, v: f64) {
+    with_f64_text(v, |t| out.extend_from_slice(t));
+}
+
+/// Calls `f` with a double's text exactly as JavaScript's `String(x)`
+/// writes it (the extension's own writer): whole numbers below 2^53 through
+/// `itoa`, all others through `ryu-js`, an implementation of ECMAScript's
+/// `Number::toString`. Non-finite values have no JSON form: `null`.
+#[inline]
+pub fn with_f64_text<R>(v: f64, f: impl FnOnce(&[u8]) -> R) -> R {
     if v.fract() == 0.0 && v.abs() < EXACT_INTEGERS {
         // -0.0 is whole; JavaScript writes it as 0.
-        write_i64(out, v as i64);
+        f(itoa::Buffer::new().format(v as i64).as_bytes())
     } else if v.is_finite() {
-        out.extend_from_slice(ryu_js::Buffer::new().format_finite(v).as_bytes());
+        f(ryu_js::Buffer::new().format_finite(v).as_bytes())
     } else {
-        out.extend_from_slice(b"null");
+        f(b"null")
+    }
+}
+
+/// Calls `f` with a number's shortest text (as [`write_num`] writes it).
+#[inline]
+pub fn with_num_text<R>(n: Num, f: impl FnOnce(&[u8]) -> R) -> R {
+    match n {
+        Num::Int(v) => f(itoa::Buffer::new().format(v).as_bytes()),
+        Num::UInt(v) => f(itoa::Buffer::new().format(v).as_bytes()),
+        Num::Float(v) => with_f64_text(v, f),
     }
 }
 
 #[inline]
 pub fn write_num(out: &mut Vec<u8>, n: Num) {
-    match n {
-        Num::Int(v) => write_i64(out, v),
-        Num::UInt(v) => write_u64(out, v),
-        Num::Float(v) => write_f64(out, v),
-    }
+    with_num_text(n, |t| out.extend_from_slice(t));
 }
 
 /// Writes a number as a JSON string holding its shortest text (property values

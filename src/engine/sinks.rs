@@ -7,6 +7,8 @@
 //! written once however many points it has, each point's body (times and
 //! value) is written as it will appear, and points are tied to their series
 //! through a hash table, so that the ordered writers only splice bytes.
+//! Each signal is encoded in its request's body encoding (OTLP/JSON, or
+//! OTLP/protobuf for a send that speaks it) straight from the event.
 
 use std::hash::BuildHasher;
 use std::sync::Arc;
@@ -18,7 +20,7 @@ use super::{Handoff, UnitSink};
 use crate::encode::json::{write_context, write_element_head};
 use crate::encode::metrics::{count_points, for_each_point, write_point_attrs, write_point_body};
 use crate::encode::resource::{write_resource, write_scope};
-use crate::encode::{logs, spans, Event};
+use crate::encode::{logs, protobuf, spans, Encoding, Event};
 use crate::model::{BlockHead, BlockKey, MetricKind, MetricSegment, OtlpBatch, PointRec, Pools, Segment, SeriesDef};
 use crate::route::Signal;
 use crate::store::StoreFile;
@@ -32,6 +34,8 @@ use crate::store::StoreFile;
 /// so the output is the same as if it had come whole.
 pub struct OtlpSink<'a> {
     pub batch: OtlpBatch,
+    /// Each signal's body encoding (logs, traces, metrics).
+    encodings: [Encoding; 3],
     resource_attrs: &'a [(String, String)],
     /// Attributes per record or point (`OTEL_ATTRIBUTE_COUNT_LIMIT`).
     attr_limit: usize,
@@ -55,6 +59,7 @@ impl<'a> OtlpSink<'a> {
     pub fn new(resource_attrs: &'a [(String, String)], attr_limit: usize, pools: &'a Pools, input: usize) -> Self {
         Self {
             batch: OtlpBatch::default(),
+            encodings: [Encoding::Json; 3],
             resource_attrs,
             attr_limit,
             pools,
@@ -78,11 +83,24 @@ impl<'a> OtlpSink<'a> {
         }
     }
 
-    fn key_and_head(&self, file: &StoreFile, ev: &Event<'_>) -> (BlockKey, BlockHead) {
+    /// Encodes logs, traces and metrics as `encodings` say (OTLP/JSON by default).
+    pub fn encoded(self, encodings: [Encoding; 3]) -> Self {
+        Self { encodings, ..self }
+    }
+
+    fn key_and_head(&self, file: &StoreFile, ev: &Event<'_>, encoding: Encoding) -> (BlockKey, BlockHead) {
         let mut resource = Vec::with_capacity(512);
-        write_resource(&mut resource, &ev.ctx, self.resource_attrs);
         let mut scope = Vec::with_capacity(96);
-        write_scope(&mut scope, &ev.ctx);
+        match encoding {
+            Encoding::Json => {
+                write_resource(&mut resource, &ev.ctx, self.resource_attrs);
+                write_scope(&mut scope, &ev.ctx);
+            }
+            Encoding::Protobuf => {
+                protobuf::resource(&mut resource, &ev.ctx, self.resource_attrs);
+                protobuf::scope(&mut scope, &ev.ctx);
+            }
+        }
         let key = BlockKey {
             session: file.session().into(),
             day: file.day,
@@ -110,15 +128,19 @@ impl<'a> OtlpSink<'a> {
     }
 
     fn metric_event(&mut self, file: &StoreFile, ev: &Event<'_>) -> (u64, u64) {
+        let encoding = self.encodings[2];
         if !same_block(self.batch.metrics.last().map(|s| &s.key), ev) {
-            let (key, head) = self.key_and_head(file, ev);
+            let (key, head) = self.key_and_head(file, ev, encoding);
             self.batch.metrics.push(self.metric_segment(key, head));
             self.index.clear();
         }
         let Some(seg) = self.batch.metrics.last_mut() else {
             return (0, 0);
         };
-        write_point_attrs(&mut seg.attrs, ev, self.attr_limit);
+        match encoding {
+            Encoding::Json => write_point_attrs(&mut seg.attrs, ev, self.attr_limit),
+            Encoding::Protobuf => protobuf::point_attrs(&mut seg.attrs, ev, self.attr_limit),
+        }
         seg.attr_ends.push(seg.attrs.len());
         let mut event = (seg.attr_ends.len() - 1) as u32;
         let name = ev.row.event_name;
@@ -131,7 +153,10 @@ impl<'a> OtlpSink<'a> {
                 return;
             };
             let series = find_series(seg, &mut self.index, name, p.stem, p.unit, p.kind);
-            write_point_body(&mut seg.bodies, p.start, p.time, p.value);
+            match encoding {
+                Encoding::Json => write_point_body(&mut seg.bodies, p.start, p.time, p.value),
+                Encoding::Protobuf => protobuf::point_body(&mut seg.bodies, p.start, p.time, p.value),
+            }
             seg.points.push(PointRec {
                 series,
                 event,
@@ -185,15 +210,17 @@ impl EventSink for OtlpSink<'_> {
         let counted = match signal {
             Signal::Log | Signal::Span => {
                 let is_log = signal == Signal::Log;
+                let encoding = self.encodings[usize::from(!is_log)];
                 let segs = if is_log { &self.batch.logs } else { &self.batch.traces };
                 if !same_block(segs.last().map(|s| &s.key), ev) {
-                    let (key, head) = self.key_and_head(file, ev);
+                    let (key, head) = self.key_and_head(file, ev, encoding);
                     let seg = Segment {
                         file: 0,
                         key,
                         head,
                         data: self.pools.bytes.take(self.capacity),
                         ends: self.pools.ends.take(0),
+                        sep: usize::from(encoding == Encoding::Json),
                     };
                     let segs = if is_log { &mut self.batch.logs } else { &mut self.batch.traces };
                     segs.push(seg);
@@ -202,12 +229,21 @@ impl EventSink for OtlpSink<'_> {
                 let Some(seg) = segs.last_mut() else {
                     return (0, 0);
                 };
-                if !seg.ends.is_empty() {
-                    seg.data.push(b',');
-                }
-                match ev.ids {
-                    Some(ids) if !is_log => spans::write_span(&mut seg.data, ev, ids, self.attr_limit),
-                    _ => logs::write_log_record(&mut seg.data, ev, self.attr_limit),
+                let limit = self.attr_limit;
+                match (encoding, ev.ids) {
+                    (Encoding::Json, ids) => {
+                        if !seg.ends.is_empty() {
+                            seg.data.push(b',');
+                        }
+                        match ids {
+                            Some(ids) if !is_log => spans::write_span(&mut seg.data, ev, ids, limit),
+                            _ => logs::write_log_record(&mut seg.data, ev, limit),
+                        }
+                    }
+                    (Encoding::Protobuf, Some(ids)) if !is_log => {
+                        protobuf::record(&mut seg.data, |o| protobuf::span(o, ev, ids, limit))
+                    }
+                    (Encoding::Protobuf, _) => protobuf::record(&mut seg.data, |o| protobuf::log_record(o, ev, limit)),
                 }
                 seg.ends.push(seg.data.len());
                 (0, 0)

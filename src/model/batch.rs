@@ -4,9 +4,10 @@
 //! that share a resource block key (SPEC §6.3).
 //!
 //! A worker does the per-record and per-point work (encoding, grouping);
-//! a writer only splices bytes. A point is written as `{"attributes":`,
-//! its event's attribute fields (written once per event, whatever the
-//! number of points), and its body (`,"timeUnixNano":"...","asInt":"5"}`).
+//! a writer only splices bytes, in the encoding the worker wrote (OTLP/JSON
+//! or OTLP/protobuf). A point is written as its event's attribute fields
+//! (written once per event, whatever the number of points) and its body
+//! (times and value), with the framing the writer puts around them.
 
 use std::sync::Arc;
 
@@ -19,7 +20,7 @@ pub struct BlockKey {
     pub deployment: Option<Box<str>>,
 }
 
-/// The resource and scope JSON of a block, from its first event.
+/// The resource and scope of a block, from its first event, encoded.
 #[derive(Clone, Debug)]
 pub struct BlockHead {
     pub resource: Arc<[u8]>,
@@ -33,10 +34,12 @@ pub struct Segment {
     pub file: u32,
     pub key: BlockKey,
     pub head: BlockHead,
-    /// Records joined by `,`.
+    /// Records back to back, joined by `,` in OTLP/JSON (`sep` 1) and by
+    /// nothing in OTLP/protobuf (`sep` 0: each carries its own length).
     pub data: Vec<u8>,
-    /// End offset of each record in `data`; record `i` starts after `ends[i-1]` and its comma.
+    /// End offset of each record in `data`; record `i` starts `sep` bytes after `ends[i-1]`.
     pub ends: Vec<usize>,
+    pub sep: usize,
 }
 
 impl Segment {
@@ -49,7 +52,7 @@ impl Segment {
         let mut start = 0usize;
         self.ends.iter().map(move |&e| {
             let r = &self.data[start..e];
-            start = e + 1;
+            start = e + self.sep;
             r
         })
     }

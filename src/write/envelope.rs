@@ -16,10 +16,15 @@
 //! file's records are counted here and its bytes and sha256 by the sink
 //! (§6.7). A name decided only at the end (`auto`) is reported beside the
 //! name the file was written under; packaging renames it.
+//!
+//! A send's requests may be OTLP/protobuf instead ([`Encoding`]): the same
+//! cuts, with each request assembled in memory (it is at most the cap), as
+//! a block's length prefixes are only known once its last record is in.
 
 use std::io;
 
 use super::sink::Spooled;
+use crate::encode::{protobuf, Encoding};
 use crate::model::{BlockHead, Origins, RecordId};
 
 /// `--layout`.
@@ -142,6 +147,11 @@ pub struct EnvelopeWriter {
     oversize: u64,
     /// The records of the open entry, when they are tracked (`send`).
     origins: Option<Origins>,
+    encoding: Encoding,
+    /// OTLP/protobuf: the request being assembled, and where the open
+    /// block's reserved head starts in it.
+    request: Vec<u8>,
+    block_at: usize,
 }
 
 impl EnvelopeWriter {
@@ -158,7 +168,20 @@ impl EnvelopeWriter {
             requests: 0,
             oversize: 0,
             origins: None,
+            encoding: Encoding::Json,
+            request: Vec::new(),
+            block_at: 0,
         }
+    }
+
+    /// Writes the requests in `encoding` (OTLP/JSON by default).
+    pub fn encoded(mut self, encoding: Encoding) -> Self {
+        self.encoding = encoding;
+        self
+    }
+
+    pub fn encoding(&self) -> Encoding {
+        self.encoding
     }
 
     /// Tracks which records each entry holds ([`Self::note`]); its sink is
@@ -187,7 +210,29 @@ impl EnvelopeWriter {
         if let State::Request { bytes: b, .. } = &mut self.state {
             *b += bytes.len();
         }
-        self.sink.write(bytes)
+        match self.encoding {
+            Encoding::Json => self.sink.write(bytes),
+            Encoding::Protobuf => {
+                self.request.extend_from_slice(bytes);
+                Ok(())
+            }
+        }
+    }
+
+    /// Bytes between two records of a block.
+    fn record_sep_len(&self) -> usize {
+        match self.encoding {
+            Encoding::Json => 1,
+            Encoding::Protobuf => 0,
+        }
+    }
+
+    /// Bytes that closing a block and its request write.
+    fn close_len(&self) -> usize {
+        match self.encoding {
+            Encoding::Json => BLOCK_CLOSE.len() + REQUEST_CLOSE.len(),
+            Encoding::Protobuf => 0,
+        }
     }
 
     fn block_sep(&self) -> &'static [u8] {
@@ -201,6 +246,9 @@ impl EnvelopeWriter {
     /// Bytes that opening the current block would write.
     fn block_open_len(&self) -> usize {
         let h = self.head.as_ref().map_or(0, |h| h.resource.len() + h.scope.len());
+        if self.encoding == Encoding::Protobuf {
+            return h + protobuf::BLOCK_HEAD_MAX;
+        }
         let sep = match self.state {
             State::Request { blocks, .. } if blocks > 0 => self.block_sep().len(),
             _ => 0,
@@ -210,7 +258,10 @@ impl EnvelopeWriter {
 
     /// Bytes a block costs around its records: open and close.
     pub fn block_framing(&self) -> usize {
-        self.block_open_len() + BLOCK_CLOSE.len() + REQUEST_CLOSE.len() + self.names.resources.len() + 8
+        match self.encoding {
+            Encoding::Json => self.block_open_len() + self.close_len() + self.names.resources.len() + 8,
+            Encoding::Protobuf => self.block_open_len(),
+        }
     }
 
     /// `logs.json`: the name of a signal's only document.
@@ -249,13 +300,19 @@ impl EnvelopeWriter {
             blocks: 0,
             block_open: false,
         };
+        if self.encoding == Encoding::Protobuf {
+            return Ok(());
+        }
         let open = format!("{{\"{}\":[", self.names.resources);
         self.put(open.as_bytes())
     }
 
     fn close_block(&mut self) -> io::Result<()> {
         if let State::Request { block_open: true, .. } = self.state {
-            self.put(BLOCK_CLOSE)?;
+            match self.encoding {
+                Encoding::Json => self.put(BLOCK_CLOSE)?,
+                Encoding::Protobuf => self.frame_block()?,
+            }
             if let State::Request { block_open, .. } = &mut self.state {
                 *block_open = false;
             }
@@ -263,9 +320,32 @@ impl EnvelopeWriter {
         Ok(())
     }
 
+    /// OTLP/protobuf: writes the open block's head into the room reserved
+    /// for it before its records, now that their length is known.
+    fn frame_block(&mut self) -> io::Result<()> {
+        let Some(head) = &self.head else {
+            return Err(io::Error::other("a block closed without its resource"));
+        };
+        let reserved = head.resource.len() + head.scope.len() + protobuf::BLOCK_HEAD_MAX;
+        let records = self.block_at + reserved;
+        let mut framed = Vec::with_capacity(reserved);
+        protobuf::block_head(&mut framed, &head.resource, &head.scope, self.request.len() - records);
+        let end = self.request.len();
+        self.request.copy_within(records..end, self.block_at + framed.len());
+        self.request[self.block_at..self.block_at + framed.len()].copy_from_slice(&framed);
+        self.request.truncate(end - (reserved - framed.len()));
+        Ok(())
+    }
+
     fn close_request(&mut self) -> io::Result<()> {
         self.close_block()?;
-        self.put(REQUEST_CLOSE)?;
+        match self.encoding {
+            Encoding::Json => self.put(REQUEST_CLOSE)?,
+            Encoding::Protobuf => {
+                self.sink.write(&self.request)?;
+                self.request.clear();
+            }
+        }
         self.state = State::Between;
         self.requests += 1;
         if self.layout != Layout::Jsonl {
@@ -275,6 +355,27 @@ impl EnvelopeWriter {
     }
 
     fn open_block(&mut self) -> io::Result<()> {
+        if self.encoding == Encoding::Protobuf {
+            // Room for the head, written once the records are in.
+            let Some(head) = &self.head else {
+                return Err(io::Error::other("a record came before its block's resource"));
+            };
+            let reserved = head.resource.len() + head.scope.len() + protobuf::BLOCK_HEAD_MAX;
+            self.block_at = self.request.len();
+            self.request.resize(self.block_at + reserved, 0);
+            if let State::Request {
+                bytes,
+                blocks,
+                block_open,
+                ..
+            } = &mut self.state
+            {
+                *bytes += reserved;
+                *blocks += 1;
+                *block_open = true;
+            }
+            return Ok(());
+        }
         if let State::Request { blocks, .. } = self.state {
             if blocks > 0 {
                 self.put(self.block_sep())?;
@@ -304,7 +405,8 @@ impl EnvelopeWriter {
             self.open_request()?;
         }
         match self.state {
-            State::Request { block_open: true, .. } => self.put(b","),
+            State::Request { block_open: true, .. } if self.encoding == Encoding::Json => self.put(b","),
+            State::Request { block_open: true, .. } => Ok(()),
             _ => self.open_block(),
         }
     }
@@ -330,8 +432,12 @@ impl EnvelopeWriter {
     pub fn record_parts(&mut self, parts: &[&[u8]], len: usize, count: usize) -> io::Result<()> {
         if let (true, State::Request { bytes, records, block_open, .. }) = (self.layout.limited(), self.state) {
             if records > 0 {
-                let framing = if block_open { 1 } else { self.block_open_len() };
-                if bytes + framing + len + BLOCK_CLOSE.len() + REQUEST_CLOSE.len() > self.cap {
+                let framing = if block_open {
+                    self.record_sep_len()
+                } else {
+                    self.block_open_len()
+                };
+                if bytes + framing + len + self.close_len() > self.cap {
                     self.close_request()?;
                 }
             }
@@ -341,7 +447,7 @@ impl EnvelopeWriter {
             self.put(p)?;
         }
         if let State::Request { bytes, records: 0, .. } = self.state {
-            if self.layout.limited() && bytes + BLOCK_CLOSE.len() + REQUEST_CLOSE.len() > self.cap {
+            if self.layout.limited() && bytes + self.close_len() > self.cap {
                 self.oversize += 1;
             }
         }

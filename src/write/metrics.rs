@@ -1,8 +1,9 @@
 //! Groups metric points into one entry per series inside each resource
 //! block (SPEC §6.6), splicing bytes the workers wrote.
 //!
-//! A point is `{"attributes":`, its event's attribute fields and its body,
-//! all three written by a worker (the attribute fields once per event); the
+//! A point is its event's attribute fields and its body, both written by a
+//! worker (the attribute fields once per event), framed here: by
+//! `{"attributes":` in OTLP/JSON, by its length in OTLP/protobuf; the
 //! writer walks each segment's points in event order, ties each to its
 //! series (one hash lookup per series per segment, not per point) and
 //! collects references to it. Once the references stand for
@@ -30,6 +31,7 @@ use super::Writer;
 use crate::encode::metrics::{
     metric_overhead, write_metric_close, write_metric_open, write_point_body, Temporality, POINT_OPEN,
 };
+use crate::encode::{protobuf, Encoding};
 use crate::model::{BlockKey, MetricKind, MetricSegment, PointValue, Pools, RecordId, Tracker};
 
 /// Output bytes of pending points that make a flush.
@@ -225,7 +227,10 @@ impl MetricWriter {
                 let key = running_key(&entry.name, entry.unit, entry.kind, seg.event_attrs(p.event));
                 let (start, total) = self.run_total(key, p.start.unwrap_or(p.time), p.value);
                 let from = self.cum_bodies.len();
-                write_point_body(&mut self.cum_bodies, Some(start), p.time, total);
+                match self.out.encoding() {
+                    Encoding::Json => write_point_body(&mut self.cum_bodies, Some(start), p.time, total),
+                    Encoding::Protobuf => protobuf::point_body(&mut self.cum_bodies, Some(start), p.time, total),
+                }
                 (self.cum_bodies.len() - from, Some((from as u32, self.cum_bodies.len() as u32)))
             } else {
                 (seg.body(i).len(), None)
@@ -288,50 +293,85 @@ impl MetricWriter {
         } = self;
         let limited = out.layout().limited();
         let framing = out.block_framing();
+        let pb = out.encoding() == Encoding::Protobuf;
         for entry in entries.iter().filter(|e| !e.points.is_empty()) {
             let name = String::from_utf8_lossy(&entry.name);
             let description = &name[..entry.event_len.min(name.len())];
-            let overhead = metric_overhead(&name, description, entry.unit);
+            let overhead = if pb {
+                protobuf::metric_overhead(&name, description, entry.unit)
+            } else {
+                metric_overhead(&name, description, entry.unit)
+            };
             let budget = out.cap().saturating_sub(framing + overhead);
             let (mut open, mut close) = (Vec::with_capacity(256), Vec::with_capacity(64));
-            write_metric_open(&mut open, &name, description, entry.unit, entry.kind);
-            write_metric_close(&mut close, entry.kind, *temporality);
-            let mut parts: Vec<&[u8]> = Vec::new();
-            // The three pieces of each point and their length.
-            let piece = |r: &PointRef| -> [&[u8]; 3] {
+            if pb {
+                protobuf::metric_close(&mut close, entry.kind, *temporality);
+            } else {
+                write_metric_open(&mut open, &name, description, entry.unit, entry.kind);
+                write_metric_close(&mut close, entry.kind, *temporality);
+            }
+            // A point's attribute fields and body, as its worker wrote them.
+            let piece = |r: &PointRef| -> [&[u8]; 2] {
                 let seg = &held[(r.seg - *held_base) as usize].seg;
                 let p = seg.points[r.point as usize];
                 let body = match r.cum {
                     Some((a, b)) => &cum_bodies[a as usize..b as usize],
                     None => seg.body(r.point as usize),
                 };
-                [POINT_OPEN, seg.event_attrs(p.event), body]
+                [seg.event_attrs(p.event), body]
             };
-            let size = |r: &PointRef| piece(r).iter().map(|x| x.len()).sum::<usize>();
+            let inner = |r: &PointRef| piece(r).iter().map(|x| x.len()).sum::<usize>();
+            // What a point takes in its metric: framing included.
+            let size = |r: &PointRef| {
+                if pb {
+                    protobuf::framed_point_len(inner(r))
+                } else {
+                    POINT_OPEN.len() + inner(r)
+                }
+            };
+            let sep = usize::from(!pb);
+            let mut heads = Vec::new();
             let mut first = 0;
             while first < entry.points.len() {
                 // Take points while the entry stays within budget (at least one).
                 let mut last = first;
                 let mut bytes = size(&entry.points[first]);
                 while last + 1 < entry.points.len() {
-                    let more = 1 + size(&entry.points[last + 1]);
+                    let more = sep + size(&entry.points[last + 1]);
                     if limited && bytes + more > budget {
                         break;
                     }
                     bytes += more;
                     last += 1;
                 }
-                parts.clear();
+                let points = &entry.points[first..=last];
+                if pb {
+                    open.clear();
+                    protobuf::metric_open(&mut open, &name, description, entry.unit, entry.kind, bytes);
+                    heads.clear();
+                    for r in points {
+                        protobuf::point_head(&mut heads, inner(r));
+                    }
+                }
+                let mut parts: Vec<&[u8]> = Vec::with_capacity(3 * points.len() + 2);
                 parts.push(&open);
-                for (k, r) in entry.points[first..=last].iter().enumerate() {
-                    if k > 0 {
-                        parts.push(b",");
+                let mut at = 0;
+                for (k, r) in points.iter().enumerate() {
+                    if pb {
+                        let len = protobuf::framed_point_len(inner(r)) - inner(r);
+                        parts.push(&heads[at..at + len]);
+                        at += len;
+                    } else {
+                        if k > 0 {
+                            parts.push(b",");
+                        }
+                        parts.push(POINT_OPEN);
                     }
                     parts.extend(piece(r));
                 }
                 parts.push(&close);
-                out.record_parts(&parts, open.len() + bytes + close.len(), last + 1 - first)?;
-                for r in &entry.points[first..=last] {
+                out.record_parts(&parts, open.len() + bytes + close.len(), points.len())?;
+                for r in points {
                     let o = held[(r.seg - *held_base) as usize].origin;
                     out.note(RecordId {
                         file: o.file,

@@ -24,6 +24,9 @@
 //	-client-ca PEM          require a client certificate issued by these CAs
 //	                        (mTLS: configtls client_ca_file); needs -tls-cert
 //	-out DIR                where to write what was accepted (default ".")
+//	-discard                decode every request and keep nothing (the
+//	                        Collector's nop consumer): a peer for measuring
+//	                        the sender, which writes no files on shutdown
 //
 // It prints "ready" once every protocol it serves listens. On SIGTERM or
 // SIGINT it shuts down and writes what it accepted into -out: logs.json,
@@ -48,6 +51,7 @@ import (
 	"go.opentelemetry.io/collector/config/configgrpc"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configtls"
+	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
@@ -62,6 +66,7 @@ type options struct {
 	maxBody                    int64
 	tlsCert, tlsKey, clientCA  string
 	out                        string
+	discard                    bool
 }
 
 func main() {
@@ -74,6 +79,7 @@ func main() {
 	flag.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of -tls-cert")
 	flag.StringVar(&o.clientCA, "client-ca", "", "PEM CA bundle: require client certificates it issued (mTLS; needs -tls-cert)")
 	flag.StringVar(&o.out, "out", ".", "folder to write what was accepted into, on shutdown")
+	flag.BoolVar(&o.discard, "discard", false, "keep nothing that was accepted (no files on shutdown)")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "otlp-receiver:", err)
@@ -137,15 +143,22 @@ func run(o options) error {
 	ctx := context.Background()
 	set := receivertest.NewNopSettings(factory.Type())
 	logs, traces, metrics := new(consumertest.LogsSink), new(consumertest.TracesSink), new(consumertest.MetricsSink)
-	lr, err := factory.CreateLogs(ctx, set, cfg, logs)
+	var lc consumer.Logs = logs
+	var tc consumer.Traces = traces
+	var mc consumer.Metrics = metrics
+	if o.discard {
+		nop := consumertest.NewNop()
+		lc, tc, mc = nop, nop, nop
+	}
+	lr, err := factory.CreateLogs(ctx, set, cfg, lc)
 	if err != nil {
 		return err
 	}
-	tr, err := factory.CreateTraces(ctx, set, cfg, traces)
+	tr, err := factory.CreateTraces(ctx, set, cfg, tc)
 	if err != nil {
 		return err
 	}
-	mr, err := factory.CreateMetrics(ctx, set, cfg, metrics)
+	mr, err := factory.CreateMetrics(ctx, set, cfg, mc)
 	if err != nil {
 		return err
 	}
@@ -171,6 +184,9 @@ func run(o options) error {
 		if err := s.Shutdown(ctx); err != nil {
 			return err
 		}
+	}
+	if o.discard {
+		return nil
 	}
 	return write(o.out, logs, traces, metrics)
 }
