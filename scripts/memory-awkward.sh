@@ -5,7 +5,10 @@
 # with 3,000 properties and 3,000 measurements, a metric row with 1,000,000
 # distinct keys, and --threads 1024 on a 1 GiB real-mix store. Each input is
 # generated once (python3) under $STORES, exported as json and as an otlp
-# zip, and the highest peak RSS of RUNS runs is printed with the time and
+# zip and sent (`send`, http/protobuf with gzip, every request built and
+# compressed: --dry-run; and over gRPC to the Collector's receiver with
+# -discard when tests/otlp-receiver/otlp-receiver is built), and the
+# highest peak RSS of RUNS runs is printed with the time and
 # the export's own summary (events, skipped lines). A peak over LIMIT_MIB
 # (SPEC §9.1: 128) or a failed export is marked FAIL, and the script then
 # exits 1 after the table.
@@ -105,7 +108,7 @@ measure() { # label store args... -> one table row; a miss goes in $failed
     rm -rf "$OUT"/ct-awk-out*
     # GNU time's last line: elapsed and peak RSS; with pipefail, the
     # export's own failure fails the assignment, caught as a miss.
-    if ! line=$( { /usr/bin/time -f "%e %M" "$BIN" export "$store" --now "$NOW" --quiet --summary-json "$@" \
+    if ! line=$( { /usr/bin/time -f "%e %M" "$BIN" "${CMD:-export}" "$store" --now "$NOW" --quiet --summary-json "$@" \
               > "$OUT/ct-awk-summary.json"; } 2>&1 | tail -n 1); then
       verdict="FAIL (export failed: $line)"
       break
@@ -120,6 +123,15 @@ measure() { # label store args... -> one table row; a miss goes in $failed
   [ "$verdict" = ok ] || failed+=("$label $FMT: $verdict")
   printf '| %-22s | %-8s | %6s | %5s MiB | %s | %s |\n' "$label" "$FMT" "${secs:-?}" "$((max / 1024))" "$summary" "$verdict"
 }
+
+RECEIVER=tests/otlp-receiver/otlp-receiver
+GRPC_PORT=${GRPC_PORT:-14327}
+if [ -x "$RECEIVER" ]; then
+  "$RECEIVER" -port 0 -grpc-port "$GRPC_PORT" -grpc-max-recv-msg-size-mib 64 -discard > "$OUT/ct-awk-receiver.log" 2>&1 &
+  RECEIVER_PID=$!
+  trap 'kill $RECEIVER_PID 2>/dev/null || true' EXIT
+  for _ in $(seq 100); do grep -q ready "$OUT/ct-awk-receiver.log" 2>/dev/null && break; sleep 0.1; done
+fi
 
 CASES=${*:-sessions-30000 tiny-files-300000 line-300MB context-1MB props-3000-x-3000 metric-keys-1000000 threads-1024}
 printf '| %-22s | %-8s | %6s | %9s | %s | %s |\n' input format "time s" "peak RSS" "summary" "<= $LIMIT_MIB MiB"
@@ -136,6 +148,11 @@ for c in $CASES; do
   fi
   FMT=json measure "$c" "$store" "${extra[@]}" -o "$OUT/ct-awk-out.json"
   FMT=otlp-zip measure "$c" "$store" "${extra[@]}" -o "$OUT/ct-awk-out.zip"
+  CMD=send FMT=send-pb measure "$c" "$store" "${extra[@]}" --range all-time --dry-run
+  if [ -n "${RECEIVER_PID:-}" ]; then
+    CMD=send FMT=send-grpc measure "$c" "$store" "${extra[@]}" --range all-time --protocol grpc \
+      --endpoint "http://127.0.0.1:$GRPC_PORT"
+  fi
 done
 if [ ${#failed[@]} -gt 0 ]; then
   printf 'memory-awkward: FAIL: %s\n' "${failed[@]}" >&2

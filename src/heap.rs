@@ -17,16 +17,36 @@
 //!   pages inside the heap back to the system (the consumers that take
 //!   units in order call it: the JSON merge and the ordered consumer).
 //!
+//! A send allocates besides whole requests (up to `--max-request-bytes`,
+//! 4 MiB) on the writer threads, copies and compresses them on the sender
+//! threads and, for gRPC, in tonic's buffers. Kept in the heap, their holes
+//! took peak RSS to 133 MiB for a live heap of 70 (gRPC, 300 MiB real mix);
+//! so a send has blocks of 1 MiB or more mapped and unmapped on their own
+//! (102 MiB), at a few percent of its CPU.
+//!
 //! Both are glibc only; elsewhere these functions do nothing.
 
 /// Input bytes between two trims: a few milliseconds of page faults per
 /// trim, once every half second or so of work.
 pub const TRIM_EVERY: u64 = 256 << 20;
 
-/// Sets the allocator up for an export. Call it before any thread starts:
+/// What a run allocates most.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workload {
+    /// Files: chunk buffers, reused.
+    Export,
+    /// Requests to a receiver: whole request bodies, held across threads.
+    Send,
+}
+
+/// Sets the allocator up for a run. Call it before any thread starts:
 /// the arena limit applies to threads created afterwards.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-pub fn tune() {
+pub fn tune(workload: Workload) {
+    let mmap_threshold = match workload {
+        Workload::Export => 8 << 20,
+        Workload::Send => 1 << 20,
+    };
     // SAFETY: mallopt only sets allocator parameters.
     unsafe {
         // Chunk buffers (1-4 MiB) are allocated and freed thousands of times
@@ -34,14 +54,14 @@ pub fn tune() {
         // back to the OS, and every reuse then faults in and zeroes new
         // pages: about a tenth of the workers' time. Kept in the heap, they
         // are reused; peak memory is bounded by the pipeline anyway.
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 8 << 20);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, mmap_threshold);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
         libc::mallopt(libc::M_ARENA_MAX, 1);
     }
 }
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-pub fn tune() {}
+pub fn tune(_: Workload) {}
 
 /// Counts input bytes and trims the heap every [`TRIM_EVERY`] of them.
 #[derive(Debug, Default)]

@@ -165,7 +165,10 @@ fn run_export(prepared: cli::Prepared, sel: &cli::SelectArgs, settings: Option<&
         eprintln!("warning: {w}");
     }
     let cfg = prepared.cfg;
-    coder_telemetry::heap::tune();
+    coder_telemetry::heap::tune(match settings {
+        Some(_) => coder_telemetry::heap::Workload::Send,
+        None => coder_telemetry::heap::Workload::Export,
+    });
     if sel.threads.is_some() {
         // Before any thread starts, so that every thread inherits the mask.
         confine_to_cpus(cfg.threads);

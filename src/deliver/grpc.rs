@@ -15,7 +15,7 @@
 
 use std::time::Duration;
 
-use bytes::{Buf, BufMut};
+use bytes::{Buf, BufMut, Bytes};
 use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::metadata::{MetadataKey, MetadataValue};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
@@ -25,12 +25,13 @@ use super::tls::Tls;
 use super::{bounded_text, tls_words, Attempt, Compression, MAX_RESPONSE, SIGNALS};
 use crate::encode::protobuf;
 
-/// Bytes in, bytes out: the body is already protobuf.
+/// Bytes in, bytes out: the body is already protobuf (shared with the
+/// sender, not copied, until tonic frames it).
 #[derive(Clone, Copy, Default)]
 struct Raw;
 
 impl Codec for Raw {
-    type Encode = Vec<u8>;
+    type Encode = Bytes;
     type Decode = Vec<u8>;
     type Encoder = Raw;
     type Decoder = Raw;
@@ -43,9 +44,9 @@ impl Codec for Raw {
 }
 
 impl Encoder for Raw {
-    type Item = Vec<u8>;
+    type Item = Bytes;
     type Error = Status;
-    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
         dst.put_slice(&item);
         Ok(())
     }
@@ -149,7 +150,7 @@ impl Grpc {
     pub(super) fn export(
         &self,
         i: usize,
-        body: &[u8],
+        body: Bytes,
         compression: Compression,
         headers: &[(String, String)],
         timeout: Duration,
@@ -160,7 +161,7 @@ impl Grpc {
                 message: format!("no gRPC client for {}", SIGNALS[i]),
             };
         };
-        let mut request = Request::new(body.to_vec());
+        let mut request = Request::new(body);
         for (k, v) in headers {
             let key = MetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes());
             let value = MetadataValue::try_from(v.as_str());

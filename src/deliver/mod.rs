@@ -37,6 +37,8 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use serde_json::{json, Value};
 
+use bytes::Bytes;
+
 use crate::config::percent_decode;
 use crate::encode::{protobuf, Encoding};
 use crate::model::Origins;
@@ -456,6 +458,18 @@ impl EntrySink for HttpSink {
         Ok(())
     }
 
+    /// A whole request (protobuf): taken, not copied; the writer gets the
+    /// emptied body to fill next.
+    fn write_owned(&mut self, bytes: &mut Vec<u8>) -> io::Result<()> {
+        if self.body.is_empty() {
+            std::mem::swap(&mut self.body, bytes);
+            return Ok(());
+        }
+        self.body.extend_from_slice(bytes);
+        bytes.clear();
+        Ok(())
+    }
+
     fn end(&mut self, end: EntryEnd) -> io::Result<()> {
         let body = std::mem::take(&mut self.body);
         if end.records == 0 {
@@ -548,15 +562,16 @@ impl Dispatcher {
     /// Senders of requests of at most `cap` bytes (but for a record
     /// larger alone).
     pub fn new(cap: usize) -> Self {
-        // One request waits while the senders are busy; the writers block
-        // behind it (back-pressure, not memory).
-        let (jobs, rx) = bounded(1);
-        // Every body that can exist at once: one per sink, the queued one,
-        // one per sender (at most 64).
+        // A request is handed over only when a sender takes it: the writers
+        // block behind busy senders (back-pressure, not memory: a waiting
+        // 4 MiB request was a sixth of a send's own memory).
+        let (jobs, rx) = bounded(0);
+        // Every body that can exist at once: one per sink, one per sender
+        // (at most 64).
         Self {
             jobs,
             rx,
-            free: bounded(3 + 1 + 64),
+            free: bounded(3 + 64),
             cap,
         }
     }
@@ -648,13 +663,18 @@ impl Dispatcher {
                 std::thread::Builder::new()
                     .name(format!("ct-send-{i}"))
                     .spawn_scoped(scope, move || {
-                        for mut job in rx {
-                            shared.deliver(job.signal, &job.body, job.origins, None);
-                            // A body grown past twice the cap (a record larger
-                            // than a request) goes back to the allocator.
-                            if job.body.capacity() <= 2 * cap {
-                                job.body.clear();
-                                let _ = recycle.try_send(job.body);
+                        for job in rx {
+                            let body = Bytes::from(job.body);
+                            shared.deliver(job.signal, &body, job.origins, None);
+                            // Back to the sinks once no attempt holds it; a body
+                            // grown past twice the cap (a record larger than a
+                            // request) goes back to the allocator.
+                            if let Ok(b) = body.try_into_mut() {
+                                let mut body = Vec::from(b);
+                                if body.capacity() <= 2 * cap {
+                                    body.clear();
+                                    let _ = recycle.try_send(body);
+                                }
                             }
                         }
                     })
@@ -966,7 +986,7 @@ impl Shared<'_> {
 
     /// Delivers one request (or, after a 413, its halves) holding the
     /// records `origins`. Returns whether all of it was delivered.
-    fn deliver(&self, signal: usize, body: &[u8], origins: Origins, deadline: Option<Instant>) -> bool {
+    fn deliver(&self, signal: usize, body: &Bytes, origins: Origins, deadline: Option<Instant>) -> bool {
         let records = origins.len();
         if self.cancel.load(Ordering::Relaxed) {
             self.unsent(signal, records);
@@ -981,9 +1001,10 @@ impl Shared<'_> {
             Protocol::Grpc => Compression::None,
             _ => self.settings.compressions[signal],
         };
-        let payload: &[u8] = match compression.apply(plain, &mut compressed) {
-            Ok(true) => &compressed,
-            Ok(false) => plain,
+        // Shared, not copied, by every attempt (gRPC's request owns it).
+        let payload: Bytes = match compression.apply(plain, &mut compressed) {
+            Ok(true) => Bytes::from(std::mem::take(&mut compressed)),
+            Ok(false) => body.clone(),
             Err(e) => {
                 self.fail(signal, None, records, format!("compressing the request failed: {e}"));
                 return false;
@@ -1020,7 +1041,7 @@ impl Shared<'_> {
                 );
                 return false;
             }
-            match self.attempt(signal, payload, self.settings.timeout.min(left)) {
+            match self.attempt(signal, &payload, self.settings.timeout.min(left)) {
                 Attempt::Delivered { rejected, message } => {
                     *self.last_ack.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
                     self.update(signal, |st, s| {
@@ -1053,8 +1074,8 @@ impl Shared<'_> {
                     };
                     drop(compressed);
                     let (oa, ob) = origins.split_at(na);
-                    let first = self.deliver(signal, &a, oa, Some(deadline));
-                    let second = self.deliver(signal, &b, ob, Some(deadline));
+                    let first = self.deliver(signal, &Bytes::from(a), oa, Some(deadline));
+                    let second = self.deliver(signal, &Bytes::from(b), ob, Some(deadline));
                     return first && second;
                 }
                 Attempt::Failed { status, message } => {
@@ -1102,10 +1123,16 @@ impl Shared<'_> {
         }
     }
 
-    fn attempt(&self, signal: usize, payload: &[u8], timeout: Duration) -> Attempt {
+    fn attempt(&self, signal: usize, payload: &Bytes, timeout: Duration) -> Attempt {
         if let (Protocol::Grpc, Some(g)) = (self.settings.protocols[signal], &self.grpc) {
             let compression = self.settings.compressions[signal];
-            return g.export(signal, payload, compression, &self.settings.headers[signal], timeout);
+            return g.export(
+                signal,
+                payload.clone(),
+                compression,
+                &self.settings.headers[signal],
+                timeout,
+            );
         }
         let url = &self.settings.endpoints[signal];
         let shown = redact_url(url);
@@ -1122,7 +1149,7 @@ impl Shared<'_> {
         for (k, v) in &self.settings.headers[signal] {
             req = req.header(k.as_str(), v.as_str());
         }
-        let mut resp = match req.send(payload) {
+        let mut resp = match req.send(&payload[..]) {
             Ok(r) => r,
             Err(e) => return classify(&e, &shown),
         };

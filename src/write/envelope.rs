@@ -342,8 +342,7 @@ impl EnvelopeWriter {
         match self.encoding {
             Encoding::Json => self.put(REQUEST_CLOSE)?,
             Encoding::Protobuf => {
-                self.sink.write(&self.request)?;
-                self.request.clear();
+                self.sink.write_owned(&mut self.request)?;
             }
         }
         self.state = State::Between;

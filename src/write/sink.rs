@@ -233,6 +233,20 @@ impl Spooled {
         Ok(())
     }
 
+    /// Writes `bytes` and leaves it empty (a sink on the caller's thread
+    /// may take the buffer: a request handed over without a copy).
+    pub fn write_owned(&mut self, bytes: &mut Vec<u8>) -> io::Result<()> {
+        if let Some((inner, stats)) = &mut self.inline {
+            if let Some(s) = stats.last_mut() {
+                s.bytes += bytes.len() as u64;
+            }
+            return inner.write_owned(bytes);
+        }
+        self.write(bytes)?;
+        bytes.clear();
+        Ok(())
+    }
+
     /// Ends the entry, which holds `records` records (from `origins`,
     /// when the writer tracks them).
     pub fn end(&mut self, records: u64, origins: Origins) -> io::Result<()> {
@@ -266,6 +280,13 @@ impl Drop for Spooled {
 pub trait EntrySink: Send {
     fn start(&mut self, name: &str) -> io::Result<()>;
     fn write(&mut self, bytes: &[u8]) -> io::Result<()>;
+    /// Writes `bytes` and leaves it empty; a sink that keeps whole entries
+    /// in memory may take the buffer instead of copying it.
+    fn write_owned(&mut self, bytes: &mut Vec<u8>) -> io::Result<()> {
+        self.write(bytes)?;
+        bytes.clear();
+        Ok(())
+    }
     /// The entry is complete ([`EntryEnd`]).
     fn end(&mut self, end: EntryEnd) -> io::Result<()>;
     /// Flushes everything; the entries are complete on disk afterwards.
