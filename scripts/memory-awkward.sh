@@ -9,7 +9,8 @@
 # compressed: --dry-run; and over gRPC to the Collector's receiver with
 # -discard when tests/otlp-receiver/otlp-receiver is built), and the
 # highest peak RSS of RUNS runs is printed with the time and
-# the export's own summary (events, skipped lines). A peak over LIMIT_MIB
+# the export's own summary (events, skipped lines). GRPC=0 leaves the gRPC
+# rows out. A peak over LIMIT_MIB
 # (SPEC §9.1: 128) or a failed export is marked FAIL, and the script then
 # exits 1 after the table.
 #
@@ -126,7 +127,7 @@ measure() { # label store args... -> one table row; a miss goes in $failed
 
 RECEIVER=tests/otlp-receiver/otlp-receiver
 GRPC_PORT=${GRPC_PORT:-14327}
-if [ -x "$RECEIVER" ]; then
+if [ "${GRPC:-1}" = 1 ] && [ -x "$RECEIVER" ]; then
   "$RECEIVER" -port 0 -grpc-port "$GRPC_PORT" -grpc-max-recv-msg-size-mib 64 -discard > "$OUT/ct-awk-receiver.log" 2>&1 &
   RECEIVER_PID=$!
   trap 'kill $RECEIVER_PID 2>/dev/null || true' EXIT

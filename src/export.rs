@@ -412,7 +412,7 @@ fn send_otlp(
         None => Journal::none(run.files),
     };
     let delivered = [0, 1, 2].map(|i| journal.delivered(i));
-    let dispatcher = Dispatcher::new(cfg.max_request_bytes);
+    let dispatcher = Dispatcher::new(settings, cfg.max_request_bytes);
     std::thread::scope(move |scope| {
         let finish = dispatcher.run(scope, settings, run.cancel, journal, hooks)?;
         let sink = |name: &str| -> Result<Spooled, ExportError> {

@@ -433,6 +433,49 @@ struct Job {
     signal: usize,
     body: Vec<u8>,
     origins: Origins,
+    /// What it counts against [`IN_FLIGHT_BYTES`] until a sender is done with it.
+    held: usize,
+}
+
+/// Memory that requests handed to the senders may take at once: their
+/// bodies and what sending them costs besides (a compressed copy, gRPC's
+/// framed copy). At least one request is always let through, whatever its
+/// size. With the default 4 MiB requests, three go at once over HTTP and
+/// one over gRPC (small ones beside them up to `--concurrency`).
+pub const IN_FLIGHT_BYTES: usize = 12 << 20;
+
+/// Bytes held by requests in flight, and the writers waiting for room.
+#[derive(Default)]
+struct InFlight {
+    used: Mutex<usize>,
+    freed: std::sync::Condvar,
+}
+
+impl InFlight {
+    /// Waits until `n` more bytes fit (or nothing is in flight), then takes them.
+    fn acquire(&self, n: usize) {
+        let mut used = self.used.lock().unwrap_or_else(PoisonError::into_inner);
+        while *used > 0 && *used + n > IN_FLIGHT_BYTES {
+            used = self.freed.wait(used).unwrap_or_else(PoisonError::into_inner);
+        }
+        *used += n;
+    }
+
+    fn release(&self, n: usize) {
+        let mut used = self.used.lock().unwrap_or_else(PoisonError::into_inner);
+        *used = used.saturating_sub(n);
+        self.freed.notify_all();
+    }
+}
+
+/// Gives a request's bytes back when its sender is done with it, even if
+/// the sender panics.
+struct Held<'a>(&'a InFlight, usize);
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.0.release(self.1);
+    }
 }
 
 /// A signal's sink: collects each request and queues it for the senders.
@@ -444,6 +487,9 @@ pub struct HttpSink {
     jobs: Sender<Job>,
     /// Bodies the senders are done with, to be filled again.
     free: Receiver<Vec<u8>>,
+    in_flight: Arc<InFlight>,
+    /// What a body costs in flight, in percent of its size.
+    weight: usize,
 }
 
 impl EntrySink for HttpSink {
@@ -478,13 +524,19 @@ impl EntrySink for HttpSink {
         if end.origins.len() != end.records {
             return Err(io::Error::other("a request's records were not all numbered"));
         }
-        self.jobs
-            .send(Job {
-                signal: self.signal,
-                body,
-                origins: end.origins,
-            })
-            .map_err(|_| io::Error::other("the senders stopped"))
+        // Back-pressure by memory: the writer waits here for room.
+        let held = body.len().saturating_mul(self.weight) / 100;
+        self.in_flight.acquire(held);
+        let job = Job {
+            signal: self.signal,
+            body,
+            origins: end.origins,
+            held,
+        };
+        self.jobs.send(job).map_err(|_| {
+            self.in_flight.release(held);
+            io::Error::other("the senders stopped")
+        })
     }
 
     fn finish(self: Box<Self>) -> io::Result<()> {
@@ -556,23 +608,34 @@ pub struct Dispatcher {
     free: (Sender<Vec<u8>>, Receiver<Vec<u8>>),
     /// The request cap (`--max-request-bytes`).
     cap: usize,
+    in_flight: Arc<InFlight>,
+    /// Per signal, what a body costs in flight, in percent of its size.
+    weights: [usize; 3],
 }
 
 impl Dispatcher {
     /// Senders of requests of at most `cap` bytes (but for a record
     /// larger alone).
-    pub fn new(cap: usize) -> Self {
+    pub fn new(settings: &Settings, cap: usize) -> Self {
         // A request is handed over only when a sender takes it: the writers
         // block behind busy senders (back-pressure, not memory: a waiting
         // 4 MiB request was a sixth of a send's own memory).
         let (jobs, rx) = bounded(0);
         // Every body that can exist at once: one per sink, one per sender
         // (at most 64).
+        let weights = std::array::from_fn(|i| match (settings.protocols[i], settings.compressions[i]) {
+            // tonic frames (and compresses) a copy of the message.
+            (Protocol::Grpc, _) => 200,
+            (_, Compression::None) => 100,
+            _ => 125,
+        });
         Self {
             jobs,
             rx,
             free: bounded(3 + 64),
             cap,
+            in_flight: Arc::default(),
+            weights,
         }
     }
 
@@ -584,6 +647,8 @@ impl Dispatcher {
             body: Vec::new(),
             jobs: self.jobs.clone(),
             free: self.free.1.clone(),
+            in_flight: Arc::clone(&self.in_flight),
+            weight: self.weights[signal],
         }
     }
 
@@ -653,17 +718,19 @@ impl Dispatcher {
             secrets: settings.secrets(),
             last_ack: Mutex::new(Instant::now()),
         });
-        let (rx, recycle, self_cap) = (&self.rx, &self.free.0, self.cap);
+        let (rx, recycle, self_cap, in_flight) = (&self.rx, &self.free.0, self.cap, &self.in_flight);
         let handles: Vec<_> = (0..settings.concurrency.max(1))
             .map(|i| {
                 let rx = rx.clone();
                 let shared = Arc::clone(&shared);
                 let recycle = recycle.clone();
                 let cap = self_cap;
+                let in_flight = Arc::clone(in_flight);
                 std::thread::Builder::new()
                     .name(format!("ct-send-{i}"))
                     .spawn_scoped(scope, move || {
                         for job in rx {
+                            let _held = Held(&in_flight, job.held);
                             let body = Bytes::from(job.body);
                             shared.deliver(job.signal, &body, job.origins, None);
                             // Back to the sinks once no attempt holds it; a body
