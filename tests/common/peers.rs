@@ -4,6 +4,8 @@
 //! Retry-After, redirects, partial success, silence), a slow proxy for
 //! killing a send while a request is in flight, and the oracle they are
 //! judged by: the records `export --format otlp` writes for the same range.
+//! Also the build of tests/otlp-routes, the Collector components that judge
+//! the routes of docs/sending.md (tests/routes.rs), as the receiver is built.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -128,24 +130,38 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// The receiver's binary (`CODER_TELEMETRY_OTLP_RECEIVER`, or
+/// tests/otlp-receiver built as [`go_peer`] builds). Always `Some`.
 pub fn receiver_binary() -> Option<PathBuf> {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    Some(BUILT.get_or_init(build_receiver).clone())
+    Some(
+        BUILT
+            .get_or_init(|| go_peer("otlp-receiver", "CODER_TELEMETRY_OTLP_RECEIVER"))
+            .clone(),
+    )
 }
 
-/// The receiver's binary: `CODER_TELEMETRY_OTLP_RECEIVER`, or
-/// tests/otlp-receiver/otlp-receiver, built with `go build` when missing
-/// or older than its source (under a lock: test binaries run at once).
-/// Without Go this fails: the
-/// delivery tests never skip.
-fn build_receiver() -> PathBuf {
-    if let Some(p) = std::env::var_os("CODER_TELEMETRY_OTLP_RECEIVER") {
+/// The binary of tests/otlp-routes (the Collector routes of
+/// docs/sending.md; tests/routes.rs), built as [`go_peer`] builds.
+pub fn routes_binary() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| go_peer("otlp-routes", "CODER_TELEMETRY_OTLP_ROUTES"))
+        .clone()
+}
+
+/// The binary of the Go program in tests/NAME: the path in the variable
+/// `var`, or tests/NAME/NAME, built with `go build` when missing or older
+/// than its source (under a lock: test binaries run at once). Without Go
+/// this fails: the tests that need these peers never skip.
+fn go_peer(name: &str, var: &str) -> PathBuf {
+    if let Some(p) = std::env::var_os(var) {
         return PathBuf::from(p);
     }
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/otlp-receiver");
-    let bin = dir.join("otlp-receiver");
-    let lock = std::fs::File::create(std::env::temp_dir().join("coder-telemetry-otlp-receiver.lock"))
-        .expect("the receiver's build lock");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join(name);
+    let bin = dir.join(name);
+    let lock = std::fs::File::create(std::env::temp_dir().join(format!("coder-telemetry-{name}.lock")))
+        .expect("the Go peer's build lock");
     // SAFETY: flock on a file this process holds open.
     unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
     // Built when missing, or older than its source (a stale peer would
@@ -157,15 +173,10 @@ fn build_receiver() -> PathBuf {
         .max();
     if modified(&bin).is_none_or(|b| newest_source.is_some_and(|s| s > b)) {
         let status = Command::new("go")
-            .args(["build", "-o", "otlp-receiver", "."])
+            .args(["build", "-o", name, "."])
             .current_dir(&dir)
             .status()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot run `go build` in {}: {e} (the send tests need Go)",
-                    dir.display()
-                )
-            });
+            .unwrap_or_else(|e| panic!("cannot run `go build` in {}: {e} (these tests need Go)", dir.display()));
         assert!(status.success(), "`go build` of {} failed", dir.display());
     }
     bin
