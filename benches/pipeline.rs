@@ -28,11 +28,11 @@ use coder_telemetry::engine::sinks::{JsonChunk, OtlpSink};
 use coder_telemetry::engine::unit::{read_chunk, read_header, units_of, ChunkBuf, Header, Unit};
 use coder_telemetry::engine::worker::{run_chunk, Discard, ParseOptions};
 use coder_telemetry::export::{export, Hooks};
-use coder_telemetry::model::{Pools, Segment};
+use coder_telemetry::model::{Pools, Segment, Signal};
 use coder_telemetry::range::{Preset, RangeSpec};
 use coder_telemetry::route::MetricEvents;
 use coder_telemetry::store::{self, StoreFile};
-use coder_telemetry::write::envelope::{EnvelopeWriter, LOGS, METRICS};
+use coder_telemetry::write::envelope::EnvelopeWriter;
 use coder_telemetry::write::metrics::MetricWriter;
 use coder_telemetry::write::records::RecordWriter;
 use coder_telemetry::write::sink::{EntryEnd, EntrySink, Spooled, ZipSink, ZipStyle};
@@ -266,7 +266,7 @@ fn stages_of(c: &mut Criterion, mix: &str) {
         g.bench_function(id, |b| {
             b.iter(|| {
                 let mut w = RecordWriter::new(
-                    EnvelopeWriter::new(LOGS, layout, 1 << 20, spooled(NullSink)),
+                    EnvelopeWriter::new(Signal::Log, layout, 1 << 20, spooled(NullSink)),
                     pools.clone(),
                 );
                 w.write(clone_segments(&batch.logs)).expect("write");
@@ -280,7 +280,7 @@ fn stages_of(c: &mut Criterion, mix: &str) {
         b.iter(|| {
             let sink = ZipSink::create(&path, ZipStyle::new(1, &chrono::Utc::now())).expect("zip");
             let mut w = RecordWriter::new(
-                EnvelopeWriter::new(LOGS, Layout::Single, 1 << 20, spooled(sink)),
+                EnvelopeWriter::new(Signal::Log, Layout::Single, 1 << 20, spooled(sink)),
                 pools.clone(),
             );
             w.write(clone_segments(&batch.logs)).expect("write");
@@ -304,7 +304,7 @@ fn stages_of(c: &mut Criterion, mix: &str) {
                 sink.batch.metrics
             },
             |metrics| {
-                let out = EnvelopeWriter::new(METRICS, Layout::Single, 1 << 20, spooled(NullSink));
+                let out = EnvelopeWriter::new(Signal::Metric, Layout::Single, 1 << 20, spooled(NullSink));
                 let mut w = MetricWriter::new(out, Temporality::Delta, pools.clone());
                 w.write(metrics).expect("write");
                 w.finish().expect("finish")
@@ -321,12 +321,12 @@ fn stages_of(c: &mut Criterion, mix: &str) {
         let bytes = Arc::new(std::sync::Mutex::new(Vec::new()));
         let mut sink = OtlpSink::new(&[], DEFAULT_ATTRIBUTE_LIMIT, &pools, chunk.len);
         run_chunk(file, &header, &mut clone_chunk(&chunk), opts, &mut sink);
-        let out = EnvelopeWriter::new(LOGS, Layout::Single, 1 << 20, spooled(Collect(bytes.clone())));
+        let out = EnvelopeWriter::new(Signal::Log, Layout::Single, 1 << 20, spooled(Collect(bytes.clone())));
         let mut w = RecordWriter::new(out, pools.clone());
         w.write(clone_segments(&sink.batch.logs)).expect("write");
         w.write(clone_segments(&sink.batch.traces)).expect("write");
         w.finish().expect("finish");
-        let out = EnvelopeWriter::new(METRICS, Layout::Single, 1 << 20, spooled(Collect(bytes.clone())));
+        let out = EnvelopeWriter::new(Signal::Metric, Layout::Single, 1 << 20, spooled(Collect(bytes.clone())));
         let mut w = MetricWriter::new(out, Temporality::Delta, pools.clone());
         w.write(sink.batch.metrics).expect("write");
         w.finish().expect("finish");

@@ -1,25 +1,32 @@
 //! coder-telemetry: export the Coder VS Code extension's local telemetry store
-//! as a JSON array or as OTLP/JSON logs, traces and metrics.
+//! as a JSON array or as OTLP logs, traces and metrics, to files or straight
+//! to an OTLP receiver.
 //!
 //! The data flows through the modules in this order, and every import
-//! points down it (a stage uses the stages before it, and `model`, the
-//! data they share):
+//! points back up it (a module uses those before it, never one after;
+//! `scripts/check-imports.py` checks it):
 //!
 //! ```text
-//! store, range        select: which files of which stores, which window
-//! row, timestamp      parse: one line -> a borrowed row
+//! model, heap         the data every stage shares; allocator tuning
+//! timestamp           RFC 3339
+//! range, store        select: which window, which files of which stores
+//! row                 parse: one line -> a borrowed row
 //! route               route: log, span or metric
-//! encode              encode: record bytes
-//! engine              order: units on workers, in the order a consumer needs
-//! write               write: envelope layouts, metric series, sinks, the JSON array
-//! output              package: atomic staging, --force rules, the manifest
-//! deliver             deliver: requests POSTed to an OTLP/HTTP endpoint (`send`)
-//! export              one export from a validated [`config::Config`]
+//! encode              encode: record bytes (JSON element, OTLP/JSON, OTLP/protobuf)
+//! report              problems and the summary
+//! engine              order: chunks on workers, in the order a consumer needs
+//! write               envelope layouts, metric series, entry sinks
+//! output              atomic staging, --force rules, the manifest
+//! config              the validated description of a run
+//! deliver             the send layers: journal, retry, split, compress, HTTP or gRPC
+//! destination         where records go: one trait, three destinations
+//! export              one run into a destination: `export` and `send`
 //! ```
 //!
-//! The public face is [`export::export`], [`config`], the summary and the
-//! errors; the stages are public only with the `internals` feature, for the
-//! benches, the fuzz target and the tests.
+//! The public face is [`export::export`], [`export::send`], [`config`],
+//! [`deliver::Settings`], the summary and the errors; the stages are
+//! public only with the `internals` feature, for the benches, the fuzz
+//! target and the tests.
 
 pub mod config;
 pub mod deliver;
@@ -44,6 +51,7 @@ macro_rules! internal {
 }
 
 internal! {
+    mod destination;
     mod encode;
     mod engine;
     mod model;
@@ -52,3 +60,7 @@ internal! {
     mod timestamp;
     mod write;
 }
+
+/// One line through every stage, for the fuzz target and the property tests.
+#[cfg(feature = "internals")]
+pub mod harness;

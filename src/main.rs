@@ -13,8 +13,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use coder_telemetry::config::Output;
-use coder_telemetry::deliver::{Failure, SendHooks, Settings, SignalStats};
+use coder_telemetry::deliver::{SendHooks, Settings};
 use coder_telemetry::export::{export, send, Hooks};
+use coder_telemetry::report::{Failure, SignalStats};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use cli::{Cancelled, Cli, Command, ConfigError, UsageError};

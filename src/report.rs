@@ -11,9 +11,9 @@
 
 use serde_json::{json, Value};
 
-use crate::deliver::{DeliverySummary, SignalStats, SIGNALS};
-use crate::model::Counts;
 pub use crate::model::Problem;
+use crate::model::{Counts, Signal};
+pub use crate::model::{DeliverySummary, Failure, SignalStats};
 use crate::range::DateRange;
 use crate::timestamp::format_rfc3339;
 
@@ -194,7 +194,8 @@ impl Summary {
         let (counts, files, elapsed_s) = (&self.counts, self.files_read, self.elapsed_s);
         let n = thousands;
         let total = |f: fn(&SignalStats) -> u64| d.signals.iter().map(f).sum::<u64>();
-        let per: Vec<String> = SIGNALS
+        let per: Vec<String> = Signal::ALL
+            .map(Signal::name)
             .iter()
             .zip(&d.signals)
             .map(|(name, s)| format!("{name} {} requests / {} records", n(s.requests), n(s.records)))

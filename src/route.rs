@@ -5,16 +5,8 @@
 //! `durationMs` measurement is a span, and everything else (span-attached logs
 //! included) is a log.
 
-use crate::model::{HexId, SpanIds};
+use crate::model::{HexId, Signal, SpanIds};
 use crate::row::{Row, RowError};
-
-/// Where an event is exported.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Signal {
-    Log,
-    Span,
-    Metric,
-}
 
 /// The default metric-eligible event names (§4.1).
 pub const DEFAULT_METRIC_EVENTS: [&str; 3] = ["http.requests", "ssh.network.info", "ssh.network.sampled"];

@@ -4,7 +4,7 @@
 
 mod common;
 
-use coder_telemetry::engine::probe::{probe_line, Probe};
+use coder_telemetry::harness::{probe_line, Probe};
 use common::*;
 use proptest::prelude::*;
 use serde_json::{json, Value};

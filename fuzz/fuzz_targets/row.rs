@@ -4,7 +4,7 @@
 //! `cargo fuzz run row` (see fuzz/README.md); not built by CI.
 #![no_main]
 
-use coder_telemetry::engine::probe::probe_line;
+use coder_telemetry::harness::probe_line;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

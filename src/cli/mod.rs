@@ -20,8 +20,8 @@ use coder_telemetry::deliver::journal;
 use coder_telemetry::deliver::proxy;
 use coder_telemetry::deliver::tls::{Tls, TlsFiles};
 use coder_telemetry::deliver::{
-    parse_header_flag, parse_headers, redact_url, Compression, Protocol, Settings, DEFAULT_SEND_REQUEST_BYTES,
-    DEFAULT_TIMEOUT, MAX_SECONDS, SIGNALS,
+    parse_header_flag, parse_headers, redact_url, Compression, Protocol, Settings, Signal, DEFAULT_SEND_REQUEST_BYTES,
+    DEFAULT_TIMEOUT, MAX_SECONDS,
 };
 use coder_telemetry::output::atomic;
 use coder_telemetry::range::{Preset, RangeSpec};
@@ -678,7 +678,7 @@ pub fn send_config(a: &SendArgs) -> Result<PreparedSend, ConfigError> {
     // Endpoints: the flag, else a signal's own variable, else the base variable.
     let mut endpoints: [String; 3] = Default::default();
     let mut missing = Vec::new();
-    for (i, sig) in SIGNALS.iter().enumerate() {
+    for (i, sig) in Signal::ALL.map(Signal::name).iter().enumerate() {
         let grpc = protocols[i] == Protocol::Grpc;
         // gRPC: the server's URL, the same for every signal.
         let server = |from: &str, b: &str| -> Result<String, UsageError> {
@@ -697,7 +697,11 @@ pub fn send_config(a: &SendArgs) -> Result<PreparedSend, ConfigError> {
             }
             let b = check_url(from, b)?;
             let trimmed = b.trim_end_matches('/');
-            if let Some(s) = SIGNALS.iter().find(|s| trimmed.ends_with(&format!("/v1/{s}"))) {
+            if let Some(s) = Signal::ALL
+                .map(Signal::name)
+                .iter()
+                .find(|s| trimmed.ends_with(&format!("/v1/{s}")))
+            {
                 return Err(usage(format!(
                     "{from} {}: a base URL gets /v1/logs, /v1/traces and /v1/metrics appended; drop the /v1/{s} \
                      (or set OTEL_EXPORTER_OTLP_{}_ENDPOINT for one signal's full URL)",

@@ -21,9 +21,11 @@ use tonic::metadata::{MetadataKey, MetadataValue};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use tonic::{Code, Request, Status};
 
+use super::attempt::{bounded_text, redact_url, tls_words, Attempt, MAX_RESPONSE};
+use super::settings::Compression;
 use super::tls::Tls;
-use super::{bounded_text, tls_words, Attempt, Compression, MAX_RESPONSE, SIGNALS};
 use crate::encode::protobuf;
+use crate::model::Signal;
 
 /// Bytes in, bytes out: the body is already protobuf (shared with the
 /// sender, not copied, until tonic frames it).
@@ -115,7 +117,7 @@ impl Grpc {
         let mut tls_client = [None; 3];
         for i in (0..3).filter(|&i| use_grpc[i]) {
             let url = &endpoints[i];
-            let shown = super::redact_url(url);
+            let shown = redact_url(url);
             let mut endpoint = Endpoint::from_shared(url.clone())
                 .map_err(|e| format!("{shown}: not a gRPC endpoint URL ({e})"))?
                 .connect_timeout(timeout)
@@ -158,7 +160,7 @@ impl Grpc {
         let Some(channel) = self.channels[i].clone() else {
             return Attempt::Failed {
                 status: None,
-                message: format!("no gRPC client for {}", SIGNALS[i]),
+                message: format!("no gRPC client for {}", Signal::ALL[i].name()),
             };
         };
         let mut request = Request::new(body);
@@ -223,7 +225,7 @@ struct Proxy {
 impl Proxy {
     /// `http://[user:password@]host[:port]` (port 1080 when none, as curl).
     fn parse(url: &str) -> Result<Self, String> {
-        let shown = super::redact_url(url);
+        let shown = redact_url(url);
         let rest = match url.split_once("://") {
             Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
             Some(_) => {

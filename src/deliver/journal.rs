@@ -29,9 +29,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::redact_url;
+use super::attempt::redact_url;
 use crate::config::Config;
-use crate::model::{Delivered, Origins};
+use crate::model::{Delivered, Origins, Signal};
 use crate::output::atomic::{self, Inputs, OutputError};
 use crate::store::StoreFile;
 
@@ -40,8 +40,6 @@ const MARK: &str = "coder_telemetry_journal";
 const VERSION: u64 = 2;
 /// A line longer than this is damaged (read without holding it).
 const MAX_LINE: usize = 64 << 20;
-/// The signals, in the order of every per-signal array.
-const SIGNALS: [&str; 3] = ["logs", "traces", "metrics"];
 
 /// What a journal is bound to: a resume must match all of it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -286,7 +284,7 @@ fn parse(file: &mut File, path: &Path) -> Result<Contents, JournalError> {
                         .map(|r| r.1.saturating_sub(r.0))
                         .sum::<u64>()
         });
-        let signal = line.as_ref().and_then(|l| SIGNALS.iter().position(|s| *s == l.signal));
+        let signal = line.as_ref().and_then(|l| Signal::named(&l.signal).map(Signal::index));
         match (line, signal) {
             (Some(line), Some(i)) => {
                 for (store, name, ranges) in line.files {
@@ -439,7 +437,7 @@ impl Journal {
                     for ((store, name), ranges) in files {
                         let count = ranges.iter().map(|r| r.1.saturating_sub(r.0)).sum();
                         let l = Line {
-                            signal: SIGNALS[i].to_string(),
+                            signal: Signal::ALL[i].name().to_string(),
                             records: count,
                             files: vec![(*store, name.clone(), ranges.clone())],
                         };
@@ -506,7 +504,7 @@ impl Journal {
             files[k].2.push((from, to));
         }
         let l = Line {
-            signal: SIGNALS[i].to_string(),
+            signal: Signal::ALL[i].name().to_string(),
             records: origins.len(),
             files,
         };

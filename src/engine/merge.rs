@@ -31,7 +31,7 @@ use super::unit::Unit;
 use super::{Books, Done, Engine, EngineError, Received, Run, Turn, UnitSink};
 use crate::heap::Trim;
 use crate::report::Problems;
-use crate::write::json::Runs;
+use super::runs::Runs;
 
 /// Input bytes the active streams may hold (units being consumed and parsed
 /// ahead); the encoded elements take about twice that.

@@ -23,8 +23,7 @@
 
 pub mod merge;
 pub mod ordered;
-#[cfg(feature = "internals")]
-pub mod probe;
+mod runs;
 pub mod sinks;
 pub mod unit;
 pub mod worker;
@@ -157,6 +156,11 @@ impl Run<'_> {
 pub trait UnitSink: EventSink {
     type Out: Send;
     fn finish(self) -> Self::Out;
+}
+
+impl UnitSink for worker::Discard {
+    type Out = ();
+    fn finish(self) {}
 }
 
 /// A consumed unit.

@@ -21,8 +21,7 @@ use crate::encode::json::{write_context, write_element_head};
 use crate::encode::metrics::{count_points, for_each_point, write_point_attrs, write_point_body};
 use crate::encode::resource::{write_resource, write_scope};
 use crate::encode::{logs, protobuf, spans, Encoding, Event};
-use crate::model::{BlockHead, BlockKey, MetricKind, MetricSegment, OtlpBatch, PointRec, Pools, Segment, SeriesDef};
-use crate::route::Signal;
+use crate::model::{BlockHead, BlockKey, MetricKind, MetricSegment, OtlpBatch, PointRec, Pools, Segment, SeriesDef, Signal};
 use crate::store::StoreFile;
 
 /// The OTLP [`EventSink`]: encodes each event into the unit's batch.

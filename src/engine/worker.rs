@@ -16,9 +16,9 @@ use simd_json::{Buffers, Tape};
 
 use super::unit::{line_at, read_chunk, read_header, ChunkBuf, FileError, Header, Unit};
 use crate::encode::Event;
-use crate::model::Counts;
+use crate::model::{Counts, Signal};
 use crate::range::DateRange;
-use crate::route::{route, span_ids, MetricEvents, Signal};
+use crate::route::{route, span_ids, MetricEvents};
 use crate::row::{parse_tape, Line, RowError};
 use crate::store::StoreFile;
 
@@ -327,9 +327,4 @@ impl EventSink for Discard {
     fn event(&mut self, _: &StoreFile, _: &Event<'_>, _: Signal) -> (u64, u64) {
         (0, 0)
     }
-}
-
-impl super::UnitSink for Discard {
-    type Out = ();
-    fn finish(self) {}
 }

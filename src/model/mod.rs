@@ -2,8 +2,9 @@
 //! none: numbers as read ([`Num`]), validated trace and span ids
 //! ([`SpanIds`]), event counts ([`Counts`]), problems ([`Problem`]), the
 //! encoded output of one unit of work on its way from a worker to the
-//! ordered writers ([`OtlpBatch`] and its segments), and the buffers that
-//! travel back to be reused ([`Pools`]).
+//! ordered writers ([`OtlpBatch`] and its segments), the buffers that
+//! travel back to be reused ([`Pools`]), and the signals ([`Signal`]), and what a send delivered
+//! ([`DeliverySummary`]).
 //!
 //! Keeping them here lets every module import only from stages before it
 //! (select -> parse -> route -> encode -> order -> write/package) and from
@@ -11,16 +12,20 @@
 
 mod batch;
 mod counts;
+mod delivery;
 mod ids;
 mod num;
 mod origin;
 mod pool;
 mod problem;
+mod signal;
 
 pub use batch::{BlockHead, BlockKey, MetricKind, MetricSegment, OtlpBatch, PointRec, PointValue, Segment, SeriesDef};
 pub use counts::{Counts, FileCounts};
+pub use delivery::{DeliverySummary, Failure, SignalStats, Unrecorded};
 pub use ids::{HexId, SpanIds};
 pub use num::Num;
 pub use origin::{Delivered, Origins, RecordId, Tracker};
 pub use pool::Pools;
 pub use problem::Problem;
+pub use signal::Signal;

@@ -127,6 +127,16 @@ pub fn check_target(target: &Path, force: bool, inputs: &Inputs) -> Result<Repla
     }
 }
 
+/// Checks `target` as [`check_target`] does, then removes what killed
+/// exports left beside it ([`clean_stale`]); returns a note for each.
+pub fn prepare_target(target: &Path, force: bool, inputs: &Inputs) -> Result<Vec<String>, OutputError> {
+    check_target(target, force, inputs)?;
+    Ok(clean_stale(&parent_of(target))
+        .into_iter()
+        .map(|stale| format!("removed {}, left behind by an export that was killed", stale.display()))
+        .collect())
+}
+
 /// What is at `target` now, and whether `--force` may replace it.
 fn replaceable(target: &Path, inputs: &Inputs) -> Result<Replaceable, OutputError> {
     let refuse = |why: &str| OutputError::WontReplace {

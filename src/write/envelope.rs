@@ -25,7 +25,7 @@ use std::io;
 
 use super::sink::Spooled;
 use crate::encode::{protobuf, Encoding};
-use crate::model::{BlockHead, Origins, RecordId};
+use crate::model::{BlockHead, Origins, RecordId, Signal};
 
 /// `--layout`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -52,34 +52,6 @@ impl Layout {
         self != Layout::Single
     }
 }
-
-/// The JSON field names and file name of one signal.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SignalNames {
-    pub file: &'static str,
-    pub resources: &'static str,
-    pub scopes: &'static str,
-    pub records: &'static str,
-}
-
-pub const LOGS: SignalNames = SignalNames {
-    file: "logs",
-    resources: "resourceLogs",
-    scopes: "scopeLogs",
-    records: "logRecords",
-};
-pub const TRACES: SignalNames = SignalNames {
-    file: "traces",
-    resources: "resourceSpans",
-    scopes: "scopeSpans",
-    records: "spans",
-};
-pub const METRICS: SignalNames = SignalNames {
-    file: "metrics",
-    resources: "resourceMetrics",
-    scopes: "scopeMetrics",
-    records: "metrics",
-};
 
 const BLOCK_CLOSE: &[u8] = b"]}]}";
 const REQUEST_CLOSE: &[u8] = b"]}\n";
@@ -132,7 +104,7 @@ enum State {
 
 /// Writes one signal's requests into a sink.
 pub struct EnvelopeWriter {
-    names: SignalNames,
+    signal: Signal,
     layout: Layout,
     cap: usize,
     sink: Spooled,
@@ -155,9 +127,9 @@ pub struct EnvelopeWriter {
 }
 
 impl EnvelopeWriter {
-    pub fn new(names: SignalNames, layout: Layout, max_request_bytes: usize, sink: Spooled) -> Self {
+    pub fn new(signal: Signal, layout: Layout, max_request_bytes: usize, sink: Spooled) -> Self {
         Self {
-            names,
+            signal,
             layout,
             cap: max_request_bytes,
             sink,
@@ -253,20 +225,20 @@ impl EnvelopeWriter {
             State::Request { blocks, .. } if blocks > 0 => self.block_sep().len(),
             _ => 0,
         };
-        sep + h + self.names.scopes.len() + self.names.records.len() + 32
+        sep + h + self.signal.scopes_field().len() + self.signal.records_field().len() + 32
     }
 
     /// Bytes a block costs around its records: open and close.
     pub fn block_framing(&self) -> usize {
         match self.encoding {
-            Encoding::Json => self.block_open_len() + self.close_len() + self.names.resources.len() + 8,
+            Encoding::Json => self.block_open_len() + self.close_len() + self.signal.resources_field().len() + 8,
             Encoding::Protobuf => self.block_open_len(),
         }
     }
 
     /// `logs.json`: the name of a signal's only document.
     fn single_name(&self) -> String {
-        format!("{}.json", self.names.file)
+        format!("{}.json", self.signal.name())
     }
 
     fn start_entry(&mut self, name: String) -> io::Result<()> {
@@ -288,10 +260,10 @@ impl EnvelopeWriter {
         match self.layout {
             Layout::Single => self.start_entry(self.single_name())?,
             Layout::Split | Layout::Auto => {
-                let name = format!("{}.{:04}.json", self.names.file, self.requests + 1);
+                let name = format!("{}.{:04}.json", self.signal.name(), self.requests + 1);
                 self.start_entry(name)?;
             }
-            Layout::Jsonl if self.entry.is_none() => self.start_entry(format!("{}.jsonl", self.names.file))?,
+            Layout::Jsonl if self.entry.is_none() => self.start_entry(format!("{}.jsonl", self.signal.name()))?,
             Layout::Jsonl => {}
         }
         self.state = State::Request {
@@ -303,7 +275,7 @@ impl EnvelopeWriter {
         if self.encoding == Encoding::Protobuf {
             return Ok(());
         }
-        let open = format!("{{\"{}\":[", self.names.resources);
+        let open = format!("{{\"{}\":[", self.signal.resources_field());
         self.put(open.as_bytes())
     }
 
@@ -385,10 +357,10 @@ impl EnvelopeWriter {
         };
         self.put(b"{\"resource\":")?;
         self.put(&head.resource)?;
-        let mid = format!(",\"{}\":[{{\"scope\":", self.names.scopes);
+        let mid = format!(",\"{}\":[{{\"scope\":", self.signal.scopes_field());
         self.put(mid.as_bytes())?;
         self.put(&head.scope)?;
-        let rec = format!(",\"{}\":[", self.names.records);
+        let rec = format!(",\"{}\":[", self.signal.records_field());
         self.put(rec.as_bytes())?;
         self.head = Some(head);
         if let State::Request { blocks, block_open, .. } = &mut self.state {

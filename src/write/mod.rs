@@ -2,11 +2,9 @@
 //! its signal's batches in file order on a thread of its own
 //! ([`spawn`]), behind one trait ([`Writer`]); the envelope writer lays
 //! the requests out ([`envelope`]), and its sink hashes and writes them on
-//! another thread ([`sink`]). The JSON array's vectored writer is
-//! [`json`].
+//! another thread ([`sink`]).
 
 pub mod envelope;
-pub mod json;
 pub mod metrics;
 pub mod records;
 pub mod sink;

@@ -6,15 +6,15 @@
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
-use super::sinks::{JsonChunk, OtlpSink};
-use super::unit::{ChunkBuf, Header, OwnedHeader};
-use super::worker::{run_chunk, ParseOptions};
 use crate::encode::metrics::Temporality;
-use crate::model::Pools;
+use crate::engine::sinks::{JsonChunk, OtlpSink};
+use crate::engine::unit::{ChunkBuf, Header, OwnedHeader};
+use crate::engine::worker::{run_chunk, ParseOptions};
+use crate::model::{Pools, Signal};
 use crate::range::{Preset, RangeSpec};
 use crate::route::MetricEvents;
 use crate::store::StoreFile;
-use crate::write::envelope::{EnvelopeWriter, Layout, LOGS, METRICS, TRACES};
+use crate::write::envelope::{EnvelopeWriter, Layout};
 use crate::write::metrics::MetricWriter;
 use crate::write::records::RecordWriter;
 use crate::write::sink::{EntryEnd, EntrySink, Spooled};
@@ -101,12 +101,17 @@ pub fn probe_line(line: &[u8], with_header: bool) -> Probe {
     let bufs: Vec<_> = outs.iter().map(|m| m.0.clone()).collect();
     let [l, t, m] = outs;
     let envelope = |names, sink: Memory| -> std::io::Result<EnvelopeWriter> {
-        Ok(EnvelopeWriter::new(names, Layout::Single, 1 << 20, Spooled::new("probe", Box::new(sink))?))
+        Ok(EnvelopeWriter::new(
+            names,
+            Layout::Single,
+            1 << 20,
+            Spooled::new("probe", Box::new(sink))?,
+        ))
     };
     let written = (|| -> std::io::Result<()> {
-        let mut lw = RecordWriter::new(envelope(LOGS, l)?, pools.clone());
-        let mut tw = RecordWriter::new(envelope(TRACES, t)?, pools.clone());
-        let mut mw = MetricWriter::new(envelope(METRICS, m)?, Temporality::Cumulative, pools.clone());
+        let mut lw = RecordWriter::new(envelope(Signal::Log, l)?, pools.clone());
+        let mut tw = RecordWriter::new(envelope(Signal::Span, t)?, pools.clone());
+        let mut mw = MetricWriter::new(envelope(Signal::Metric, m)?, Temporality::Cumulative, pools.clone());
         lw.write(otlp.batch.logs)?;
         tw.write(otlp.batch.traces)?;
         mw.write(otlp.batch.metrics)?;
