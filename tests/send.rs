@@ -129,11 +129,12 @@ fn journalled_records(journal: &Path) -> u64 {
 }
 
 /// SPEC §10.5: a send SIGKILLed part way and run again with its journal,
-/// with another --max-request-bytes and --concurrency (issue: a resume with
-/// another --max-request-bytes re-sent every acknowledged request), delivers
-/// every record exactly once, as the receiver decoded them.
+/// with another --max-request-bytes, --concurrency, --protocol and
+/// --compression (issue: a resume with another --max-request-bytes re-sent
+/// every acknowledged request), delivers every record exactly once, as the
+/// receiver decoded them.
 #[test]
-fn a_send_killed_part_way_and_resumed_with_other_request_sizes_delivers_each_record_once() {
+fn a_send_killed_part_way_and_resumed_with_other_request_sizes_and_protocol_delivers_each_record_once() {
     let (store, _) = real_mix_store("2MB", &[]);
     let Some(rx) = Receiver::start(20 << 20) else {
         return;
@@ -181,6 +182,8 @@ fn a_send_killed_part_way_and_resumed_with_other_request_sizes_delivers_each_rec
     // another URL would be another destination, so it stays in front.
     let mut again = Command::new(assert_cmd::cargo::cargo_bin("coder-telemetry"));
     args(&mut again, &proxy, "200KiB", "3");
+    // The first went as http/protobuf with gzip (the defaults).
+    again.args(["--protocol", "http/json", "--compression", "zstd"]);
     let o = again.arg("--summary-json").output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let summary = json(&o.stdout);
