@@ -126,4 +126,13 @@ mod tests {
         assert_eq!(redact_url("http://host/a@b"), "http://host/a@b");
         assert_eq!(redact_url("u:pw@host:4318"), "***@host:4318");
     }
+
+    #[test]
+    fn tls_failures_are_named_in_words() {
+        assert_eq!(
+            tls_words("Other(OtherError(CaUsedAsEndEntity))"),
+            "TLS: the server presented a CA certificate as its own"
+        );
+        assert!(tls_words("invalid peer certificate: UnknownIssuer").contains("trusted CA"));
+    }
 }

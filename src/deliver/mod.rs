@@ -1,29 +1,32 @@
-//! Delivery (`send`, SPEC §10): the envelope writers' requests sent to an
-//! OTLP endpoint (OTLP/HTTP or gRPC) instead of written to files.
+//! Delivery (`send`, SPEC §10): the layers a request goes through from an
+//! envelope writer to an OTLP receiver, as the Collector's exporterhelper
+//! layers an exporter:
 //!
-//! Each signal's envelope writer lays its records out as the `split`
-//! layout does (requests of at most `--max-request-bytes`), in the body
-//! encoding of the signal's protocol ([`Protocol::encoding`]), numbering each
-//! record and leaving out those the journal holds; its sink here,
-//! [`HttpSink`], hands every finished request, with the records it holds,
-//! to a bounded queue that `--concurrency` sender threads ([`Dispatcher`])
-//! take from. So at most `concurrency` requests are in flight and one more
-//! waits per signal: memory is a few requests, whatever the store.
+//! ```text
+//! HttpSink (one per signal)      a finished request, its records numbered; waits
+//!                                for room in IN_FLIGHT_BYTES (back-pressure)
+//! Dispatcher: --concurrency sender threads
+//!   journal (journal.rs)         records of acknowledged requests, never sent again
+//!   retry                        408, 429, 502-504, connection errors: backoff with
+//!                                jitter, Retry-After, within --max-elapsed
+//!   split (split.rs)             a 413 halves the request in its own encoding
+//!   compress (settings.rs)       gzip or zstd (gRPC compresses its own messages)
+//!   transport                    OTLP/HTTP (http.rs, ureq) or OTLP/gRPC (grpc.rs, tonic)
+//! ```
 //!
-//! A sender retries 408, 429, 502, 503, 504 and connection errors with
-//! exponential backoff and jitter (honouring `Retry-After`, bounded by what
-//! is left of `--max-elapsed`), halves a request that got 413 (`split.rs`),
-//! counts partial successes, and records the records of every acknowledged
-//! request in the journal ([`journal`]). Redirects are never followed, and
-//! errors no retry can fix (an unknown host, TLS, any other status) fail
-//! the request at once. When no request has been acknowledged for
-//! `--max-elapsed`, or the journal cannot be written, the whole send stops
-//! and says what was not sent. Header values and URL passwords are never
+//! The body encoding (OTLP/JSON or OTLP/protobuf) is the workers' own
+//! ([`Protocol::encoding`]): a request arrives here encoded. An attempt
+//! ends as an `Attempt` (attempt.rs); errors no retry can fix (an unknown
+//! host, TLS, a status other than the retried ones) fail the request at
+//! once and stop the send. When no request has been acknowledged for
+//! `--max-elapsed`, or the journal cannot be written, the send stops and
+//! says what was not sent. Header values and URL passwords are never
 //! printed, logged or journalled: every message made from the network is
 //! scrubbed of them.
 
 mod attempt;
 pub mod grpc;
+mod http;
 pub mod journal;
 pub mod proxy;
 mod settings;
@@ -36,17 +39,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, Sender};
-use serde_json::Value;
 
 use bytes::Bytes;
 
 use crate::config::percent_decode;
-use crate::encode::protobuf;
 use crate::model::Origins;
 pub use crate::model::{DeliverySummary, Failure, Signal, SignalStats, Unrecorded};
 use crate::write::sink::{EntryEnd, EntrySink};
 pub use attempt::redact_url;
-use attempt::{bounded_text, tls_words, Attempt, MAX_RESPONSE};
+use attempt::Attempt;
 use journal::{Journal, JournalError};
 pub use settings::{Compression, Protocol, Settings};
 
@@ -289,8 +290,8 @@ pub struct SendHooks<'a> {
 /// What the senders share.
 struct Shared<'a> {
     settings: &'a Settings,
-    /// One HTTP client per signal (each may have its own TLS material).
-    agents: [ureq::Agent; 3],
+    /// The HTTP clients, one per signal (each may have its own TLS material).
+    http: http::Http,
     /// The gRPC clients, when a signal speaks gRPC.
     grpc: Option<grpc::Grpc>,
     /// Stops the whole send (the engine and the senders).
@@ -373,33 +374,7 @@ impl Dispatcher {
         journal: Journal,
         hooks: SendHooks<'e>,
     ) -> Result<Box<dyn FnOnce() -> DeliverySummary + 's>, SendError> {
-        let mut proxies: [Option<ureq::Proxy>; 3] = Default::default();
-        for (i, p) in settings.proxies.iter().enumerate() {
-            if let Some(p) = p {
-                let proxy = ureq::Proxy::new(p).map_err(|e| {
-                    SendError::Setup(format!(
-                        "the proxy {} for {}: {e}",
-                        redact_url(p),
-                        Signal::ALL[i].name()
-                    ))
-                })?;
-                proxies[i] = Some(proxy);
-            }
-        }
-        let agent = |i: usize| -> ureq::Agent {
-            ureq::Agent::config_builder()
-                // Chosen as curl does (proxy.rs), never from the client's own reading.
-                .proxy(proxies[i].clone())
-                .http_status_as_error(false)
-                // A redirect is answered, never followed (§10.4).
-                .max_redirects(0)
-                .timeout_global(Some(settings.timeout))
-                .user_agent(concat!("coder-telemetry/", env!("CARGO_PKG_VERSION")))
-                .tls_config(settings.tls[i].ureq_config())
-                .build()
-                .into()
-        };
-        let agents = [agent(0), agent(1), agent(2)];
+        let http = http::Http::new(settings).map_err(SendError::Setup)?;
         let use_grpc = settings.protocols.map(|p| p == Protocol::Grpc);
         let grpc = match use_grpc.contains(&true) && !settings.dry_run {
             true => Some(
@@ -423,7 +398,7 @@ impl Dispatcher {
         };
         let shared = Arc::new(Shared {
             settings,
-            agents,
+            http,
             grpc,
             cancel,
             journal: Mutex::new(journal),
@@ -442,23 +417,7 @@ impl Dispatcher {
                 let in_flight = Arc::clone(in_flight);
                 std::thread::Builder::new()
                     .name(format!("ct-send-{i}"))
-                    .spawn_scoped(scope, move || {
-                        for job in rx {
-                            let _held = Held(&in_flight, job.held);
-                            let body = Bytes::from(job.body);
-                            shared.deliver(job.signal, &body, job.origins, None);
-                            // Back to the sinks once no attempt holds it; a body
-                            // grown past twice the cap (a record larger than a
-                            // request) goes back to the allocator.
-                            if let Ok(b) = body.try_into_mut() {
-                                let mut body = Vec::from(b);
-                                if body.capacity() <= 2 * cap {
-                                    body.clear();
-                                    let _ = recycle.try_send(body);
-                                }
-                            }
-                        }
-                    })
+                    .spawn_scoped(scope, move || serve(&rx, &shared, &recycle, cap, &in_flight))
             })
             .collect::<Result<_, _>>()
             .map_err(SendError::Threads)?;
@@ -481,6 +440,25 @@ impl Dispatcher {
     }
 }
 
+/// A sender thread: delivers the requests it takes until the queue closes,
+/// and hands each body back to the sinks once no attempt holds it.
+fn serve(rx: &Receiver<Job>, shared: &Shared<'_>, recycle: &Sender<Vec<u8>>, cap: usize, in_flight: &InFlight) {
+    for job in rx {
+        let _held = Held(in_flight, job.held);
+        let body = Bytes::from(job.body);
+        shared.deliver(job.signal, &body, job.origins, None);
+        // A body grown past twice the cap (a record larger than a request)
+        // goes back to the allocator.
+        if let Ok(b) = body.try_into_mut() {
+            let mut body = Vec::from(b);
+            if body.capacity() <= 2 * cap {
+                body.clear();
+                let _ = recycle.try_send(body);
+            }
+        }
+    }
+}
+
 /// The endpoints as they may be shown: without passwords, and as their
 /// common base URL when all three are the base's `/v1/{signal}`.
 fn shown_endpoints(endpoints: &[String; 3]) -> Vec<String> {
@@ -500,106 +478,11 @@ fn shown_endpoints(endpoints: &[String; 3]) -> Vec<String> {
     }
 }
 
-/// `Retry-After`: seconds, or an HTTP date (a date in the past is now).
-/// Any number is taken: the caller compares it with the time left.
-fn retry_after(v: &str) -> Option<Duration> {
-    let v = v.trim();
-    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
-        // More digits than a u64 holds is "longer than anything".
-        return Some(v.parse::<u64>().map_or(Duration::MAX, Duration::from_secs));
-    }
-    let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
-    let ms = at
-        .timestamp_millis()
-        .saturating_sub(chrono::Utc::now().timestamp_millis())
-        .max(0);
-    Some(Duration::from_millis(ms as u64))
-}
-
 /// The wait before retry `n` (0 = the first): exponential from 1 s, at
 /// most 30 s, with full jitter over its upper half.
 fn backoff(n: u32) -> Duration {
     let base = FIRST_BACKOFF.saturating_mul(1u32 << n.min(5)).min(MAX_BACKOFF);
     base.mul_f64(0.5 + fastrand::f64() * 0.5)
-}
-
-/// The message of an error response: OTLP's `Status.message` (protobuf
-/// when the response says so, else JSON), or the text.
-fn message_of(body: &[u8], proto: bool) -> String {
-    let from_proto = proto.then(|| protobuf::status_message(body)).flatten();
-    let msg = from_proto
-        .or_else(|| {
-            serde_json::from_slice::<Value>(body)
-                .ok()
-                .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
-        })
-        .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
-    bounded_text(&msg)
-}
-
-/// `partialSuccess` of a 2xx body: rejected records and the message.
-fn partial_success(signal: &str, body: &[u8]) -> (u64, Option<String>) {
-    let Ok(v) = serde_json::from_slice::<Value>(body) else {
-        return (0, None);
-    };
-    let Some(p) = v.get("partialSuccess") else {
-        return (0, None);
-    };
-    let key = match signal {
-        "logs" => "rejectedLogRecords",
-        "traces" => "rejectedSpans",
-        _ => "rejectedDataPoints",
-    };
-    // int64 fields are strings in OTLP/JSON, numbers from some encoders.
-    let rejected = p
-        .get(key)
-        .and_then(|r| r.as_u64().or_else(|| r.as_str().and_then(|s| s.parse().ok())))
-        .unwrap_or(0);
-    let message = p
-        .get("errorMessage")
-        .and_then(Value::as_str)
-        .filter(|m| !m.is_empty())
-        .map(bounded_text);
-    (rejected, message)
-}
-
-/// How a request that got no response ended: retried or failed at once.
-fn classify(e: &ureq::Error, url: &str) -> Attempt {
-    use io::ErrorKind as K;
-    let retry = |why: String| Attempt::Retry {
-        wait: None,
-        why,
-        status: None,
-    };
-    let fail = |message: String| Attempt::Fatal { status: None, message };
-    match e {
-        ureq::Error::Timeout(_) => retry("no response within --timeout".to_string()),
-        ureq::Error::ConnectionFailed | ureq::Error::BodyStalled => retry(format!("cannot reach {url}: {e}")),
-        ureq::Error::HostNotFound => fail("the host name was not found (check --endpoint)".to_string()),
-        ureq::Error::Io(io) => match io.kind() {
-            K::ConnectionRefused => retry(format!("connection refused by {url}")),
-            K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof | K::NotConnected => {
-                retry(format!("the connection to {url} was dropped"))
-            }
-            K::TimedOut | K::WouldBlock | K::Interrupted => retry("no response within --timeout".to_string()),
-            // rustls reports a failed handshake as invalid data.
-            K::InvalidData => fail(tls_words(&io.to_string())),
-            _ => retry(format!("cannot reach {url}: {}", bounded_text(&io.to_string()))),
-        },
-        ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_) => fail(tls_words(&e.to_string())),
-        ureq::Error::Other(_) => {
-            let text = e.to_string();
-            if text.contains("certificate") || text.contains("Certificate") || text.contains("Ca") {
-                fail(tls_words(&text))
-            } else {
-                fail(bounded_text(&text))
-            }
-        }
-        _ => Attempt::Failed {
-            status: None,
-            message: bounded_text(&e.to_string()),
-        },
-    }
 }
 
 impl Shared<'_> {
@@ -703,30 +586,12 @@ impl Shared<'_> {
             return false;
         }
         // The body is in the protocol's encoding already (the workers wrote it so).
-        let mut compressed = Vec::new();
-        let protocol = self.settings.protocols[signal];
-        let plain: &[u8] = body;
-        // gRPC compresses its messages itself (grpc-encoding).
-        let compression = match protocol {
-            Protocol::Grpc => Compression::None,
-            _ => self.settings.compressions[signal],
+        let Some(payload) = self.compressed(signal, body, records) else {
+            return false;
         };
-        // Shared, not copied, by every attempt (gRPC's request owns it).
-        let payload: Bytes = match compression.apply(plain, &mut compressed) {
-            Ok(true) => Bytes::from(std::mem::take(&mut compressed)),
-            Ok(false) => body.clone(),
-            Err(e) => {
-                self.fail(signal, None, records, format!("compressing the request failed: {e}"));
-                return false;
-            }
-        };
+        let sizes = (body.len() as u64, payload.len() as u64);
         if self.settings.dry_run {
-            self.update(signal, |st, _| {
-                st.requests += 1;
-                st.records += records;
-                st.bytes += plain.len() as u64;
-                st.wire_bytes += payload.len() as u64;
-            });
+            self.acknowledged(signal, &origins, 0, None, sizes);
             return true;
         }
         let now = Instant::now();
@@ -741,52 +606,19 @@ impl Shared<'_> {
             let give_up = deadline.min(stall);
             let left = give_up.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                self.give_up(
-                    signal,
-                    records,
-                    stall <= deadline,
-                    "no time left".to_string(),
-                    None,
-                    retries,
-                );
+                let why = "no time left".to_string();
+                self.give_up(signal, records, stall <= deadline, why, None, retries);
                 return false;
             }
             match self.attempt(signal, &payload, self.settings.timeout.min(left)) {
                 Attempt::Delivered { rejected, message } => {
                     *self.last_ack.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
-                    self.update(signal, |st, s| {
-                        st.requests += 1;
-                        st.records += records.saturating_sub(rejected);
-                        st.rejected += rejected.min(records);
-                        st.bytes += plain.len() as u64;
-                        st.wire_bytes += payload.len() as u64;
-                        if let Some(m) = message {
-                            let w = format!("{}: {rejected} records rejected: {m}", Signal::ALL[signal].name());
-                            if s.warnings.len() < MAX_WARNINGS && !s.warnings.contains(&w) {
-                                s.warnings.push(w);
-                            }
-                        }
-                    });
-                    self.remember(signal, &origins);
+                    self.acknowledged(signal, &origins, rejected, message, sizes);
                     return true;
                 }
                 Attempt::TooLarge(message) => {
-                    let halves = split::halve(Signal::ALL[signal].name(), protocol.encoding(), body)
-                        .filter(|[a, b]| a.1 + b.1 == records);
-                    let Some([(a, na), (b, _)]) = halves else {
-                        self.fail(
-                            signal,
-                            Some(413),
-                            records,
-                            format!("{message} (a request of one record cannot be split further)"),
-                        );
-                        return false;
-                    };
-                    drop(compressed);
-                    let (oa, ob) = origins.split_at(na);
-                    let first = self.deliver(signal, &Bytes::from(a), oa, Some(deadline));
-                    let second = self.deliver(signal, &Bytes::from(b), ob, Some(deadline));
-                    return first && second;
+                    drop(payload);
+                    return self.halved(signal, body, origins, message, deadline);
                 }
                 Attempt::Failed { status, message } => {
                     self.fail(signal, status, records, message);
@@ -816,6 +648,72 @@ impl Shared<'_> {
         }
     }
 
+    /// The body as sent: compressed as the signal's settings say (gRPC
+    /// compresses its messages itself), or shared as it is. `None` when
+    /// compressing failed (the request is counted failed).
+    fn compressed(&self, signal: usize, body: &Bytes, records: u64) -> Option<Bytes> {
+        let compression = match self.settings.protocols[signal] {
+            Protocol::Grpc => Compression::None,
+            _ => self.settings.compressions[signal],
+        };
+        let mut out = Vec::new();
+        // Shared, not copied, by every attempt (gRPC's request owns it).
+        match compression.apply(body, &mut out) {
+            Ok(true) => Some(Bytes::from(out)),
+            Ok(false) => Some(body.clone()),
+            Err(e) => {
+                self.fail(signal, None, records, format!("compressing the request failed: {e}"));
+                None
+            }
+        }
+    }
+
+    /// Counts an acknowledged request (`sizes`: its body before and after
+    /// compression) and journals its records.
+    fn acknowledged(
+        &self,
+        signal: usize,
+        origins: &Origins,
+        rejected: u64,
+        message: Option<String>,
+        sizes: (u64, u64),
+    ) {
+        let records = origins.len();
+        self.update(signal, |st, s| {
+            st.requests += 1;
+            st.records += records.saturating_sub(rejected);
+            st.rejected += rejected.min(records);
+            st.bytes += sizes.0;
+            st.wire_bytes += sizes.1;
+            if let Some(m) = message {
+                let w = format!("{}: {rejected} records rejected: {m}", Signal::ALL[signal].name());
+                if s.warnings.len() < MAX_WARNINGS && !s.warnings.contains(&w) {
+                    s.warnings.push(w);
+                }
+            }
+        });
+        if !self.settings.dry_run {
+            self.remember(signal, origins);
+        }
+    }
+
+    /// After a 413: the request's two halves, each delivered (and halved
+    /// again) on its own, within the same `deadline`.
+    fn halved(&self, signal: usize, body: &Bytes, origins: Origins, message: String, deadline: Instant) -> bool {
+        let records = origins.len();
+        let encoding = self.settings.protocols[signal].encoding();
+        let halves = split::halve(Signal::ALL[signal].name(), encoding, body).filter(|[a, b]| a.1 + b.1 == records);
+        let Some([(a, na), (b, _)]) = halves else {
+            let why = format!("{message} (a request of one record cannot be split further)");
+            self.fail(signal, Some(413), records, why);
+            return false;
+        };
+        let (oa, ob) = origins.split_at(na);
+        let first = self.deliver(signal, &Bytes::from(a), oa, Some(deadline));
+        let second = self.deliver(signal, &Bytes::from(b), ob, Some(deadline));
+        first && second
+    }
+
     /// A request that ran out of time; when the whole send made no progress
     /// for `--max-elapsed`, the send stops.
     fn give_up(&self, signal: usize, records: u64, stalled: bool, why: String, status: Option<u16>, retries: u32) {
@@ -833,85 +731,18 @@ impl Shared<'_> {
         }
     }
 
+    /// One attempt over the signal's transport.
     fn attempt(&self, signal: usize, payload: &Bytes, timeout: Duration) -> Attempt {
-        if let (Protocol::Grpc, Some(g)) = (self.settings.protocols[signal], &self.grpc) {
-            let compression = self.settings.compressions[signal];
-            return g.export(
+        let settings = self.settings;
+        match (settings.protocols[signal], &self.grpc) {
+            (Protocol::Grpc, Some(g)) => g.export(
                 signal,
                 payload.clone(),
-                compression,
-                &self.settings.headers[signal],
+                settings.compressions[signal],
+                &settings.headers[signal],
                 timeout,
-            );
-        }
-        let url = &self.settings.endpoints[signal];
-        let shown = redact_url(url);
-        let mut req = self.agents[signal]
-            .post(url)
-            .config()
-            .timeout_global(Some(timeout))
-            .build()
-            .header("Content-Type", self.settings.protocols[signal].content_type());
-        let compression = self.settings.compressions[signal];
-        if compression != Compression::None {
-            req = req.header("Content-Encoding", compression.name());
-        }
-        for (k, v) in &self.settings.headers[signal] {
-            req = req.header(k.as_str(), v.as_str());
-        }
-        let mut resp = match req.send(&payload[..]) {
-            Ok(r) => r,
-            Err(e) => return classify(&e, &shown),
-        };
-        let status = resp.status().as_u16();
-        let header = |name: &str| {
-            resp.headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        };
-        let wait = header("retry-after").as_deref().and_then(retry_after);
-        let location = header("location");
-        let proto = header("content-type").is_some_and(|t| t.contains("protobuf"));
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(MAX_RESPONSE)
-            .read_to_vec()
-            .unwrap_or_default();
-        match status {
-            200..=299 => {
-                let (rejected, message) = if proto {
-                    let (r, m) = protobuf::partial_success(&body).unwrap_or((0, None));
-                    (r, m.map(|m| bounded_text(&m)))
-                } else {
-                    partial_success(Signal::ALL[signal].name(), &body)
-                };
-                Attempt::Delivered { rejected, message }
-            }
-            300..=399 => Attempt::Failed {
-                status: Some(status),
-                message: format!(
-                    "the endpoint redirects to {} (redirects are not followed: set --endpoint to where it moved)",
-                    location.map_or_else(|| "(no Location)".to_string(), |l| redact_url(&bounded_text(&l)))
-                ),
-            },
-            413 => Attempt::TooLarge(format!("413: {}", message_of(&body, proto))),
-            // The Collector's OTLP/HTTP receiver (v0.165) answers a body over
-            // its max_request_body_size with 400 and Go's MaxBytesReader
-            // message, not 413: the same remedy applies.
-            400 if message_of(&body, proto).contains("request body too large") => {
-                Attempt::TooLarge(format!("400: {}", message_of(&body, proto)))
-            }
-            408 | 429 | 502 | 503 | 504 => Attempt::Retry {
-                wait,
-                why: format!("{status}: {}", message_of(&body, proto)),
-                status: Some(status),
-            },
-            _ => Attempt::Failed {
-                status: Some(status),
-                message: message_of(&body, proto),
-            },
+            ),
+            _ => self.http.export(signal, settings, payload, timeout),
         }
     }
 }
@@ -965,16 +796,6 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_takes_any_number_of_seconds_or_a_date_without_overflow() {
-        assert_eq!(retry_after("3"), Some(Duration::from_secs(3)));
-        assert_eq!(retry_after("18446744073709551615"), Some(Duration::from_secs(u64::MAX)));
-        assert_eq!(retry_after("99999999999999999999999"), Some(Duration::MAX));
-        assert_eq!(retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
-        assert_eq!(retry_after("-5"), None);
-        assert_eq!(retry_after("soon"), None);
-    }
-
-    #[test]
     fn backoff_doubles_from_about_one_second_and_stays_under_thirty() {
         // Literal bounds: [0.5 s, 1 s] for the first retry, [2, 4] for the
         // third, [15, 30] for the sixth on (32 s capped at 30). The jitter
@@ -1002,23 +823,5 @@ mod tests {
             // The cap is reached, not a lower one: some draw is near 30 s.
             assert!(most > Duration::from_secs(29), "{n}: at most {most:?}");
         }
-    }
-
-    #[test]
-    fn partial_success_counts_strings_and_numbers() {
-        let b = br#"{"partialSuccess":{"rejectedLogRecords":"2","errorMessage":"too old"}}"#;
-        assert_eq!(partial_success("logs", b), (2, Some("too old".to_string())));
-        let b = br#"{"partialSuccess":{"rejectedDataPoints":5}}"#;
-        assert_eq!(partial_success("metrics", b), (5, None));
-        assert_eq!(partial_success("traces", b"{}"), (0, None));
-    }
-
-    #[test]
-    fn tls_failures_are_named_in_words() {
-        assert_eq!(
-            tls_words("Other(OtherError(CaUsedAsEndEntity))"),
-            "TLS: the server presented a CA certificate as its own"
-        );
-        assert!(tls_words("invalid peer certificate: UnknownIssuer").contains("trusted CA"));
     }
 }
