@@ -469,11 +469,6 @@ pub fn system_candidates() -> Vec<Candidate> {
     candidates(Os::current(), home.as_deref(), &|k| std::env::var(k).ok())
 }
 
-/// The first candidate that exists.
-pub fn default_store() -> Option<Candidate> {
-    system_candidates().into_iter().find(|c| c.path.is_dir())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,8 @@
 //! written. Left to the allocator, those hand-offs between threads at
 //! ever-changing sizes leave holes in the heap, and on a long run resident
 //! memory crept with the amount of data although the live heap stayed flat
-//! (SPEC §9.1). The writers hand the buffers back instead ([`Pools::recycle`]),
+//! (SPEC §9.1). The writers hand the buffers back instead
+//! ([`Pools::recycle_segment`], [`Pools::recycle_metrics`]),
 //! and the next unit takes them with their capacity.
 //!
 //! A pool keeps at most as many buffers as the run keeps in flight (the

@@ -10,7 +10,8 @@
 //! with the output run beside the assembling and beside each other: on
 //! the real mix the metric envelope is 2.9x the input, and its hash and its
 //! deflate on one thread were the longest serial stage of a zip export.
-//! No envelope is ever held in memory.
+//! No envelope file is ever held in memory whole (a send's request, at
+//! most `--max-request-bytes`, is: it goes to the senders in one piece).
 //!
 //! Nothing is fsynced: like other command-line tools the exporter leaves
 //! flushing to the OS (an fsync of GBs would cost more than the export).
