@@ -23,6 +23,16 @@ pub enum Format {
     Otlp,
 }
 
+impl Format {
+    /// The end of a suggested output name (§3.4).
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Json => ".json",
+            Format::Otlp => ".otlp.zip",
+        }
+    }
+}
+
 /// Where the export goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Output {

@@ -1,6 +1,7 @@
 //! The command as a user runs it (SPEC §3, §8): formats and packaging, range
-//! kinds, selection by file name, empty exports, --force, exit codes of
-//! usage errors, the summary, `paths` and `completions`.
+//! kinds (open-ended ones too), selection by file name, empty exports,
+//! --force, exit codes of usage errors, the summary, `paths` and
+//! `completions`.
 
 mod common;
 
@@ -329,7 +330,8 @@ fn usage_errors_exit_2_and_say_what_is_accepted() {
         (&["--from", "2026-02-30", "--to", "2026-03-01"], "YYYY-MM-DD"),
         (&["--from", "2026-1-5", "--to", "2026-03-01"], "YYYY-MM-DD"),
         (&["--from", "2026-03-02", "--to", "2026-03-01"], "before"),
-        (&["--from", "2026-03-02"], "--to"),
+        (&["--since", "7x"], "36h, 7d or 2w"),
+        (&["--since", "7d", "--from", "2026-03-02"], "--since"),
         (
             &["--range", "last-2-days"],
             "last-24-hours, last-7-days, last-30-days, all-time",
@@ -472,4 +474,54 @@ fn completions_for_each_shell() {
             .success()
             .stdout(predicate::str::contains("export"));
     }
+}
+
+#[test]
+fn open_ended_ranges_run_to_now_from_the_beginning_or_over_an_age() {
+    let s = daily_store();
+    // NOW is 2026-11-24T12:00:00Z, the 24th's noon event is at NOW: outside.
+    assert_eq!(events_for(s.path(), &["--from", "2026-11-20"]), 5, "20th .. 23rd 23:30");
+    assert_eq!(events_for(s.path(), &["--since", "2026-11-20"]), 5);
+    assert_eq!(events_for(s.path(), &["--to", "2026-11-12"]), 3, "10th .. 12th");
+    assert_eq!(events_for(s.path(), &["--since", "36h"]), 2, "23rd 12:00 and 23:30");
+    assert_eq!(
+        events_for(s.path(), &["--since", "7d"]),
+        events_for(s.path(), &["--range", "last-7-days"])
+    );
+    let o = export(
+        s.path(),
+        &["--from", "2026-11-20", "-o", "-", "--summary-json", "--quiet"],
+    )
+    .assert()
+    .success();
+    let stderr = String::from_utf8_lossy(&o.get_output().stderr).into_owned();
+    let sum = summary(stderr.lines().last().unwrap().as_bytes());
+    assert_eq!(
+        sum["range"],
+        json!({"label": "2026-11-20 to now", "start": "2026-11-20T00:00:00Z", "end": NOW})
+    );
+    // The suggested name follows the range.
+    let cwd = tempfile::tempdir().unwrap();
+    bin()
+        .current_dir(cwd.path())
+        .arg("export")
+        .arg(s.path())
+        .args(["--now", NOW, "--since", "36h"])
+        .assert()
+        .success();
+    assert!(cwd
+        .path()
+        .join("coder-telemetry-last-36-hours-2026-11-24.json")
+        .is_file());
+    // A day after now cannot start a range that ends now.
+    export(s.path(), &["--from", "2026-11-25", "-o", "-"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "--from 2026-11-25 is after now (2026-11-24T12:00:00Z)",
+        ));
+    export(s.path(), &["--since", "2026-12-01", "-o", "-"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--since 2026-12-01 is after now"));
 }

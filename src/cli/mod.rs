@@ -259,10 +259,13 @@ pub struct SelectArgs {
     /// A range ending now (or at --now)
     #[arg(long, value_enum, value_name = "PRESET")]
     pub range: Option<RangeArg>,
-    /// First day of a custom range, inclusive (UTC)
+    /// From AGE ago (36h, 7d, 2w) or from DAY, to now
+    #[arg(long, value_name = "AGE|DAY")]
+    pub since: Option<String>,
+    /// First day, inclusive (UTC); alone: until now
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub from: Option<String>,
-    /// Last day of a custom range, inclusive (UTC)
+    /// Last day, inclusive (UTC); alone: from the first
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub to: Option<String>,
     /// Anchor presets and the manifest at this instant instead of the clock
@@ -426,20 +429,35 @@ pub fn config(a: &ExportArgs) -> Result<Prepared, ConfigError> {
     config_with(a, interactive())
 }
 
+/// The range the flags choose, if they choose one, checked against `now`.
+fn range_spec(sel: &SelectArgs, now: chrono::DateTime<chrono::Utc>) -> Result<Option<RangeSpec>, UsageError> {
+    let preset = sel.range.map(|r| match r {
+        RangeArg::Last24Hours => Preset::Last24Hours,
+        RangeArg::Last7Days => Preset::Last7Days,
+        RangeArg::Last30Days => Preset::Last30Days,
+        RangeArg::AllTime => Preset::AllTime,
+    });
+    let spec = RangeSpec::from_flags(
+        preset.map(Preset::name),
+        sel.since.as_deref(),
+        sel.from.as_deref(),
+        sel.to.as_deref(),
+    )
+    .map_err(|e| usage(e.to_string()))?;
+    if let Some(s) = spec {
+        let flag = if sel.since.is_some() { "--since" } else { "--from" };
+        s.check(now, flag).map_err(|e| usage(e.to_string()))?;
+    }
+    Ok(spec)
+}
+
 fn config_with(a: &ExportArgs, ask: bool) -> Result<Prepared, ConfigError> {
     let mut warnings = Vec::new();
     let now = match &a.sel.now {
         Some(s) => parse_now(s)?,
         None => chrono::Utc::now(),
     };
-    let preset = a.sel.range.map(|r| match r {
-        RangeArg::Last24Hours => Preset::Last24Hours,
-        RangeArg::Last7Days => Preset::Last7Days,
-        RangeArg::Last30Days => Preset::Last30Days,
-        RangeArg::AllTime => Preset::AllTime,
-    });
-    let spec = RangeSpec::from_flags(preset.map(Preset::name), a.sel.from.as_deref(), a.sel.to.as_deref())
-        .map_err(|e| usage(e.to_string()))?;
+    let spec = range_spec(&a.sel, now)?;
     let explicit = a.format.map(|f| match f {
         FormatArg::Json => Format::Json,
         FormatArg::Otlp => Format::Otlp,
@@ -479,7 +497,7 @@ fn config_with(a: &ExportArgs, ask: bool) -> Result<Prepared, ConfigError> {
     let output = match answers.output.or_else(|| a.output.clone()) {
         Some(p) if p.as_os_str() == "-" => Output::Stdout,
         Some(p) => Output::Path(p),
-        None => Output::Path(PathBuf::from(range.suggested_name(format == Format::Otlp))),
+        None => Output::Path(PathBuf::from(range.suggested_name(format.extension()))),
     };
     if let Output::Path(p) = &output {
         check_contradiction(format, p)?;
