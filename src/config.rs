@@ -18,25 +18,54 @@ pub use crate::write::envelope::Layout;
 /// `--format`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Format {
+    /// One JSON array of events (§5).
     #[default]
     Json,
+    /// The same events as JSON Lines: one per line, in the same order.
+    Jsonl,
+    /// OTLP/JSON envelopes and a manifest (§6).
     Otlp,
 }
 
 impl Format {
+    /// As `--format` and the manifest name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Jsonl => "jsonl",
+            Format::Otlp => "otlp",
+        }
+    }
+
+    /// As the summary names it.
+    pub fn description(self) -> &'static str {
+        match self {
+            Format::Json => "a JSON array",
+            Format::Jsonl => "JSON Lines",
+            Format::Otlp => "OTLP/JSON",
+        }
+    }
+
     /// The end of a suggested output name (§3.4).
     pub fn extension(self) -> &'static str {
         match self {
             Format::Json => ".json",
+            Format::Jsonl => ".jsonl",
             Format::Otlp => ".otlp.zip",
         }
+    }
+
+    /// Whether it holds the events themselves (a JSON array or JSON Lines),
+    /// as opposed to OTLP.
+    pub fn is_events(self) -> bool {
+        self != Format::Otlp
     }
 }
 
 /// Where the export goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Output {
-    /// `-o -` (JSON only).
+    /// `-o -` (JSON or JSON Lines only).
     Stdout,
     /// A `.zip` path gets a zip; any other path a folder (OTLP) or a file (JSON).
     Path(PathBuf),

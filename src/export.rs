@@ -1,6 +1,7 @@
 //! One export from start to finish: list and select the files of every
 //! store, check the target, run the engine into staged output (the JSON
-//! merge, or the OTLP envelopes through their writers), write the manifest,
+//! merge, as an array or as JSON Lines, or the OTLP envelopes through their
+//! writers), write the manifest,
 //! and commit the output atomically, or drop it and say why when nothing
 //! matched (§8.3). `send` (§10) is the same run with the OTLP envelope
 //! writers' sinks replaced by `deliver`'s HTTP sinks (no file, no
@@ -22,6 +23,7 @@ use crate::engine::{merge, ordered, Books, Budget, EngineError, Run};
 use crate::model::{Counts, Delivered, OtlpBatch, Pools, Tracker};
 use crate::output::atomic::{self, Inputs, OutputError};
 use crate::output::manifest::{write_manifest, ManifestData, Options};
+use crate::output::stream::Lines;
 use crate::report::{Problems, StrictAbort, Summary};
 use crate::store::{self, StoreError, StoreStats};
 use crate::write::envelope::{EntryInfo, EnvelopeWriter, LOGS, METRICS, TRACES};
@@ -170,13 +172,14 @@ fn run_export(cfg: &Config, cancel: &AtomicBool, hooks: Hooks, delivery: Deliver
         progress: &*hooks.progress,
     };
     let mut delivered = None;
+    let sending = delivery.is_some();
     let (written, output) = match (delivery, cfg.format) {
         (Some((settings, send_hooks)), _) => {
             let (written, d) = send_otlp(cfg, &run, &inputs, &mut problems, settings, send_hooks)?;
             delivered = Some(d);
             (written, None)
         }
-        (None, Format::Json) => export_json(cfg, &run, &inputs, &mut problems)?,
+        (None, Format::Json | Format::Jsonl) => export_json(cfg, &run, &inputs, &mut problems)?,
         (None, Format::Otlp) => export_otlp(cfg, &run, &inputs, &mut problems)?,
     };
     let counts = written.books.total;
@@ -193,6 +196,7 @@ fn run_export(cfg: &Config, cancel: &AtomicBool, hooks: Hooks, delivery: Deliver
         oversize_records: written.oversize,
         output,
         elapsed_s: started.elapsed().as_secs_f64(),
+        format: (!sending).then_some(cfg.format),
         problems: problems.shown(),
         notes,
         empty,
@@ -274,9 +278,7 @@ fn export_json(
     match &cfg.output {
         Output::Stdout => {
             let stdout = io::stdout();
-            let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
-            let books = merge::run(run, &mut out, problems)?;
-            out.flush()?;
+            let books = merge_into(cfg, run, problems, stdout.lock(), true)?;
             Ok((written(books), Some("-".to_string())))
         }
         Output::Path(target) if atomic::is_special(target) => {
@@ -288,20 +290,45 @@ fn export_json(
                     path: target.clone(),
                     error,
                 })?;
-            let books = merge::run(run, &mut &file, problems)?;
+            let books = merge_into(cfg, run, problems, &file, false)?;
             Ok((written(books), Some(target.display().to_string())))
         }
         Output::Path(target) => {
             let tmp = atomic::temp_file(target)?;
-            // Unbuffered: the merge writes large vectored runs itself.
-            let mut out = tmp.as_file();
-            let books = merge::run(run, &mut out, problems)?;
+            let books = merge_into(cfg, run, problems, tmp.as_file(), false)?;
             if books.total.events == 0 {
                 return Ok((written(books), None));
             }
             atomic::commit_file(tmp, target, cfg.force, inputs)?;
             Ok((written(books), Some(target.display().to_string())))
         }
+    }
+}
+
+/// Runs the JSON merge into `out`: the array as it is, or through
+/// [`Lines`] for JSON Lines. `buffered` puts a buffer before `out`
+/// (stdout); JSON Lines is always buffered, its lines being short writes,
+/// while the array goes unbuffered, the merge writing large vectored runs
+/// itself.
+fn merge_into<W: Write>(
+    cfg: &Config,
+    run: &Run<'_>,
+    problems: &mut Problems,
+    mut out: W,
+    buffered: bool,
+) -> Result<Books, ExportError> {
+    if cfg.format == Format::Jsonl {
+        let mut lines = Lines::new(BufWriter::with_capacity(1 << 20, &mut out));
+        let books = merge::run(run, &mut lines, problems)?;
+        lines.into_inner()?;
+        Ok(books)
+    } else if buffered {
+        let mut b = BufWriter::with_capacity(1 << 20, &mut out);
+        let books = merge::run(run, &mut b, problems)?;
+        b.flush()?;
+        Ok(books)
+    } else {
+        Ok(merge::run(run, &mut out, problems)?)
     }
 }
 

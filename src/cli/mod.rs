@@ -29,7 +29,7 @@ use coder_telemetry::store;
 
 pub mod prompt;
 
-const ABOUT: &str = "Export the Coder VS Code extension's local telemetry as a JSON array or OTLP/JSON";
+const ABOUT: &str = "Export the Coder VS Code extension's local telemetry as JSON, JSON Lines or OTLP";
 
 const EXPORT_HELP: &str = "\
 Examples:
@@ -104,7 +104,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Export a date range of one or more telemetry stores as a JSON array or OTLP/JSON.
+    /// Export a date range of telemetry stores as a JSON array, JSON Lines or OTLP.
     #[command(display_name = "coder-telemetry", after_help = EXPORT_HELP)]
     Export(Box<ExportArgs>),
     /// Send a date range straight to an OTLP endpoint over HTTP or gRPC (a Collector, Honeycomb, Grafana Cloud, ...).
@@ -136,6 +136,8 @@ pub enum RangeArg {
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum FormatArg {
     Json,
+    #[value(alias = "ndjson")]
+    Jsonl,
     Otlp,
 }
 
@@ -158,10 +160,10 @@ pub enum TemporalityArg {
 pub struct ExportArgs {
     #[command(flatten)]
     pub sel: SelectArgs,
-    /// json or otlp [default: from the output's name, else json]
+    /// json, jsonl or otlp [default: from the output's name, else json]
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,
-    /// NAME.json: a JSON array; NAME.zip or NAME/: OTLP in a zip or a folder; -: JSON to stdout
+    /// NAME.json: a JSON array; NAME.jsonl or NAME.ndjson: JSON Lines; NAME.zip or NAME/: OTLP in a zip or a folder; -: JSON to stdout
     #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
     /// Replace an existing output: a regular file that is not an input, or an earlier export folder
@@ -357,22 +359,25 @@ pub fn format_of_name(output: &Path) -> Result<Option<Format>, UsageError> {
     Ok(named)
 }
 
-/// What the name alone says: `.json` and `-` are JSON; `.zip` and a
-/// trailing `/` are OTLP; anything else says nothing. Archives this tool
-/// does not write are refused.
+/// What the name alone says: `.json` and `-` are JSON; `.jsonl` and
+/// `.ndjson` JSON Lines; `.zip` and a trailing `/` are OTLP; anything else
+/// says nothing. Archives this tool does not write are refused.
 fn format_named(output: &Path) -> Result<Option<Format>, UsageError> {
     let text = output.as_os_str().to_string_lossy();
     let lower = text.to_ascii_lowercase();
     if text == "-" || lower.ends_with(".json") {
         return Ok(Some(Format::Json));
     }
+    if lower.ends_with(".jsonl") || lower.ends_with(".ndjson") {
+        return Ok(Some(Format::Jsonl));
+    }
     if lower.ends_with(".zip") || text.ends_with('/') || text.ends_with(std::path::MAIN_SEPARATOR) {
         return Ok(Some(Format::Otlp));
     }
     if let Some(ext) = OTHER_ARCHIVES.iter().find(|e| lower.ends_with(*e)) {
         return Err(usage(format!(
-            "-o {text}: coder-telemetry writes a JSON file (.json), an OTLP zip (.zip) or an OTLP folder (NAME/), \
-             not a {ext} archive; compress the output afterwards"
+            "-o {text}: coder-telemetry writes a JSON file (.json), JSON Lines (.jsonl), an OTLP zip (.zip) or \
+             an OTLP folder (NAME/), not a {ext} archive; compress the output afterwards"
         )));
     }
     Ok(None)
@@ -380,22 +385,40 @@ fn format_named(output: &Path) -> Result<Option<Format>, UsageError> {
 
 /// Refuses a `--format` that the output's name contradicts (§8.7).
 pub fn check_contradiction(format: Format, output: &Path) -> Result<(), UsageError> {
-    let named = format_named(output)?;
+    let Some(named) = format_named(output)? else {
+        return Ok(());
+    };
     let text = output.display();
-    match (format, named) {
-        (Format::Json, Some(Format::Otlp)) => Err(usage(format!(
-            "--format json contradicts -o {text}: a .zip or a folder (NAME/) holds an OTLP export; \
-             use --format otlp, or a name ending in .json"
-        ))),
-        (Format::Otlp, Some(Format::Json)) if output.as_os_str() == "-" => Err(usage(
-            "--format otlp contradicts -o -: stdout takes a JSON export; OTLP needs a .zip or a folder (NAME/)",
-        )),
-        (Format::Otlp, Some(Format::Json)) => Err(usage(format!(
-            "--format otlp contradicts -o {text}: a .json name holds a JSON export; \
-             use a name ending in .zip or / for OTLP, or --format json"
-        ))),
-        _ => Ok(()),
-    }
+    let stdout = output.as_os_str() == "-";
+    let flag = format.name();
+    let why = match (format, named) {
+        (f, n) if f == n => return Ok(()),
+        // stdout takes either kind of JSON.
+        (Format::Jsonl, _) if stdout => return Ok(()),
+        (Format::Otlp, _) if stdout => {
+            return Err(usage(
+                "--format otlp contradicts -o -: stdout takes a JSON or JSON Lines export; OTLP needs a .zip or \
+                 a folder (NAME/)",
+            ))
+        }
+        (_, Format::Otlp) => format!(
+            "a .zip or a folder (NAME/) holds an OTLP export; use --format otlp, or a name ending in {}",
+            format.extension()
+        ),
+        (Format::Otlp, Format::Json) => {
+            "a .json name holds a JSON export; use a name ending in .zip or / for OTLP, or --format json".to_string()
+        }
+        (Format::Otlp, Format::Jsonl) => "a .jsonl or .ndjson name holds JSON Lines of events; use a name ending in \
+             .zip or / for OTLP (--layout jsonl writes OTLP requests one per line into a folder), or --format jsonl"
+            .to_string(),
+        (_, Format::Jsonl) => {
+            "a .jsonl or .ndjson name holds JSON Lines; use --format jsonl, or a name ending in .json".to_string()
+        }
+        (_, Format::Json) => {
+            "a .json name holds a JSON array; use --format json, or a name ending in .jsonl".to_string()
+        }
+    };
+    Err(usage(format!("--format {flag} contradicts -o {text}: {why}")))
 }
 
 /// Parses `--now`: RFC 3339 with an offset.
@@ -460,6 +483,7 @@ fn config_with(a: &ExportArgs, ask: bool) -> Result<Prepared, ConfigError> {
     let spec = range_spec(&a.sel, now)?;
     let explicit = a.format.map(|f| match f {
         FormatArg::Json => Format::Json,
+        FormatArg::Jsonl => Format::Jsonl,
         FormatArg::Otlp => Format::Otlp,
     });
     if let (Some(f), Some(o)) = (explicit, &a.output) {
