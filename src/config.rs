@@ -10,23 +10,16 @@ use chrono::{DateTime, Utc};
 
 pub use crate::encode::metrics::Temporality;
 pub use crate::encode::DEFAULT_ATTRIBUTE_LIMIT;
+pub use crate::model::Format;
 use crate::range::DateRange;
 pub use crate::route::MetricEvents;
 pub use crate::store::Shard;
 pub use crate::write::envelope::Layout;
 
-/// `--format`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Format {
-    #[default]
-    Json,
-    Otlp,
-}
-
 /// Where the export goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Output {
-    /// `-o -` (JSON only).
+    /// `-o -` (JSON or JSON Lines only).
     Stdout,
     /// A `.zip` path gets a zip; any other path a folder (OTLP) or a file (JSON).
     Path(PathBuf),

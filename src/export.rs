@@ -1,8 +1,8 @@
 //! One run from start to finish, whatever its destination: list and select
 //! the files of every store, prepare the destination (the target checked,
 //! a journal opened), run the engine into it, and sum up what was done, or
-//! why nothing matched (§8.3). [`export`] writes files (a JSON array, or
-//! OTLP in a folder or a zip); [`send`] delivers OTLP to an endpoint (§10).
+//! why nothing matched (§8.3). [`export`] writes files (a JSON array, JSON
+//! Lines, or OTLP in a folder or a zip); [`send`] delivers OTLP to an endpoint (§10).
 //! Both are one run into another [`Destination`].
 
 use std::path::PathBuf;
@@ -44,7 +44,7 @@ impl Default for Hooks {
 /// destination.
 pub fn export(cfg: &Config, cancel: &AtomicBool, hooks: Hooks) -> Result<Summary, ExportError> {
     match cfg.format {
-        Format::Json => run(cfg, &mut EventsFile::new(cfg), cancel, hooks),
+        Format::Json | Format::Jsonl => run(cfg, &mut EventsFile::new(cfg), cancel, hooks),
         Format::Otlp => run(cfg, &mut OtlpFiles::new(cfg)?, cancel, hooks),
     }
 }
@@ -118,6 +118,7 @@ fn run(cfg: &Config, dest: &mut dyn Destination, cancel: &AtomicBool, hooks: Hoo
         oversize_records: written.oversize,
         output: written.output,
         elapsed_s: started.elapsed().as_secs_f64(),
+        format: dest.format(),
         problems: problems.shown(),
         notes,
         empty,

@@ -1,5 +1,7 @@
 //! Date ranges (SPEC §3): presets anchored at "now", custom inclusive UTC
-//! days, their labels and the suggested output file name.
+//! days, open-ended ranges (`--from` alone runs to now, `--to` alone from
+//! the beginning, `--since 36h` is the last 36 hours), their labels and the
+//! suggested output file name.
 //!
 //! A range is a half-open UTC window `[start, end)` in nanoseconds; `None`
 //! means unbounded. The same window selects files by their date (§1.2) and
@@ -56,6 +58,65 @@ impl Preset {
     }
 }
 
+/// The unit of an [`Age`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AgeUnit {
+    Hours,
+    Days,
+    Weeks,
+}
+
+impl AgeUnit {
+    fn nanos(self) -> i64 {
+        match self {
+            AgeUnit::Hours => 3_600 * 1_000_000_000,
+            AgeUnit::Days => NANOS_PER_DAY,
+            AgeUnit::Weeks => 7 * NANOS_PER_DAY,
+        }
+    }
+
+    fn name(self, count: u32) -> &'static str {
+        match (self, count) {
+            (AgeUnit::Hours, 1) => "hour",
+            (AgeUnit::Hours, _) => "hours",
+            (AgeUnit::Days, 1) => "day",
+            (AgeUnit::Days, _) => "days",
+            (AgeUnit::Weeks, 1) => "week",
+            (AgeUnit::Weeks, _) => "weeks",
+        }
+    }
+}
+
+/// How far back from now `--since` reaches: `36h`, `7d`, `2w`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Age {
+    pub count: u32,
+    pub unit: AgeUnit,
+}
+
+impl Age {
+    /// Parses `36h`, `7d`, `2w` (also `36 hours`, `1 day`, `2 weeks`, any
+    /// case); `None` when it is not an age, or one too long to represent.
+    pub fn parse(s: &str) -> Option<Age> {
+        let s = s.trim();
+        let split = s.find(|c: char| !c.is_ascii_digit())?;
+        let (num, unit) = s.split_at(split);
+        let count: u32 = num.parse().ok().filter(|n| *n > 0)?;
+        let unit = match unit.trim().to_ascii_lowercase().as_str() {
+            "h" | "hour" | "hours" => AgeUnit::Hours,
+            "d" | "day" | "days" => AgeUnit::Days,
+            "w" | "week" | "weeks" => AgeUnit::Weeks,
+            _ => return None,
+        };
+        let age = Age { count, unit };
+        age.nanos().map(|_| age)
+    }
+
+    fn nanos(self) -> Option<i64> {
+        i64::from(self.count).checked_mul(self.unit.nanos())
+    }
+}
+
 /// What the user asked for, before it is anchored at "now".
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RangeSpec {
@@ -65,6 +126,12 @@ pub enum RangeSpec {
         from: NaiveDate,
         to: NaiveDate,
     },
+    /// From the start of a day to now: `--from` alone, or `--since DAY`.
+    FromDay(NaiveDate),
+    /// Everything up to the end of a day: `--to` alone.
+    ToDay(NaiveDate),
+    /// The last hours, days or weeks before now: `--since 36h`.
+    Last(Age),
 }
 
 /// Why a range could not be built; each message says what is accepted.
@@ -76,10 +143,19 @@ pub enum RangeError {
     BadDate { flag: &'static str, value: String },
     #[error("--to {to} is before --from {from}: the range must run forwards")]
     Backwards { from: String, to: String },
-    #[error("--{0} needs --{1} as well: a custom range is --from YYYY-MM-DD --to YYYY-MM-DD")]
-    HalfCustom(&'static str, &'static str),
-    #[error("--range cannot be combined with --from/--to: use one or the other")]
+    #[error(
+        "--since {0:?}: expected how far back from now, such as 36h, 7d or 2w (hours, days, weeks), \
+         or a first day written YYYY-MM-DD"
+    )]
+    BadSince(String),
+    #[error("--range, --since and --from/--to each choose the range: use one of them")]
     Both,
+    #[error("{flag} {day} is after now ({now}): the range would run backwards; give --to as well, or an earlier day")]
+    FromAfterNow {
+        flag: &'static str,
+        day: NaiveDate,
+        now: String,
+    },
 }
 
 impl std::str::FromStr for Preset {
@@ -118,15 +194,51 @@ pub fn parse_day(flag: &'static str, s: &str) -> Result<NaiveDate, RangeError> {
 }
 
 impl RangeSpec {
-    /// Builds a spec from the command line's `--range`, `--from`, `--to`.
-    pub fn from_flags(range: Option<&str>, from: Option<&str>, to: Option<&str>) -> Result<Option<Self>, RangeError> {
-        match (range, from, to) {
-            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => Err(RangeError::Both),
-            (Some(r), None, None) => Ok(Some(RangeSpec::Preset(r.parse()?))),
-            (None, Some(f), Some(t)) => Self::days(f, t).map(Some),
-            (None, Some(_), None) => Err(RangeError::HalfCustom("from", "to")),
-            (None, None, Some(_)) => Err(RangeError::HalfCustom("to", "from")),
-            (None, None, None) => Ok(None),
+    /// Builds a spec from the command line's `--range`, `--since`, `--from`
+    /// and `--to`: one way of choosing, and `--from` or `--to` alone leave
+    /// that end open (to now, from the beginning).
+    pub fn from_flags(
+        range: Option<&str>,
+        since: Option<&str>,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<Option<Self>, RangeError> {
+        let ways = [range.is_some(), since.is_some(), from.is_some() || to.is_some()];
+        if ways.iter().filter(|w| **w).count() > 1 {
+            return Err(RangeError::Both);
+        }
+        if let Some(r) = range {
+            return Ok(Some(RangeSpec::Preset(r.parse()?)));
+        }
+        if let Some(s) = since {
+            if let Some(age) = Age::parse(s) {
+                return Ok(Some(RangeSpec::Last(age)));
+            }
+            return match parse_day("--since", s.trim()) {
+                Ok(d) => Ok(Some(RangeSpec::FromDay(d))),
+                Err(_) => Err(RangeError::BadSince(s.to_string())),
+            };
+        }
+        match (from, to) {
+            (Some(f), Some(t)) => Self::days(f, t).map(Some),
+            (Some(f), None) => Ok(Some(RangeSpec::FromDay(parse_day("--from", f)?))),
+            (None, Some(t)) => Ok(Some(RangeSpec::ToDay(parse_day("--to", t)?))),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// Refuses a range that starts after `now` and ends there: a day in
+    /// the future given to `flag` (`--from` or `--since`) alone.
+    pub fn check(self, now: DateTime<Utc>, flag: &'static str) -> Result<(), RangeError> {
+        match self {
+            RangeSpec::FromDay(day) if day_start(day) > now.timestamp_nanos_opt().unwrap_or(i64::MAX) => {
+                Err(RangeError::FromAfterNow {
+                    flag,
+                    day,
+                    now: now.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+                })
+            }
+            _ => Ok(()),
         }
     }
 
@@ -159,6 +271,29 @@ impl RangeSpec {
                 label: format!("{from} to {to}"),
                 file_part: format!("{from}-to-{to}"),
             },
+            RangeSpec::FromDay(from) => DateRange {
+                start: Some(day_start(from)),
+                end: Some(now_ns),
+                label: format!("{from} to now"),
+                file_part: format!("{from}-to-{today}"),
+            },
+            RangeSpec::ToDay(to) => DateRange {
+                start: None,
+                end: Some(day_start(to) + NANOS_PER_DAY),
+                label: format!("Up to {to}"),
+                file_part: format!("up-to-{to}"),
+            },
+            RangeSpec::Last(age) => {
+                // Age::parse keeps the age representable; now - age cannot overflow.
+                let back = age.nanos().unwrap_or(i64::MAX);
+                let (n, unit) = (age.count, age.unit.name(age.count));
+                DateRange {
+                    start: Some(now_ns.saturating_sub(back)),
+                    end: Some(now_ns),
+                    label: format!("Last {n} {unit}"),
+                    file_part: format!("last-{n}-{unit}-{today}"),
+                }
+            }
         }
     }
 }
@@ -192,13 +327,10 @@ impl DateRange {
         self.start.is_none_or(|s| s < hi) && self.end.is_none_or(|e| lo < e.saturating_add(late))
     }
 
-    /// `coder-telemetry-{part}.json` or `coder-telemetry-{part}.otlp.zip` (§3.4).
-    pub fn suggested_name(&self, otlp: bool) -> String {
-        if otlp {
-            format!("coder-telemetry-{}.otlp.zip", self.file_part)
-        } else {
-            format!("coder-telemetry-{}.json", self.file_part)
-        }
+    /// `coder-telemetry-{part}{extension}` (§3.4), the extension being
+    /// `.json`, `.jsonl` or `.otlp.zip`.
+    pub fn suggested_name(&self, extension: &str) -> String {
+        format!("coder-telemetry-{}{extension}", self.file_part)
     }
 }
 
@@ -234,7 +366,10 @@ mod tests {
         let r = RangeSpec::Preset(Preset::AllTime).resolve(now());
         assert_eq!((r.start, r.end), (None, None));
         assert!(r.contains(0) && r.holds_day(0, 0));
-        assert_eq!(r.suggested_name(true), "coder-telemetry-all-time-2026-11-24.otlp.zip");
+        assert_eq!(
+            r.suggested_name(".otlp.zip"),
+            "coder-telemetry-all-time-2026-11-24.otlp.zip"
+        );
     }
 
     #[test]
@@ -243,7 +378,10 @@ mod tests {
         assert_eq!(r.start, Some(ns("2026-11-01T00:00:00Z")));
         assert_eq!(r.end, Some(ns("2026-11-08T00:00:00Z")));
         assert_eq!(r.label, "2026-11-01 to 2026-11-07");
-        assert_eq!(r.suggested_name(false), "coder-telemetry-2026-11-01-to-2026-11-07.json");
+        assert_eq!(
+            r.suggested_name(".json"),
+            "coder-telemetry-2026-11-01-to-2026-11-07.json"
+        );
         assert!(r.contains(ns("2026-11-07T23:59:59.999999999Z")));
         assert!(!r.contains(ns("2026-11-08T00:00:00Z")));
         assert!(r.contains(ns("2026-11-01T00:00:00Z")));
@@ -282,18 +420,79 @@ mod tests {
         }
         let e = RangeSpec::days("2026-11-07", "2026-11-01").unwrap_err();
         assert!(matches!(e, RangeError::Backwards { .. }));
-        let e = RangeSpec::from_flags(Some("last-2-days"), None, None).unwrap_err();
+        let e = RangeSpec::from_flags(Some("last-2-days"), None, None, None).unwrap_err();
         assert!(e
             .to_string()
             .contains("last-24-hours, last-7-days, last-30-days, all-time"));
-        assert_eq!(
-            RangeSpec::from_flags(None, Some("2026-11-01"), None),
-            Err(RangeError::HalfCustom("from", "to"))
-        );
-        assert_eq!(
-            RangeSpec::from_flags(Some("all-time"), Some("2026-11-01"), None),
-            Err(RangeError::Both)
-        );
+        for (range, since, from, to) in [
+            (Some("all-time"), None, Some("2026-11-01"), None),
+            (Some("all-time"), Some("7d"), None, None),
+            (None, Some("7d"), None, Some("2026-11-01")),
+        ] {
+            assert_eq!(RangeSpec::from_flags(range, since, from, to), Err(RangeError::Both));
+        }
+        for bad in ["7", "d", "0d", "7x", "7 months", "-7d", "2026-11", "99999999999w"] {
+            let e = RangeSpec::from_flags(None, Some(bad), None, None).unwrap_err();
+            assert_eq!(e, RangeError::BadSince(bad.to_string()));
+            assert!(e.to_string().contains("36h, 7d or 2w"), "{e}");
+        }
         assert!(parse_day("x", "2024-02-29").is_ok());
+    }
+
+    fn spec(since: Option<&str>, from: Option<&str>, to: Option<&str>) -> RangeSpec {
+        RangeSpec::from_flags(None, since, from, to).unwrap().unwrap()
+    }
+
+    #[test]
+    fn from_alone_runs_to_now_and_to_alone_from_the_beginning() {
+        let r = spec(None, Some("2026-11-20"), None).resolve(now());
+        assert_eq!(r.start, Some(ns("2026-11-20T00:00:00Z")));
+        assert_eq!(r.end, Some(ns("2026-11-24T05:35:00Z")));
+        assert_eq!(r.label, "2026-11-20 to now");
+        assert_eq!(
+            r.suggested_name(".json"),
+            "coder-telemetry-2026-11-20-to-2026-11-24.json"
+        );
+        assert_eq!(
+            spec(Some("2026-11-20"), None, None),
+            spec(None, Some("2026-11-20"), None)
+        );
+        let r = spec(None, None, Some("2026-11-07")).resolve(now());
+        assert_eq!((r.start, r.end), (None, Some(ns("2026-11-08T00:00:00Z"))));
+        assert_eq!(r.label, "Up to 2026-11-07");
+        assert_eq!(r.suggested_name(".jsonl"), "coder-telemetry-up-to-2026-11-07.jsonl");
+        // Today is fine; tomorrow would run backwards.
+        assert_eq!(spec(None, Some("2026-11-24"), None).check(now(), "--from"), Ok(()));
+        let e = spec(None, Some("2026-11-25"), None).check(now(), "--from").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "--from 2026-11-25 is after now (2026-11-24T05:35:00Z): the range would run backwards; \
+             give --to as well, or an earlier day"
+        );
+    }
+
+    #[test]
+    fn since_an_age_is_the_same_window_as_the_preset_of_that_length() {
+        for (age, preset) in [
+            ("24h", Preset::Last24Hours),
+            ("7d", Preset::Last7Days),
+            ("30 days", Preset::Last30Days),
+        ] {
+            assert_eq!(
+                spec(Some(age), None, None).resolve(now()),
+                RangeSpec::Preset(preset).resolve(now()),
+                "{age}"
+            );
+        }
+        let r = spec(Some("36h"), None, None).resolve(now());
+        assert_eq!(r.start, Some(ns("2026-11-22T17:35:00Z")));
+        assert_eq!(r.end, Some(ns("2026-11-24T05:35:00Z")));
+        assert_eq!(
+            (r.label.as_str(), r.file_part.as_str()),
+            ("Last 36 hours", "last-36-hours-2026-11-24")
+        );
+        let r = spec(Some("2W"), None, None).resolve(now());
+        assert_eq!(r.start, Some(ns("2026-11-10T05:35:00Z")));
+        assert_eq!(spec(Some("1d"), None, None).resolve(now()).label, "Last 1 day");
     }
 }

@@ -12,7 +12,7 @@
 use serde_json::{json, Value};
 
 pub use crate::model::Problem;
-use crate::model::{Counts, Signal};
+use crate::model::{Counts, Format, Signal};
 pub use crate::model::{DeliverySummary, Failure, SignalStats};
 use crate::range::DateRange;
 use crate::timestamp::format_rfc3339;
@@ -145,6 +145,8 @@ pub struct Summary {
     /// `None` when nothing was written (empty export).
     pub output: Option<String>,
     pub elapsed_s: f64,
+    /// The format written (`None` for a send).
+    pub format: Option<Format>,
     pub problems: Vec<Problem>,
     /// Things done besides the export that the person should know of.
     pub notes: Vec<String>,
@@ -180,6 +182,7 @@ impl Summary {
             "store": self.stores,
             "range": range,
             "output": self.output,
+            "format": self.format.map(Format::name),
             "elapsed_s": (self.elapsed_s * 1000.0).round() / 1000.0,
             "problems": self.problems.iter().map(|p| json!({"file": p.file, "line": p.line, "reason": p.reason})).collect::<Vec<_>>(),
         });
@@ -282,20 +285,28 @@ impl Summary {
     pub fn line(&self) -> String {
         let c = &self.counts;
         let n = thousands;
+        let to = |o: &str| if o == "-" { "stdout".to_string() } else { o.to_string() };
         let mut s = match &self.output {
             Some(o) if self.empty.is_some() => format!(
-                "no events matched; wrote an empty array to {}: {}",
-                if o == "-" { "stdout" } else { o },
+                "no events matched; wrote {} to {}: {}",
+                match self.format {
+                    Some(Format::Jsonl) => "no lines",
+                    _ => "an empty array",
+                },
+                to(o),
                 self.empty.as_deref().unwrap_or_default()
             ),
             Some(o) => format!(
-                "exported {} events ({} logs, {} spans, {} metric events -> {} points) from {} files to {o} in {:.2}s",
+                "exported {} events ({} logs, {} spans, {} metric events -> {} points) from {} files to {}{} in {:.2}s",
                 n(c.events),
                 n(c.logs),
                 n(c.spans),
                 n(c.metric_events),
                 n(c.metric_points),
                 n(self.files_read),
+                to(o),
+                self.format
+                    .map_or(String::new(), |f| format!(" as {}", f.description())),
                 self.elapsed_s
             ),
             None => format!(
@@ -372,6 +383,7 @@ mod tests {
             "skipped_lines",
             "skipped_files",
             "output",
+            "format",
             "elapsed_s",
             "problems",
         ] {
@@ -380,11 +392,12 @@ mod tests {
     }
 
     #[test]
-    fn summary_line_names_counts_output_and_skips_or_says_nothing_was_written() {
+    fn summary_line_names_counts_output_format_and_skips_or_says_nothing_was_written() {
         let mut s = Summary {
             files_read: 3,
             skipped_lines: 2,
             output: Some("out.json".to_string()),
+            format: Some(Format::Json),
             elapsed_s: 1.234,
             ..Summary::default()
         };
@@ -394,10 +407,18 @@ mod tests {
         assert_eq!(
             s.line(),
             "exported 7,001 events (4,000 logs, 3,001 spans, 0 metric events -> 0 points) from 3 files to out.json \
-             in 1.23s; skipped 2 lines and 0 files"
+             as a JSON array in 1.23s; skipped 2 lines and 0 files"
+        );
+        s.output = Some("-".into());
+        s.format = Some(Format::Jsonl);
+        assert!(s.line().contains(" to stdout as JSON Lines in "), "{}", s.line());
+        s.empty = Some("why".into());
+        assert!(
+            s.line().starts_with("no events matched; wrote no lines to stdout: why"),
+            "{}",
+            s.line()
         );
         s.output = None;
-        s.empty = Some("why".into());
         assert_eq!(
             s.line(),
             "no events matched, nothing was written: why; skipped 2 lines and 0 files"

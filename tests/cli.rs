@@ -1,6 +1,7 @@
-//! The command as a user runs it (SPEC §3, §8): formats and packaging, range
-//! kinds, selection by file name, empty exports, --force, exit codes of
-//! usage errors, the summary, `paths` and `completions`.
+//! The command as a user runs it (SPEC §3, §8): formats and packaging (JSON
+//! Lines too), range kinds (open-ended ones too), selection by file name,
+//! empty exports, --force, exit codes of usage errors, the summary (which
+//! names the format), `paths` and `completions`.
 
 mod common;
 
@@ -329,7 +330,8 @@ fn usage_errors_exit_2_and_say_what_is_accepted() {
         (&["--from", "2026-02-30", "--to", "2026-03-01"], "YYYY-MM-DD"),
         (&["--from", "2026-1-5", "--to", "2026-03-01"], "YYYY-MM-DD"),
         (&["--from", "2026-03-02", "--to", "2026-03-01"], "before"),
-        (&["--from", "2026-03-02"], "--to"),
+        (&["--since", "7x"], "36h, 7d or 2w"),
+        (&["--since", "7d", "--from", "2026-03-02"], "--since"),
         (
             &["--range", "last-2-days"],
             "last-24-hours, last-7-days, last-30-days, all-time",
@@ -472,4 +474,137 @@ fn completions_for_each_shell() {
             .success()
             .stdout(predicate::str::contains("export"));
     }
+}
+
+#[test]
+fn open_ended_ranges_run_to_now_from_the_beginning_or_over_an_age() {
+    let s = daily_store();
+    // NOW is 2026-11-24T12:00:00Z, the 24th's noon event is at NOW: outside.
+    assert_eq!(events_for(s.path(), &["--from", "2026-11-20"]), 5, "20th .. 23rd 23:30");
+    assert_eq!(events_for(s.path(), &["--since", "2026-11-20"]), 5);
+    assert_eq!(events_for(s.path(), &["--to", "2026-11-12"]), 3, "10th .. 12th");
+    assert_eq!(events_for(s.path(), &["--since", "36h"]), 2, "23rd 12:00 and 23:30");
+    assert_eq!(
+        events_for(s.path(), &["--since", "7d"]),
+        events_for(s.path(), &["--range", "last-7-days"])
+    );
+    let o = export(
+        s.path(),
+        &["--from", "2026-11-20", "-o", "-", "--summary-json", "--quiet"],
+    )
+    .assert()
+    .success();
+    let stderr = String::from_utf8_lossy(&o.get_output().stderr).into_owned();
+    let sum = summary(stderr.lines().last().unwrap().as_bytes());
+    assert_eq!(
+        sum["range"],
+        json!({"label": "2026-11-20 to now", "start": "2026-11-20T00:00:00Z", "end": NOW})
+    );
+    // The suggested name follows the range.
+    let cwd = tempfile::tempdir().unwrap();
+    bin()
+        .current_dir(cwd.path())
+        .arg("export")
+        .arg(s.path())
+        .args(["--now", NOW, "--since", "36h"])
+        .assert()
+        .success();
+    assert!(cwd
+        .path()
+        .join("coder-telemetry-last-36-hours-2026-11-24.json")
+        .is_file());
+    // A day after now cannot start a range that ends now.
+    export(s.path(), &["--from", "2026-11-25", "-o", "-"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "--from 2026-11-25 is after now (2026-11-24T12:00:00Z)",
+        ));
+    export(s.path(), &["--since", "2026-12-01", "-o", "-"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--since 2026-12-01 is after now"));
+}
+
+/// The array's elements, each as written (the array is one element a line).
+fn elements(array: &[u8]) -> Vec<String> {
+    let text = std::str::from_utf8(array).unwrap();
+    let body = text.strip_prefix("[\n").unwrap().strip_suffix("\n]\n").unwrap();
+    body.split(",\n").map(str::to_string).collect()
+}
+
+#[test]
+fn jsonl_output_is_the_arrays_elements_one_per_line_in_the_same_order() {
+    let (gen, _) = generated_store("2MiB", 3, 3, &[]);
+    let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/real-store");
+    let out = tempfile::tempdir().unwrap();
+    for (i, store) in [gen.path(), real.as_path()].into_iter().enumerate() {
+        let array = out.path().join(format!("{i}.json"));
+        export(store, &["-o"]).arg(&array).assert().success();
+        let want: String = elements(&std::fs::read(&array).unwrap())
+            .iter()
+            .map(|e| format!("{e}\n"))
+            .collect();
+        assert!(want.lines().count() > 100, "{i}: {} events", want.lines().count());
+        for (name, extra) in [
+            ("a.jsonl", &[][..]),
+            ("b.NDJSON", &[][..]),
+            // Tiny units and one thread: the merge's writes cut differently.
+            ("c.jsonl", &["--chunk-bytes", "3000", "--threads", "1"][..]),
+            ("d", &["--format", "jsonl"][..]),
+        ] {
+            let target = out.path().join(format!("{i}-{name}"));
+            let o = export(store, extra).arg("-o").arg(&target).assert().success();
+            let got = std::fs::read_to_string(&target).unwrap();
+            assert!(got == want, "{i} {name}: JSON Lines differ from the array's elements");
+            let stderr = String::from_utf8_lossy(&o.get_output().stderr).into_owned();
+            assert!(stderr.contains(" as JSON Lines in "), "{stderr}");
+        }
+        let o = export(store, &["--format", "jsonl", "-o", "-", "--quiet"])
+            .assert()
+            .success();
+        assert!(o.get_output().stdout == want.as_bytes(), "{i}: stdout");
+    }
+    // Each line is one event object.
+    for line in std::fs::read_to_string(out.path().join("1-a.jsonl")).unwrap().lines() {
+        assert!(json(line.as_bytes())["event_name"].is_string(), "{line}");
+    }
+    // Nothing matched: no lines on stdout, and no file.
+    let empty = ["--from", "2020-01-01", "--to", "2020-01-02"];
+    let o = export(
+        real.as_path(),
+        &[&empty[..], &["--format", "jsonl", "-o", "-"]].concat(),
+    )
+    .assert()
+    .success()
+    .stderr(predicate::str::contains("no events matched; wrote no lines to stdout"));
+    assert!(o.get_output().stdout.is_empty());
+    export(real.as_path(), &empty)
+        .arg("-o")
+        .arg(out.path().join("none.jsonl"))
+        .assert()
+        .success();
+    assert!(!out.path().join("none.jsonl").exists());
+}
+
+#[test]
+fn the_summary_names_the_format_it_wrote() {
+    let s = daily_store();
+    let out = tempfile::tempdir().unwrap();
+    for (name, says) in [
+        ("a.json", " as a JSON array in "),
+        ("a.jsonl", " as JSON Lines in "),
+        ("a.zip", " as OTLP/JSON in "),
+        ("dir/", " as OTLP/JSON in "),
+    ] {
+        export(s.path(), &["-o", &format!("{}/{name}", out.path().display())])
+            .assert()
+            .success()
+            .stderr(predicate::str::contains(says));
+    }
+    let o = export(s.path(), &["-o", "-", "--format", "jsonl", "--summary-json", "--quiet"])
+        .assert()
+        .success();
+    let sum = summary(o.get_output().stderr.split(|b| *b == b'\n').next().unwrap());
+    assert_eq!((&sum["format"], &sum["output"]), (&json!("jsonl"), &json!("-")));
 }

@@ -283,7 +283,7 @@ fn bash_completions_offer_flags_and_their_values() {
     );
     assert_eq!(
         bash_completions(&script, "coder-telemetry export --format "),
-        ["json", "otlp"]
+        ["json", "jsonl", "otlp"]
     );
     assert_eq!(
         bash_completions(&script, "coder-telemetry export --layout s"),

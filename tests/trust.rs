@@ -390,7 +390,8 @@ fn force_deleted_whatever_the_target_was() {
         (&store, "otlp", "the store being exported"),
         (&root.path().to_path_buf(), "otlp", "holds the store"),
         (&sub, "otlp", "inside the store"),
-        (&input, "json", "input file"),
+        // A .jsonl name takes JSON Lines (--format json would be a contradiction, exit 2).
+        (&input, "jsonl", "input file"),
         (&hard_link, "json", "input file"),
     ] {
         let o = export(&store, &["--format", format, "--force", "-o"])

@@ -29,7 +29,7 @@ use coder_telemetry::store;
 
 pub mod prompt;
 
-const ABOUT: &str = "Export the Coder VS Code extension's local telemetry as a JSON array or OTLP/JSON";
+const ABOUT: &str = "Export the Coder VS Code extension's local telemetry as JSON, JSON Lines or OTLP";
 
 const EXPORT_HELP: &str = "\
 Examples:
@@ -104,7 +104,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Export a date range of one or more telemetry stores as a JSON array or OTLP/JSON.
+    /// Export a date range of telemetry stores as a JSON array, JSON Lines or OTLP.
     #[command(display_name = "coder-telemetry", after_help = EXPORT_HELP)]
     Export(Box<ExportArgs>),
     /// Send a date range straight to an OTLP endpoint over HTTP or gRPC (a Collector, Honeycomb, Grafana Cloud, ...).
@@ -136,6 +136,8 @@ pub enum RangeArg {
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum FormatArg {
     Json,
+    #[value(alias = "ndjson")]
+    Jsonl,
     Otlp,
 }
 
@@ -158,10 +160,10 @@ pub enum TemporalityArg {
 pub struct ExportArgs {
     #[command(flatten)]
     pub sel: SelectArgs,
-    /// json or otlp [default: from the output's name, else json]
+    /// json, jsonl or otlp [default: from the output's name, else json]
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,
-    /// NAME.json: a JSON array; NAME.zip or NAME/: OTLP in a zip or a folder; -: JSON to stdout
+    /// NAME.json: a JSON array; NAME.jsonl or NAME.ndjson: JSON Lines; NAME.zip or NAME/: OTLP in a zip or a folder; -: JSON to stdout
     #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
     /// Replace an existing output: a regular file that is not an input, or an earlier export folder
@@ -259,10 +261,13 @@ pub struct SelectArgs {
     /// A range ending now (or at --now)
     #[arg(long, value_enum, value_name = "PRESET")]
     pub range: Option<RangeArg>,
-    /// First day of a custom range, inclusive (UTC)
+    /// From AGE ago (36h, 7d, 2w) or from DAY, to now
+    #[arg(long, value_name = "AGE|DAY")]
+    pub since: Option<String>,
+    /// First day, inclusive (UTC); alone: until now
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub from: Option<String>,
-    /// Last day of a custom range, inclusive (UTC)
+    /// Last day, inclusive (UTC); alone: from the first
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub to: Option<String>,
     /// Anchor presets and the manifest at this instant instead of the clock
@@ -354,22 +359,25 @@ pub fn format_of_name(output: &Path) -> Result<Option<Format>, UsageError> {
     Ok(named)
 }
 
-/// What the name alone says: `.json` and `-` are JSON; `.zip` and a
-/// trailing `/` are OTLP; anything else says nothing. Archives this tool
-/// does not write are refused.
+/// What the name alone says: `.json` and `-` are JSON; `.jsonl` and
+/// `.ndjson` JSON Lines; `.zip` and a trailing `/` are OTLP; anything else
+/// says nothing. Archives this tool does not write are refused.
 fn format_named(output: &Path) -> Result<Option<Format>, UsageError> {
     let text = output.as_os_str().to_string_lossy();
     let lower = text.to_ascii_lowercase();
     if text == "-" || lower.ends_with(".json") {
         return Ok(Some(Format::Json));
     }
+    if lower.ends_with(".jsonl") || lower.ends_with(".ndjson") {
+        return Ok(Some(Format::Jsonl));
+    }
     if lower.ends_with(".zip") || text.ends_with('/') || text.ends_with(std::path::MAIN_SEPARATOR) {
         return Ok(Some(Format::Otlp));
     }
     if let Some(ext) = OTHER_ARCHIVES.iter().find(|e| lower.ends_with(*e)) {
         return Err(usage(format!(
-            "-o {text}: coder-telemetry writes a JSON file (.json), an OTLP zip (.zip) or an OTLP folder (NAME/), \
-             not a {ext} archive; compress the output afterwards"
+            "-o {text}: coder-telemetry writes a JSON file (.json), JSON Lines (.jsonl), an OTLP zip (.zip) or \
+             an OTLP folder (NAME/), not a {ext} archive; compress the output afterwards"
         )));
     }
     Ok(None)
@@ -377,22 +385,40 @@ fn format_named(output: &Path) -> Result<Option<Format>, UsageError> {
 
 /// Refuses a `--format` that the output's name contradicts (§8.7).
 pub fn check_contradiction(format: Format, output: &Path) -> Result<(), UsageError> {
-    let named = format_named(output)?;
+    let Some(named) = format_named(output)? else {
+        return Ok(());
+    };
     let text = output.display();
-    match (format, named) {
-        (Format::Json, Some(Format::Otlp)) => Err(usage(format!(
-            "--format json contradicts -o {text}: a .zip or a folder (NAME/) holds an OTLP export; \
-             use --format otlp, or a name ending in .json"
-        ))),
-        (Format::Otlp, Some(Format::Json)) if output.as_os_str() == "-" => Err(usage(
-            "--format otlp contradicts -o -: stdout takes a JSON export; OTLP needs a .zip or a folder (NAME/)",
-        )),
-        (Format::Otlp, Some(Format::Json)) => Err(usage(format!(
-            "--format otlp contradicts -o {text}: a .json name holds a JSON export; \
-             use a name ending in .zip or / for OTLP, or --format json"
-        ))),
-        _ => Ok(()),
-    }
+    let stdout = output.as_os_str() == "-";
+    let flag = format.name();
+    let why = match (format, named) {
+        (f, n) if f == n => return Ok(()),
+        // stdout takes either kind of JSON.
+        (Format::Jsonl, _) if stdout => return Ok(()),
+        (Format::Otlp, _) if stdout => {
+            return Err(usage(
+                "--format otlp contradicts -o -: stdout takes a JSON or JSON Lines export; OTLP needs a .zip or \
+                 a folder (NAME/)",
+            ))
+        }
+        (_, Format::Otlp) => format!(
+            "a .zip or a folder (NAME/) holds an OTLP export; use --format otlp, or a name ending in {}",
+            format.extension()
+        ),
+        (Format::Otlp, Format::Json) => {
+            "a .json name holds a JSON export; use a name ending in .zip or / for OTLP, or --format json".to_string()
+        }
+        (Format::Otlp, Format::Jsonl) => "a .jsonl or .ndjson name holds JSON Lines of events; use a name ending in \
+             .zip or / for OTLP (--layout jsonl writes OTLP requests one per line into a folder), or --format jsonl"
+            .to_string(),
+        (_, Format::Jsonl) => {
+            "a .jsonl or .ndjson name holds JSON Lines; use --format jsonl, or a name ending in .json".to_string()
+        }
+        (_, Format::Json) => {
+            "a .json name holds a JSON array; use --format json, or a name ending in .jsonl".to_string()
+        }
+    };
+    Err(usage(format!("--format {flag} contradicts -o {text}: {why}")))
 }
 
 /// Parses `--now`: RFC 3339 with an offset.
@@ -426,22 +452,38 @@ pub fn config(a: &ExportArgs) -> Result<Prepared, ConfigError> {
     config_with(a, interactive())
 }
 
+/// The range the flags choose, if they choose one, checked against `now`.
+fn range_spec(sel: &SelectArgs, now: chrono::DateTime<chrono::Utc>) -> Result<Option<RangeSpec>, UsageError> {
+    let preset = sel.range.map(|r| match r {
+        RangeArg::Last24Hours => Preset::Last24Hours,
+        RangeArg::Last7Days => Preset::Last7Days,
+        RangeArg::Last30Days => Preset::Last30Days,
+        RangeArg::AllTime => Preset::AllTime,
+    });
+    let spec = RangeSpec::from_flags(
+        preset.map(Preset::name),
+        sel.since.as_deref(),
+        sel.from.as_deref(),
+        sel.to.as_deref(),
+    )
+    .map_err(|e| usage(e.to_string()))?;
+    if let Some(s) = spec {
+        let flag = if sel.since.is_some() { "--since" } else { "--from" };
+        s.check(now, flag).map_err(|e| usage(e.to_string()))?;
+    }
+    Ok(spec)
+}
+
 fn config_with(a: &ExportArgs, ask: bool) -> Result<Prepared, ConfigError> {
     let mut warnings = Vec::new();
     let now = match &a.sel.now {
         Some(s) => parse_now(s)?,
         None => chrono::Utc::now(),
     };
-    let preset = a.sel.range.map(|r| match r {
-        RangeArg::Last24Hours => Preset::Last24Hours,
-        RangeArg::Last7Days => Preset::Last7Days,
-        RangeArg::Last30Days => Preset::Last30Days,
-        RangeArg::AllTime => Preset::AllTime,
-    });
-    let spec = RangeSpec::from_flags(preset.map(Preset::name), a.sel.from.as_deref(), a.sel.to.as_deref())
-        .map_err(|e| usage(e.to_string()))?;
+    let spec = range_spec(&a.sel, now)?;
     let explicit = a.format.map(|f| match f {
         FormatArg::Json => Format::Json,
+        FormatArg::Jsonl => Format::Jsonl,
         FormatArg::Otlp => Format::Otlp,
     });
     if let (Some(f), Some(o)) = (explicit, &a.output) {
@@ -479,7 +521,7 @@ fn config_with(a: &ExportArgs, ask: bool) -> Result<Prepared, ConfigError> {
     let output = match answers.output.or_else(|| a.output.clone()) {
         Some(p) if p.as_os_str() == "-" => Output::Stdout,
         Some(p) => Output::Path(p),
-        None => Output::Path(PathBuf::from(range.suggested_name(format == Format::Otlp))),
+        None => Output::Path(PathBuf::from(range.suggested_name(format.extension()))),
     };
     if let Output::Path(p) = &output {
         check_contradiction(format, p)?;

@@ -180,7 +180,7 @@ pub fn ask(q: &Questions) -> Result<Answers, ConfigError> {
     if q.output.is_none() {
         let suggested = match &q.given_output {
             Some(g) => g.display().to_string(),
-            None => range.resolve(q.now).suggested_name(format == Format::Otlp),
+            None => range.resolve(q.now).suggested_name(format.extension()),
         };
         let (path, replace) = ask_output(suggested, format, &q.stores)?;
         a.output = Some(path);

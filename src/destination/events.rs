@@ -1,18 +1,21 @@
-//! The JSON array of events (§5), to a file or to stdout. The engine's JSON
-//! merge writes it: to stdout through a buffer, to a device or pipe in
-//! place, and to a file through a staged temporary file that replaces the
-//! target only when the export succeeded and matched something (§8.3).
+//! The JSON array of events (§5), or the same elements as JSON Lines, to a
+//! file or to stdout. The engine's JSON merge writes it (through
+//! [`Lines`] for JSON Lines): to stdout through a buffer, to a device or
+//! pipe in place, and to a file through a staged temporary file that
+//! replaces the target only when the export succeeded and matched
+//! something (§8.3).
 
 use std::io::{self, BufWriter, Write};
 
 use super::{Destination, ExportError, Written};
-use crate::config::{Config, Output};
+use crate::config::{Config, Format, Output};
 use crate::engine::worker::Discard;
-use crate::engine::{merge, ordered, Run};
+use crate::engine::{merge, ordered, Books, Run};
 use crate::output::atomic::{self, Inputs, OutputError};
+use crate::output::stream::Lines;
 use crate::report::Problems;
 
-/// The JSON array of an export.
+/// The JSON array or JSON Lines of an export.
 pub struct EventsFile<'a> {
     cfg: &'a Config,
 }
@@ -42,9 +45,7 @@ impl Destination for EventsFile<'_> {
         match &cfg.output {
             Output::Stdout => {
                 let stdout = io::stdout();
-                let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
-                let books = merge::run(run, &mut out, problems)?;
-                out.flush()?;
+                let books = merge_into(cfg, run, problems, stdout.lock(), true)?;
                 Ok(Written::new(books, Some("-".to_string())))
             }
             Output::Path(target) if atomic::is_special(target) => {
@@ -56,14 +57,12 @@ impl Destination for EventsFile<'_> {
                         path: target.clone(),
                         error,
                     })?;
-                let books = merge::run(run, &mut &file, problems)?;
+                let books = merge_into(cfg, run, problems, &file, false)?;
                 Ok(Written::new(books, Some(target.display().to_string())))
             }
             Output::Path(target) => {
                 let tmp = atomic::temp_file(target)?;
-                // Unbuffered: the merge writes large vectored runs itself.
-                let mut out = tmp.as_file();
-                let books = merge::run(run, &mut out, problems)?;
+                let books = merge_into(cfg, run, problems, tmp.as_file(), false)?;
                 if books.total.events == 0 {
                     return Ok(Written::new(books, None));
                 }
@@ -73,8 +72,39 @@ impl Destination for EventsFile<'_> {
         }
     }
 
+    fn format(&self) -> Option<Format> {
+        Some(self.cfg.format)
+    }
+
     fn untouched(&self) -> Option<String> {
         existing(self.cfg)
+    }
+}
+
+/// Runs the JSON merge into `out`: the array as it is, or through
+/// [`Lines`] for JSON Lines. `buffered` puts a buffer before `out`
+/// (stdout); JSON Lines is always buffered, its lines being short writes,
+/// while the array goes unbuffered, the merge writing large vectored runs
+/// itself.
+fn merge_into<W: Write>(
+    cfg: &Config,
+    run: &Run<'_>,
+    problems: &mut Problems,
+    mut out: W,
+    buffered: bool,
+) -> Result<Books, ExportError> {
+    if cfg.format == Format::Jsonl {
+        let mut lines = Lines::new(BufWriter::with_capacity(1 << 20, &mut out));
+        let books = merge::run(run, &mut lines, problems)?;
+        lines.into_inner()?;
+        Ok(books)
+    } else if buffered {
+        let mut b = BufWriter::with_capacity(1 << 20, &mut out);
+        let books = merge::run(run, &mut b, problems)?;
+        b.flush()?;
+        Ok(books)
+    } else {
+        Ok(merge::run(run, &mut out, problems)?)
     }
 }
 

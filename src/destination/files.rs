@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use super::envelopes::{self, Requests};
 use super::{events, Destination, ExportError, Written};
-use crate::config::{Config, Output};
+use crate::config::{Config, Format, Output};
 use crate::encode::metrics::Temporality;
 use crate::encode::Encoding;
 use crate::engine::Run;
@@ -126,6 +126,10 @@ impl Destination for OtlpFiles<'_> {
         }
         written.output = Some(target.display().to_string());
         Ok(written)
+    }
+
+    fn format(&self) -> Option<Format> {
+        Some(Format::Otlp)
     }
 
     fn untouched(&self) -> Option<String> {

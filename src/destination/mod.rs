@@ -4,7 +4,8 @@
 //! `--force` rules refuse, a journal bound to another send, fail there),
 //! then fed the run's records through the engine, and says what it wrote.
 //!
-//! - [`events::EventsFile`]: the JSON array, to a file or stdout (§5);
+//! - [`events::EventsFile`]: the JSON array (§5) or JSON Lines, to a file
+//!   or stdout;
 //! - [`files::OtlpFiles`]: OTLP/JSON envelopes and a manifest, in a folder
 //!   or a zip, in a layout (§6);
 //! - [`receiver::Receiver`]: OTLP requests to an endpoint (§10), through
@@ -23,7 +24,7 @@ use std::io;
 
 use crate::deliver::SendError;
 use crate::engine::{Books, EngineError, Run};
-use crate::model::DeliverySummary;
+use crate::model::{DeliverySummary, Format};
 use crate::output::atomic::{Inputs, OutputError};
 use crate::report::{Problems, StrictAbort};
 use crate::store::StoreError;
@@ -103,6 +104,11 @@ pub trait Destination {
 
     /// Feeds it the run's records, in order, and finishes it.
     fn write(&mut self, run: &Run<'_>, inputs: &Inputs, problems: &mut Problems) -> Result<Written, ExportError>;
+
+    /// The format it writes, as the summary names it (`None` for a send).
+    fn format(&self) -> Option<Format> {
+        None
+    }
 
     /// When nothing matched: what was left as it was, if anything.
     fn untouched(&self) -> Option<String> {

@@ -13,6 +13,7 @@
 mod batch;
 mod counts;
 mod delivery;
+mod format;
 mod ids;
 mod num;
 mod origin;
@@ -23,6 +24,7 @@ mod signal;
 pub use batch::{BlockHead, BlockKey, MetricKind, MetricSegment, OtlpBatch, PointRec, PointValue, Segment, SeriesDef};
 pub use counts::{Counts, FileCounts};
 pub use delivery::{DeliverySummary, Failure, SignalStats, Unrecorded};
+pub use format::Format;
 pub use ids::{HexId, SpanIds};
 pub use num::Num;
 pub use origin::{Delivered, Origins, RecordId, Tracker};

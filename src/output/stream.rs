@@ -1,0 +1,157 @@
+//! Writers around the JSON merge's output. [`Lines`] turns the array into
+//! JSON Lines: the same elements in the same order, one per line, without
+//! the brackets and the commas between them.
+//!
+//! [`Lines`] relies on the array's framing (SPEC §5.1: `[` newline, the
+//! elements separated by `,` newline, newline `]` newline) and on an element
+//! never holding a raw newline (each is one line of compact JSON, strings
+//! escaped: a raw newline cannot be in an input line, which is where the
+//! element's strings come from). So every newline ends an element, the comma
+//! before it is the separator, and a `]` at the start of a line closes the
+//! array. Nothing is parsed again: one `memchr` pass and a copy.
+
+use std::io::{self, IoSlice, Write};
+
+/// Where [`Lines`] is in the array.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Before the newline after `[`.
+    Open,
+    /// In the elements; `true` at the start of a line.
+    Body(bool),
+    /// After the closing `]`: the rest is dropped.
+    Closed,
+}
+
+/// Writes a JSON array, as the merge frames it, to `inner` as JSON Lines.
+pub struct Lines<W: Write> {
+    inner: W,
+    state: State,
+    /// A comma ended the last write: the separator if a newline follows.
+    comma: bool,
+}
+
+impl<W: Write> Lines<W> {
+    pub fn new(inner: W) -> Self {
+        Self {
+            inner,
+            state: State::Open,
+            comma: false,
+        }
+    }
+
+    /// Flushes and returns the inner writer.
+    pub fn into_inner(mut self) -> io::Result<W> {
+        self.inner.flush()?;
+        Ok(self.inner)
+    }
+
+    fn feed(&mut self, mut b: &[u8]) -> io::Result<()> {
+        while let Some(&first) = b.first() {
+            match self.state {
+                State::Closed => return Ok(()),
+                State::Open => {
+                    self.state = match first {
+                        b'[' => State::Open,
+                        b'\n' => State::Body(true),
+                        b']' => State::Closed,
+                        _ => return Err(io::Error::other("the JSON array does not start with [")),
+                    };
+                    b = &b[1..];
+                }
+                State::Body(true) if first == b']' => {
+                    self.state = State::Closed;
+                    b = &b[1..];
+                }
+                State::Body(_) => match memchr::memchr(b'\n', b) {
+                    Some(i) => {
+                        let line = &b[..i];
+                        if !line.is_empty() && self.comma {
+                            // The comma held back was inside the element.
+                            self.inner.write_all(b",")?;
+                        }
+                        self.comma = false;
+                        self.inner.write_all(line.strip_suffix(b",").unwrap_or(line))?;
+                        self.inner.write_all(b"\n")?;
+                        self.state = State::Body(true);
+                        b = &b[i + 1..];
+                    }
+                    None => {
+                        if self.comma {
+                            self.inner.write_all(b",")?;
+                        }
+                        let (body, comma) = match b.strip_suffix(b",") {
+                            Some(body) => (body, true),
+                            None => (b, false),
+                        };
+                        self.inner.write_all(body)?;
+                        self.comma = comma;
+                        self.state = State::Body(false);
+                        b = &[];
+                    }
+                },
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<W: Write> Write for Lines<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.feed(buf)?;
+        Ok(buf.len())
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        let mut n = 0;
+        for b in bufs {
+            self.feed(b)?;
+            n += b.len();
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `text` to [`Lines`] cut at every `step` bytes.
+    fn lines(text: &[u8], step: usize) -> Vec<u8> {
+        let mut l = Lines::new(Vec::new());
+        for piece in text.chunks(step.max(1)) {
+            l.write_all(piece).unwrap();
+        }
+        l.into_inner().unwrap()
+    }
+
+    #[test]
+    fn lines_are_the_elements_of_the_array_however_the_writes_are_cut() {
+        let array = b"[\n{\"a\":\"x,\\ny\",\"b\":[1,2]},\n{\"c\":\"]\"},\n{\"d\":{}}\n]\n";
+        let want = b"{\"a\":\"x,\\ny\",\"b\":[1,2]}\n{\"c\":\"]\"}\n{\"d\":{}}\n";
+        for step in 1..=array.len() {
+            assert_eq!(
+                String::from_utf8(lines(array, step)).unwrap(),
+                String::from_utf8(want.to_vec()).unwrap(),
+                "cut every {step} bytes"
+            );
+        }
+        // Vectored, the way the merge writes.
+        let mut l = Lines::new(Vec::new());
+        let parts: Vec<IoSlice<'_>> = array.chunks(7).map(IoSlice::new).collect();
+        assert_eq!(l.write_vectored(&parts).unwrap(), array.len());
+        assert_eq!(l.into_inner().unwrap(), want);
+    }
+
+    #[test]
+    fn an_empty_array_is_no_lines_and_one_element_is_one_line() {
+        for step in 1..4 {
+            assert_eq!(lines(b"[]\n", step), b"");
+            assert_eq!(lines(b"[\n{\"a\":1}\n]\n", step), b"{\"a\":1}\n");
+        }
+    }
+}
