@@ -15,8 +15,8 @@ use crate::range::{Preset, RangeSpec};
 use crate::route::MetricEvents;
 use crate::store::StoreFile;
 use crate::write::envelope::{EnvelopeWriter, Layout};
-use crate::write::metrics::MetricWriter;
 use crate::write::records::RecordWriter;
+use crate::write::series::MetricWriter;
 use crate::write::sink::{EntryEnd, EntrySink, Spooled};
 use crate::write::Writer;
 

@@ -3,7 +3,7 @@
 //! layers an exporter:
 //!
 //! ```text
-//! HttpSink (one per signal)      a finished request, its records numbered; waits
+//! RequestQueue (one per signal)  a finished request, its records numbered; waits
 //!                                for room in IN_FLIGHT_BYTES (back-pressure)
 //! Dispatcher: --concurrency sender threads
 //!   journal (journal.rs)         records of acknowledged requests, never sent again
@@ -212,8 +212,9 @@ impl Drop for Held<'_> {
     }
 }
 
-/// A signal's sink: collects each request and queues it for the senders.
-pub struct HttpSink {
+/// A signal's request queue (its envelope writer's entry sink): collects
+/// each request and queues it for the senders.
+pub struct RequestQueue {
     signal: usize,
     /// The request cap: a body is allocated at it once, not grown by doubling.
     cap: usize,
@@ -226,7 +227,7 @@ pub struct HttpSink {
     weight: usize,
 }
 
-impl EntrySink for HttpSink {
+impl EntrySink for RequestQueue {
     fn start(&mut self, _name: &str) -> io::Result<()> {
         self.body = self.free.try_recv().unwrap_or_else(|_| Vec::with_capacity(self.cap));
         self.body.clear();
@@ -349,9 +350,9 @@ impl Dispatcher {
         }
     }
 
-    /// The sink for signal `i` (0 logs, 1 traces, 2 metrics).
-    pub fn sink(&self, signal: usize) -> HttpSink {
-        HttpSink {
+    /// The request queue of `signal` (its index in [`Signal::ALL`]).
+    pub fn queue(&self, signal: usize) -> RequestQueue {
+        RequestQueue {
             signal,
             cap: self.cap,
             body: Vec::new(),

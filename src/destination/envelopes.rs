@@ -16,7 +16,7 @@ use crate::engine::{ordered, Books, EngineError, Run};
 use crate::model::{Delivered, OtlpBatch, Pools, Signal, Tracker};
 use crate::report::Problems;
 use crate::write::envelope::EnvelopeWriter;
-use crate::write::metrics::MetricWriter;
+use crate::write::series::MetricWriter;
 use crate::write::records::RecordWriter;
 use crate::write::sink::Spooled;
 use crate::write::WriterSummary;

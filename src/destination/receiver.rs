@@ -58,7 +58,7 @@ impl Destination for Receiver<'_> {
         let dispatcher = Dispatcher::new(settings, cfg.max_request_bytes);
         std::thread::scope(move |scope| {
             let finish = dispatcher.run(scope, settings, run.cancel, journal, hooks)?;
-            let sink = |s: Signal| Ok(Spooled::inline(Box::new(dispatcher.sink(s.index()))));
+            let sink = |s: Signal| Ok(Spooled::inline(Box::new(dispatcher.queue(s.index()))));
             let requests = Requests {
                 layout: Layout::Split,
                 cap: cfg.max_request_bytes,

@@ -47,7 +47,7 @@ use worker::{run_unit, EventSink, ParseOptions, UnitReport};
 /// rest is the program, thread stacks and the allocator's slack). It is
 /// spent as: 40 MiB for units in flight (input and encoded output), 24 MiB
 /// for the JSON merge's parsed units and heads ([`merge`]), 12 MiB for the
-/// metric writer's pending points ([`crate::write::metrics`]) and the
+/// metric writer's pending points ([`crate::write::series`]) and the
 /// writers' queues, the rest for the parser's tape of a long line.
 pub const MEMORY_BUDGET: u64 = 96 << 20;
 /// The share of it for units in flight: their input and encoded output.

@@ -1,11 +1,13 @@
-//! The ordered writers: encoded output in, files out. Every writer takes
-//! its signal's batches in file order on a thread of its own
-//! ([`spawn`]), behind one trait ([`Writer`]); the envelope writer lays
-//! the requests out ([`envelope`]), and its sink hashes and writes them on
-//! another thread ([`sink`]).
+//! The ordered writers: encoded output in, requests out. Every writer
+//! takes its signal's batches in file order on a thread of its own
+//! ([`spawn`]), behind one trait ([`Writer`]): log records and spans
+//! ([`records`]), metric points grouped into series ([`series`]). The
+//! envelope writer lays the requests out ([`envelope`]), and its entry
+//! sink hashes and writes them on other threads, or hands them to a send
+//! ([`sink`]).
 
 pub mod envelope;
-pub mod metrics;
+pub mod series;
 pub mod records;
 pub mod sink;
 
