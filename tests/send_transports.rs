@@ -318,3 +318,24 @@ fn a_grpc_message_over_the_servers_limit_is_halved_until_every_record_is_deliver
     assert_same(&got, &exported(&[big.path()], &[]), "halved for RESOURCE_EXHAUSTED");
     drop((store, want));
 }
+
+/// An OTLP/HTTP send to a gRPC port (4317 for 4318) fails at once, saying
+/// to use --protocol grpc, instead of retrying a reply no retry can read.
+#[test]
+fn http_to_a_grpc_port_fails_at_once_and_names_protocol_grpc() {
+    let (store, _) = store();
+    let rx = Receiver::with(ReceiverOptions::new(MAX_BODY).no_http().grpc());
+    let o = send_cmd(
+        store.path(),
+        &["--protocol", "http/protobuf", "--endpoint", &rx.grpc_url()],
+    )
+    .timeout(HANG)
+    .output()
+    .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(err.contains("use --protocol grpc"), "{err}");
+    let summary = summary_of(&o);
+    assert_eq!(total(&summary, "retried"), 0, "{summary}");
+    assert_eq!(total(&summary, "requests"), 0, "{summary}");
+}

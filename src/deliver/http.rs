@@ -219,6 +219,11 @@ fn classify(e: &ureq::Error, url: &str) -> Attempt {
             _ => retry(format!("cannot reach {url}: {}", bounded_text(&io.to_string()))),
         },
         ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_) => fail(tls_words(&e.to_string())),
+        // An HTTP/2-only port (OTLP/gRPC's 4317) answers in frames, not HTTP/1.1.
+        ureq::Error::Protocol(_) => fail(format!(
+            "the endpoint did not answer in HTTP/1.1 ({}): if it is an OTLP/gRPC port, use --protocol grpc",
+            bounded_text(&e.to_string())
+        )),
         ureq::Error::Other(_) => {
             let text = e.to_string();
             if text.contains("certificate") || text.contains("Certificate") || text.contains("Ca") {
