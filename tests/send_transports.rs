@@ -339,3 +339,39 @@ fn http_to_a_grpc_port_fails_at_once_and_names_protocol_grpc() {
     assert_eq!(total(&summary, "retried"), 0, "{summary}");
     assert_eq!(total(&summary, "requests"), 0, "{summary}");
 }
+
+/// The other way round: gRPC to an OTLP/HTTP port fails at once and says
+/// to use --protocol http/protobuf.
+#[test]
+fn grpc_to_an_http_port_fails_at_once_and_names_protocol_http() {
+    let (store, _) = store();
+    let rx = Receiver::with(ReceiverOptions::new(MAX_BODY));
+    let o = send_cmd(store.path(), &["--protocol", "grpc", "--endpoint", &rx.url()])
+        .timeout(HANG)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(err.contains("use --protocol http/protobuf"), "{err}");
+    assert_eq!(total(&summary_of(&o), "retried"), 0);
+}
+
+/// TLS to a plaintext port fails at once, in words, with the fix.
+#[test]
+fn tls_to_a_plaintext_port_fails_at_once_naming_the_fix() {
+    let (store, _) = store();
+    let rx = Receiver::with(ReceiverOptions::new(MAX_BODY).grpc());
+    for (protocol, url) in [
+        ("http/protobuf", rx.url().replacen("http://", "https://", 1)),
+        ("grpc", rx.grpc_url().trim_start_matches("http://").to_string()),
+    ] {
+        let o = send_cmd(store.path(), &["--protocol", protocol, "--endpoint", &url])
+            .timeout(HANG)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{protocol}: {}", text(&o.stderr));
+        let err = text(&o.stderr);
+        assert!(err.contains("did not answer in TLS"), "{protocol}: {err}");
+        assert_eq!(total(&summary_of(&o), "retried"), 0, "{protocol}");
+    }
+}

@@ -91,6 +91,10 @@ pub(super) fn tls_words(text: &str) -> String {
             "the server's certificate is not valid for this host name",
         ),
         ("Expired", "the server's certificate has expired"),
+        (
+            "InvalidContentType",
+            "the server did not answer in TLS: for a plaintext endpoint give http://host:port (gRPC: or --insecure)",
+        ),
         ("NotValidYet", "the server's certificate is not valid yet"),
         ("BadSignature", "the server's certificate has a bad signature"),
         ("Revoked", "the server's certificate was revoked"),

@@ -359,7 +359,12 @@ fn classify(status: &Status, tls: Option<bool>) -> Attempt {
     let lower = detail.to_ascii_lowercase();
     let grpc_status = Some(code as u16);
     match code {
-        Code::Unavailable if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") => {
+        Code::Unavailable
+            if lower.contains("certificate")
+                || lower.contains("tls")
+                || lower.contains("handshake")
+                || lower.contains("invalidcontenttype") =>
+        {
             Attempt::Fatal {
                 status: grpc_status,
                 message: tls_words(&detail),
@@ -379,6 +384,14 @@ fn classify(status: &Status, tls: Option<bool>) -> Attempt {
                 "{why} (the server may require a client certificate: pass --client-certificate and --client-key)"
             ),
         },
+        // A plaintext HTTP/1.1 server (OTLP/HTTP's 4318) answers HTTP/2's
+        // first bytes with a 400 and closes the connection.
+        Code::Unknown if tls.is_none() && (lower.contains("broken pipe") || lower.contains("http2 error")) => {
+            Attempt::Fatal {
+                status: grpc_status,
+                message: format!("{why} (if it is an OTLP/HTTP port, use --protocol http/protobuf)"),
+            }
+        }
         Code::Unavailable
         | Code::Cancelled
         | Code::DeadlineExceeded
