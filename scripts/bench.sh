@@ -14,6 +14,14 @@
 # same machine): the sender's CPU beside the CPU of the export it must not
 # exceed (the zip export for gzip, the folder export for none).
 #
+# Each format's row also shows its floor (SPEC §9.3), computed as
+# scripts/floor.sh does: the CPU of `cat` of the store (least of RUNS), the
+# store's bytes at simd-json's tape rate (PARSE_MBS_<mix>), the CPU of `dd`
+# writing as many bytes as the output holds into $OUT (least of RUNS), the
+# sha256 of the envelope bytes at `openssl speed`'s rate (OTLP), and their
+# level-1 deflate at DEFLATE_MBS_<mix> (zip); and the export's CPU as a
+# multiple of it ("x floor", at most 1.5 by the SPEC).
+#
 # Environment:
 #   MIXES="real synthetic"   which mixes to run
 #   SIZE=1GiB                store size to generate
@@ -23,6 +31,8 @@
 #   RUNS=3                   runs per row; the median time and the highest RSS are shown
 #   THREADS="1 2"            thread counts (the speedup is against the first)
 #   SEND=1                   0 leaves out the send rows
+#   PARSE_MBS_real=740 PARSE_MBS_synthetic=800      as in floor.sh
+#   DEFLATE_MBS_real=660 DEFLATE_MBS_synthetic=465  as in floor.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -52,6 +62,31 @@ if [ "$SEND" = 1 ]; then
 fi
 
 median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+
+# The floor's parts, as scripts/floor.sh measures them.
+# least_cpu CMD... -> least user+sys seconds of RUNS runs of CMD
+least_cpu() {
+  local f
+  f=$(mktemp)
+  for _ in $(seq "$RUNS"); do
+    /usr/bin/time -o "$f" -f "%U %S" "$@" >/dev/null 2>&1
+    awk '{ printf "%.2f\n", $1 + $2 }' "$f"
+  done | sort -g | head -n 1
+  rm -f "$f"
+}
+write_cpu() { # bytes -> CPU seconds to write that many bytes into $OUT
+  local blocks=$(($1 / 262144 + 1))
+  least_cpu sh -c "dd if=/dev/zero of='$OUT/floor-write' bs=256k count=$blocks status=none; rm -f '$OUT/floor-write'"
+}
+bytes_of() { find "$@" -type f ! -name manifest.json -printf '%s\n' | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
+# sha256 bytes per second, 256 KiB buffers, one core (0: no openssl, no sha256 part).
+sha_rate=0
+if command -v openssl >/dev/null; then
+  sha_rate=$(openssl speed -evp sha256 -bytes 262144 -seconds 2 2>/dev/null |
+    awk '/^sha256/ { v = $NF; sub(/k$/, "", v); print v * 1000 }')
+else
+  echo "no openssl: the floors leave out the sha256 of the envelopes" >&2
+fi
 json_field() { sed -E "s/.*\"$1\":([0-9]+).*/\1/"; }
 
 bench_mix() {
@@ -73,14 +108,20 @@ bench_mix() {
   floor_s=$( { for _ in $(seq "$RUNS"); do
     /usr/bin/time -f "%e" sh -c "cat '$store'/telemetry-*.jsonl | wc -l > /dev/null" 2>&1 | tail -n 1
   done; } | median)
+  local parse_var="PARSE_MBS_$mix" deflate_var="DEFLATE_MBS_$mix" parse_mbs deflate_mbs read_s parse_s otlp_b=0
+  parse_mbs=${!parse_var:-$([ "$mix" = real ] && echo 740 || echo 800)}
+  deflate_mbs=${!deflate_var:-$([ "$mix" = real ] && echo 660 || echo 465)}
+  read_s=$(least_cpu sh -c "cat '$store'/telemetry-*.jsonl > /dev/null")
+  parse_s=$(awk -v b="$bytes" -v r="$parse_mbs" 'BEGIN { printf "%.2f", b / 1e6 / r }')
 
   echo
   echo "$mix mix: $store, $mb MB, $files files, $events events, $points metric points; output in $OUT; $(nproc) cores"
+  echo "floor parts: read $read_s CPU-s, parse $parse_s (simd-json tape at $parse_mbs MB/s), sha256 at $(awk -v r="$sha_rate" 'BEGIN { printf "%.0f", r / 1e6 }') MB/s, deflate at $deflate_mbs MB/s"
   echo
-  printf '| %-9s | %-7s | %7s | %7s | %7s | %9s | %9s | %9s | %7s |\n' format threads "time s" "CPU s" "MB/s" "events/s" "points/s" "peak RSS" speedup
-  printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' ----------- --------- --------- --------- --------- ----------- ----------- ----------- ---------
-  printf '| %-9s | %-7s | %7s | %7s | %7s | %9s | %9s | %9s | %7s |\n' "cat|wc -l" 1 "$floor_s" - \
-    "$(awk -v m="$mb" -v s="$floor_s" 'BEGIN { printf "%.0f", m / s }')" - - - -
+  printf '| %-9s | %-7s | %7s | %7s | %7s | %9s | %9s | %9s | %7s | %7s | %7s |\n' format threads "time s" "CPU s" "MB/s" "events/s" "points/s" "peak RSS" speedup "floor" "x floor"
+  printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' ----------- --------- --------- --------- --------- ----------- ----------- ----------- --------- --------- ---------
+  printf '| %-9s | %-7s | %7s | %7s | %7s | %9s | %9s | %9s | %7s | %7s | %7s |\n' "cat|wc -l" 1 "$floor_s" - \
+    "$(awk -v m="$mb" -v s="$floor_s" 'BEGIN { printf "%.0f", m / s }')" - - - - - -
 
   local fmt threads args first
   declare -A cpu_of=()
@@ -91,6 +132,7 @@ bench_mix() {
       otlp-zip) args=(-o "$OUT/out.zip") ;;
     esac
     first=
+    local fmt_floor=
     for threads in $THREADS; do
       local times=() cpus=() rss=0 line r t c speedup=-
       for _ in $(seq "$RUNS"); do
@@ -102,16 +144,33 @@ bench_mix() {
         cpus+=("$(awk -v u="$u" -v s="$sy" 'BEGIN { printf "%.2f", u + s }')")
         [ "$r" -gt "$rss" ] && rss=$r
       done
+      if [ -z "$fmt_floor" ]; then
+        # The floor of this format, from the size of what it wrote.
+        local out_b write_s sha_s=0 deflate_s=0
+        out_b=$(bytes_of "$OUT"/out*)
+        [ "$fmt" = otlp-dir ] && otlp_b=$out_b
+        rm -rf "${OUT:?}"/out*
+        write_s=$(write_cpu "$out_b")
+        if [ "$fmt" != json ]; then
+          sha_s=$(awk -v b="$otlp_b" -v r="$sha_rate" 'BEGIN { printf "%.2f", (r > 0 ? b / r : 0) }')
+        fi
+        if [ "$fmt" = otlp-zip ]; then
+          deflate_s=$(awk -v b="$otlp_b" -v r="$deflate_mbs" 'BEGIN { printf "%.2f", b / 1e6 / r }')
+        fi
+        fmt_floor=$(awk -v a="$read_s" -v b="$parse_s" -v c="$write_s" -v d="$sha_s" -v e="$deflate_s" \
+          'BEGIN { printf "%.2f", a + b + c + d + e }')
+      fi
       rm -rf "${OUT:?}"/out*
       t=$(printf '%s\n' "${times[@]}" | median)
       c=$(printf '%s\n' "${cpus[@]}" | median)
       cpu_of[$fmt]=$c
       if [ -z "$first" ]; then first=$t; else speedup=$(awk -v a="$first" -v b="$t" 'BEGIN { printf "%.2fx", a / b }'); fi
-      printf '| %-9s | %-7s | %7s | %7s | %7s | %9s | %9s | %5s MiB | %7s |\n' "$fmt" "$threads" "$t" "$c" \
+      printf '| %-9s | %-7s | %7s | %7s | %7s | %9s | %9s | %5s MiB | %7s | %7s | %7s |\n' "$fmt" "$threads" "$t" "$c" \
         "$(awk -v m="$mb" -v s="$t" 'BEGIN { printf "%.0f", m / s }')" \
         "$(awk -v e="$events" -v s="$t" 'BEGIN { printf "%.2fM", e / s / 1e6 }')" \
         "$(awk -v e="$points" -v s="$t" 'BEGIN { printf "%.2fM", e / s / 1e6 }')" \
-        "$((rss / 1024))" "$speedup"
+        "$((rss / 1024))" "$speedup" "$fmt_floor" \
+        "$(awk -v c="$c" -v f="$fmt_floor" 'BEGIN { printf "%.2fx", (f > 0 ? c / f : 0) }')"
     done
   done
   [ "$SEND" = 1 ] && bench_send "$store" "$threads" "${cpu_of[otlp-dir]}" "${cpu_of[otlp-zip]}"

@@ -30,39 +30,66 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
-/// Whether any byte of `w` (8 bytes, little endian) needs an escape:
-/// a control character (< 0x20), `"` or `\`. Branch-free SWAR test.
+/// The SWAR mask of the bytes of `w` (8 bytes, little endian) that need an
+/// escape: a control character (< 0x20), `"` or `\\`. Branch-free; zero when
+/// the word is clean.
 #[inline(always)]
-fn word_needs_escape(w: u64) -> bool {
+fn escape_mask(w: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
     // Bytes below 0x20 (the high-bit mask keeps bytes >= 0x80 out).
     let below = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
-    (below | has_zero(w ^ (ONES * b'"' as u64)) | has_zero(w ^ (ONES * b'\\' as u64))) != 0
+    below | has_zero(w ^ (ONES * b'"' as u64)) | has_zero(w ^ (ONES * b'\\' as u64))
 }
 
-/// Writes the escaped body of a JSON string (no quotes). Clean 8-byte words
-/// are found with one SWAR test and copied as fixed-size stores; only the
-/// bytes of a word that holds an escape are looked at one by one.
+#[inline(always)]
+fn word_at(bytes: &[u8], i: usize) -> u64 {
+    let w: [u8; 8] = bytes[i..i + 8].try_into().unwrap_or([0; 8]);
+    u64::from_le_bytes(w)
+}
+
+/// Position of the first byte at or after `i` that needs an escape, or
+/// `bytes.len()`: 16 then 8 bytes at a time with the SWAR test, then the
+/// tail (< 8 bytes) through the table.
+#[inline(always)]
+fn next_escape(bytes: &[u8], mut i: usize) -> usize {
+    let n = bytes.len();
+    while i + 16 <= n {
+        if escape_mask(word_at(bytes, i)) | escape_mask(word_at(bytes, i + 8)) != 0 {
+            break;
+        }
+        i += 16;
+    }
+    while i + 8 <= n {
+        let m = escape_mask(word_at(bytes, i));
+        if m != 0 {
+            // The lowest flagged byte is exact: borrows only run upwards.
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < n && !ESCAPE[bytes[i] as usize] {
+        i += 1;
+    }
+    i
+}
+
+/// Writes the escaped body of a JSON string (no quotes). The clean runs
+/// between escapes (found 16 bytes at a time with a SWAR test) are copied
+/// with one `extend_from_slice` each: a string without escapes, nearly
+/// every string, is one scan and one copy.
 #[inline]
 pub fn write_str_body(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.reserve(bytes.len());
-    let mut i = 0;
-    while let Some(w) = bytes.get(i..i + 8) {
-        let w8 = [w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]];
-        if word_needs_escape(u64::from_le_bytes(w8)) {
-            write_byte(out, bytes[i]);
-            i += 1;
-        } else {
-            out.extend_from_slice(&w8);
-            i += 8;
-        }
-    }
-    // The tail (< 8 bytes) byte by byte: building a padded word here costs a
-    // memcpy call and a store-forwarding stall, more than a few table lookups.
-    for &b in &bytes[i..] {
+    let mut start = 0;
+    loop {
+        let i = next_escape(bytes, start);
+        out.extend_from_slice(&bytes[start..i]);
+        let Some(&b) = bytes.get(i) else {
+            return;
+        };
         write_byte(out, b);
+        start = i + 1;
     }
 }
 

@@ -10,17 +10,22 @@
 //! which is merge order. Head units share [`HEAD_BUDGET`] too: past it (tens
 //! of thousands of sessions, a fleet archive), a stream whose first key is
 //! known is *parked*: its head is let go and read again when the merge
-//! gets near that key.
+//! gets near that key. An active stream parks the same way once the units
+//! requested and held exceed both budgets (30,000 sessions interleaved on
+//! one day are all active at once, each holding a unit): it keeps its next
+//! key and its place in its front unit, which is cut again exactly as
+//! before and re-read, earliest key first, as the budget frees up.
 //!
 //! So memory is bounded whether 2 or 30,000 sessions are in range: parsed
-//! units (input and about twice that of elements) within MERGE_BUDGET plus
-//! HEAD_BUDGET of input, the engine's window, and per stream a few words
-//! plus its first key while parked. Ties on the timestamp go to the smaller
+//! units within MERGE_BUDGET plus HEAD_BUDGET of input (and about twice
+//! that of elements), the engine's window, and per stream a few words plus
+//! its next key while parked. Ties on the timestamp go to the smaller
 //! `context.session_id`, then to the stream that comes first in canonical
 //! order, so the output never depends on the thread count or the unit size.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
+use std::num::NonZeroU64;
 use std::io::Write;
 use std::ops::Range;
 use std::sync::atomic::Ordering;
@@ -85,8 +90,12 @@ struct Stream {
     cursor: usize,
     /// Emitting, and not finished.
     active: bool,
-    /// Its first key is known, its head was let go (see [`Merger::park`]).
+    /// Its next key is known, its front unit was let go (see [`Merger::park`]).
     parked: bool,
+    /// While parked (and until re-requested): the end of the unit let go,
+    /// which starts at `offset`, so that it is cut again exactly as before
+    /// and `cursor` still points at the stream's next element.
+    redo_end: Option<NonZeroU64>,
 }
 
 type HeapKey = Reverse<(i64, Arc<str>, u32)>;
@@ -108,6 +117,11 @@ impl Slots {
 
     fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Whether every unit queued is parsed (none is in flight).
+    fn all_parsed(&self) -> bool {
+        self.0.as_ref().is_none_or(|q| q.iter().all(Option::is_some))
     }
 
     fn front(&self) -> Option<&Option<Box<Slot>>> {
@@ -150,6 +164,13 @@ fn merge_shape(active: usize, workers: usize, chunk: u64) -> (u64, usize) {
     let per_stream = MERGE_BUDGET / (active as u64 * (depth as u64 + 1));
     let size = per_stream.max(MIN_MERGE_UNIT).min(chunk.max(1));
     (size, depth)
+}
+
+/// Input bytes that active streams' units may hold together: at most
+/// twice the engine's window of units, so that small test units exercise
+/// the parking of active streams too.
+fn merge_budget(window: usize, chunk: u64) -> u64 {
+    MERGE_BUDGET.min(2 * window as u64 * chunk.max(1))
 }
 
 /// Input bytes that head units may hold together.
@@ -208,6 +229,15 @@ impl<'e, 'r, 'a: 'r> Merger<'e, 'r, 'a> {
     fn next_unit(&mut self, s: usize, size: u64) -> Option<Unit> {
         let files = self.run().files;
         let st = &mut self.streams[s];
+        if let Some(end) = st.redo_end.take() {
+            let unit = Unit {
+                file: self.order[st.files.clone()][st.file_pos],
+                start: st.offset,
+                end: end.get(),
+            };
+            st.offset = unit.end;
+            return Some(unit);
+        }
         while let Some(&f) = self.order[st.files.clone()].get(st.file_pos) {
             let len = files[f].size;
             if st.offset < len {
@@ -241,25 +271,45 @@ impl<'e, 'r, 'a: 'r> Merger<'e, 'r, 'a> {
         st.slots.len() <= depth && self.has_more(s)
     }
 
-    /// Lets go of the parsed head of stream `s` (not started), keeping only
-    /// its first key: the stream is rewound to that unit's start and re-reads
-    /// it when the merge gets near it. Its problems were not recorded yet, so
-    /// they are recorded once, on the second reading.
-    fn park(&mut self, s: usize, first: i64) {
+    /// Lets go of the parsed units of stream `s`, keeping only its next key:
+    /// the stream is rewound to its front unit, which is read again (cut
+    /// exactly as before, its cursor kept) when the merge gets near that
+    /// key. A stream not started parks its head this way; an active one
+    /// once the units held exceed the budget ([`Merger::over_budget`]).
+    /// The front unit's problems were not recorded yet, so they are
+    /// recorded once, on the second reading. Only a stream with no unit
+    /// in flight is parked (its tags restart at the front unit).
+    fn park(&mut self, s: usize, next: i64) {
         let st = &mut self.streams[s];
-        if let Some(Some(slot)) = st.slots.pop_front() {
+        if let Some(Some(slot)) = st.slots.front() {
             let unit = slot.done.unit;
-            self.requested_bytes -= unit.bytes();
             if let Some(pos) = self.order[st.files.clone()].iter().position(|&f| f == unit.file) {
                 st.file_pos = pos;
             }
             st.offset = unit.start;
+            st.redo_end = NonZeroU64::new(unit.end);
             st.requested = st.consumed;
-            st.cursor = 0;
         }
-        st.slots.clear();
+        while let Some(slot) = st.slots.pop_front() {
+            if let Some(slot) = slot {
+                self.requested_bytes -= slot.done.unit.bytes();
+            }
+        }
         st.parked = true;
-        self.parked.push(Reverse((first, s as u32)));
+        self.parked.push(Reverse((next, s as u32)));
+    }
+
+    /// Whether the units requested and held exceed what the merge may
+    /// hold: with tens of thousands of sessions interleaved, every stream
+    /// is active and holds a unit, so active streams park too.
+    fn over_budget(&self) -> bool {
+        self.requested_bytes > self.max_requested
+    }
+
+    /// Whether stream `s` holds only parsed units (none in flight): it may park.
+    fn parkable(&self, s: usize) -> bool {
+        let st = &self.streams[s];
+        !st.parked && !st.slots.is_empty() && st.slots.all_parsed()
     }
 
     /// Makes parked stream `s` request its head again.
@@ -269,15 +319,27 @@ impl<'e, 'r, 'a: 'r> Merger<'e, 'r, 'a> {
         self.pump(scope);
     }
 
-    /// Re-reads parked heads, earliest first, while the held budget allows.
+    /// Re-reads parked streams, earliest first, while the budgets allow:
+    /// heads while fewer than `max_held` are held, active streams while
+    /// the units requested take less than half of `max_requested`.
     fn refill(&mut self, scope: &rayon::ScopeFifo<'r>) {
-        while self.held < self.max_held {
-            let Some(Reverse((_, s))) = self.parked.pop() else {
-                break;
-            };
-            if self.streams[s as usize].parked {
+        while let Some(&Reverse((_, s))) = self.parked.peek() {
+            let s = s as usize;
+            if !self.streams[s].parked {
+                self.parked.pop();
+            } else if self.streams[s].active {
+                if self.requested_bytes >= self.max_requested / 2 {
+                    break;
+                }
+                self.parked.pop();
+                self.unpark(scope, s);
+            } else {
+                if self.held >= self.max_held {
+                    break;
+                }
+                self.parked.pop();
                 self.held += 1;
-                self.unpark(scope, s as usize);
+                self.unpark(scope, s);
             }
         }
     }
@@ -436,6 +498,7 @@ pub fn run(run: &Run<'_>, out: &mut dyn Write, problems: &mut Problems) -> Resul
                 cursor: 0,
                 active: false,
                 parked: false,
+                redo_end: None,
             });
             start = i;
         }
@@ -459,7 +522,7 @@ pub fn run(run: &Run<'_>, out: &mut dyn Write, problems: &mut Problems) -> Resul
             // Reserved, not touched: pages are used as streams park.
             parked: BinaryHeap::with_capacity(count),
             requested_bytes: 0,
-            max_requested: MERGE_BUDGET + head_budget(chunk),
+            max_requested: merge_budget(run.budget.window, chunk) + head_budget(chunk),
             trim: Trim::default(),
         };
         m.pump(scope);
@@ -525,6 +588,9 @@ pub fn run(run: &Run<'_>, out: &mut dyn Write, problems: &mut Problems) -> Resul
                 st.cursor = to;
             }
             if let Some(k) = m.head(scope, s)? {
+                if m.over_budget() && m.parkable(s) {
+                    m.park(s, (k.0).0);
+                }
                 heap.push(k);
             }
         }
@@ -564,6 +630,13 @@ mod tests {
         assert_eq!(head_unit(1000, 1 << 20), 8 * 1024 * 1024 / 1000);
         assert_eq!(head_unit(100_000, 1 << 20), MIN_HEAD_UNIT);
         assert_eq!(head_unit(10, 100), 100);
+    }
+
+    #[test]
+    fn the_merge_budget_is_a_few_windows_of_units_at_most() {
+        assert_eq!(merge_budget(6, 1 << 20), MERGE_BUDGET);
+        assert_eq!(merge_budget(160, 64 << 10), MERGE_BUDGET);
+        assert_eq!(merge_budget(4, 61), 488);
     }
 
     #[test]

@@ -143,8 +143,9 @@ impl std::fmt::Display for Shrunk {
 }
 
 /// Opens a store file for reading: never follows a symbolic link, never
-/// blocks (on a FIFO), and refuses anything but a regular file.
-pub fn open_regular(path: &Path) -> io::Result<File> {
+/// blocks (on a FIFO), and refuses anything but a regular file. Returns the
+/// file and its size now (one `fstat` for both).
+pub fn open_regular(path: &Path) -> io::Result<(File, u64)> {
     let mut o = std::fs::OpenOptions::new();
     o.read(true);
     #[cfg(unix)]
@@ -159,10 +160,11 @@ pub fn open_regular(path: &Path) -> io::Result<File> {
         }
         e
     })?;
-    if !f.metadata()?.is_file() {
+    let meta = f.metadata()?;
+    if !meta.is_file() {
         return Err(io::Error::other("not a regular file (skipped without reading it)"));
     }
-    Ok(f)
+    Ok((f, meta.len()))
 }
 
 /// The bytes of one unit, with the lines it owns located.
@@ -231,9 +233,15 @@ fn read_up_to(f: &mut File, buf: &mut Vec<u8>, n: usize) -> io::Result<usize> {
 /// Reads the lines a unit owns, up to the file's selected `size`, into a
 /// buffer the caller reuses from unit to unit. A line longer than
 /// `max_line` is not read (see [`ChunkBuf::oversize`]).
+#[cfg(any(test, feature = "internals"))]
 pub fn read_chunk(path: &Path, unit: Unit, size: u64, max_line: usize, buf: Vec<u8>) -> io::Result<ChunkBuf> {
-    let mut f = open_regular(path)?;
-    let now = f.metadata()?.len();
+    let (mut f, now) = open_regular(path)?;
+    read_chunk_in(&mut f, now, unit, size, max_line, buf)
+}
+
+/// [`read_chunk`] from a file already open ([`open_regular`]) that holds
+/// `now` bytes: a unit opens its file once for its header and its lines.
+pub fn read_chunk_in(f: &mut File, now: u64, unit: Unit, size: u64, max_line: usize, buf: Vec<u8>) -> io::Result<ChunkBuf> {
     let mut buf = buf;
     // A file that shrank is read as far as it goes, and says so.
     let shrunk = (now < size).then_some(Shrunk { selected: size, now });
@@ -246,7 +254,7 @@ pub fn read_chunk(path: &Path, unit: Unit, size: u64, max_line: usize, buf: Vec<
     let want = (unit.end.min(size) - from) as usize;
     buf.clear();
     buf.reserve(want + EXTEND + PAD);
-    let got = read_up_to(&mut f, &mut buf, want)?;
+    let got = read_up_to(f, &mut buf, want)?;
     // It may still shrink while being read: what is there is read.
     let shrunk = match shrunk {
         None if got < want => Some(Shrunk {
@@ -283,7 +291,7 @@ pub fn read_chunk(path: &Path, unit: Unit, size: u64, max_line: usize, buf: Vec<
         let scan_from = buf.len();
         // Never more than one byte past the limit: that byte proves it.
         let step = EXTEND.min((size - pos) as usize).min(max_line + 1 - line);
-        let n = read_up_to(&mut f, &mut buf, step)?;
+        let n = read_up_to(f, &mut buf, step)?;
         if n == 0 {
             break;
         }
@@ -309,33 +317,45 @@ pub fn read_chunk(path: &Path, unit: Unit, size: u64, max_line: usize, buf: Vec<
 }
 
 /// Reads the header of a file of `size` bytes, if its first non-blank line is one.
+#[cfg(any(test, feature = "internals"))]
 pub fn read_header(path: &Path, size: u64, max_line: usize) -> Result<Header, FileError> {
+    let (mut f, now) = open_regular(path)?;
+    read_header_in(&mut f, now, size, max_line, &mut Vec::new())
+}
+
+/// The first block read for a header: a header line is a few hundred bytes.
+const HEAD_BLOCK: u64 = 4096;
+
+/// [`read_header`] from a file already open that holds `now` bytes, read
+/// through `scratch` (a buffer the caller keeps from unit to unit).
+pub fn read_header_in(f: &mut File, now: u64, size: u64, max_line: usize, scratch: &mut Vec<u8>) -> Result<Header, FileError> {
     if size == 0 {
-        // Still prove the file can be opened: an unreadable file is reported.
-        open_regular(path)?;
+        // The file was opened: an unreadable one is reported by the caller.
         return Ok(Header::default());
     }
-    // Block by block until the first non-blank line (a BOM and blank lines may come first).
+    // Block by block until the first non-blank line (a BOM and blank lines
+    // may come first); a longer line is read on to its end.
     let mut unit = Unit {
         file: 0,
         start: 0,
-        end: size.min(EXTEND as u64),
+        end: size.min(HEAD_BLOCK),
     };
-    let mut chunk = read_chunk(path, unit, size, max_line, Vec::new())?;
+    let mut chunk = read_chunk_in(f, now, unit, size, max_line, std::mem::take(scratch))?;
     if let Some(s) = chunk.shrunk.filter(|s| s.now == 0) {
         // Emptied since it was selected: nothing of it can be exported.
+        *scratch = chunk.buf;
         return Err(FileError::Shrunk(s));
     }
     let mut pos = chunk.first;
-    loop {
+    let header = loop {
         if pos >= chunk.len {
             if chunk.oversize || chunk.at_eof || chunk.base + chunk.len as u64 >= size {
-                return Ok(Header::default());
+                break Ok(Header::default());
             }
             // Only blank lines so far: read the next block.
             unit.start = chunk.base + chunk.len as u64;
             unit.end = (unit.start + EXTEND as u64).min(size);
-            chunk = read_chunk(path, unit, size, max_line, chunk.buf)?;
+            chunk = read_chunk_in(f, now, unit, size, max_line, chunk.buf)?;
             pos = chunk.first;
             continue;
         }
@@ -347,12 +367,12 @@ pub fn read_header(path: &Path, size: u64, max_line: usize) -> Result<Header, Fi
         let offset = chunk.base + pos as u64;
         let mut tape = simd_json::Tape::null();
         let mut buffers = simd_json::Buffers::new(end - start);
-        let mut buf = chunk.buf;
+        let buf = &mut chunk.buf;
         crate::row::fix_lone_surrogates(&mut buf[start..end]);
         if simd_json::fill_tape_padded(&mut buf[start..], end - start, &mut buffers, &mut tape).is_err() {
-            return Ok(Header::default());
+            break Ok(Header::default());
         }
-        return match parse_tape(&tape.0) {
+        break match parse_tape(&tape.0) {
             Ok(Line::Header(h)) if h.schema_version > SUPPORTED_SCHEMA_VERSION => {
                 Err(FileError::UnsupportedSchema(h.schema_version))
             }
@@ -362,7 +382,9 @@ pub fn read_header(path: &Path, size: u64, max_line: usize) -> Result<Header, Fi
             }),
             _ => Ok(Header::default()),
         };
-    }
+    };
+    *scratch = chunk.buf;
+    header
 }
 
 /// The line starting at `pos`: (content start, content end, next line start).

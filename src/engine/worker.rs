@@ -4,8 +4,9 @@
 //! ([`super::sinks`]). Problems are collected with unit-relative line
 //! numbers; the ordered stage turns them into file line numbers.
 //!
-//! The worker checks for cancellation between lines, and keeps its parser
-//! and read buffers from one unit to the next unless a very long line grew
+//! A unit opens its file once, for its header and its lines. The worker
+//! checks for cancellation between lines, and keeps its parser and read
+//! buffers from one unit to the next unless a very long line grew
 //! them (then they are let go, so a 16 MiB line does not cost its memory
 //! for the rest of the run).
 
@@ -14,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use simd_json::{Buffers, Tape};
 
-use super::unit::{line_at, read_chunk, read_header, ChunkBuf, FileError, Header, Unit};
+use super::unit::{line_at, open_regular, read_chunk_in, read_header_in, ChunkBuf, FileError, Header, Unit};
 use crate::encode::Event;
 use crate::model::{Counts, Signal};
 use crate::range::DateRange;
@@ -59,12 +60,16 @@ pub struct UnitReport {
 const KEEP_FACTOR: usize = 4;
 /// A tape grown past this many nodes (by a long line) is not kept.
 const KEEP_TAPE: usize = 1 << 20;
+/// A header buffer grown past this (by a long header line) is not kept.
+const KEEP_HEAD_BUF: usize = 256 << 10;
 
 thread_local! {
     /// Each worker thread keeps its parser and read buffer from one unit to
     /// the next: no allocation per unit, no heap fragmentation.
     static PARSER: RefCell<Parser> = RefCell::new(Parser::default());
     static READ_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    /// And the buffer it reads its file's header through.
+    static HEAD_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Reads and parses `unit` of `file` (at `path`) into `sink`.
@@ -79,8 +84,21 @@ pub fn run_unit<S: EventSink>(
         bytes: unit.bytes(),
         ..UnitReport::default()
     };
+    // One open (and one fstat) per unit, for its header and its lines.
+    let (mut f, now) = match open_regular(path) {
+        Ok(x) => x,
+        Err(e) => {
+            report.file_problem = Some(format!("cannot read file: {e}"));
+            return report;
+        }
+    };
+    let mut scratch = HEAD_BUF.with(|b| std::mem::take(&mut *b.borrow_mut()));
+    let header = read_header_in(&mut f, now, file.size, opts.max_line, &mut scratch);
+    if scratch.capacity() <= KEEP_HEAD_BUF {
+        HEAD_BUF.with(|b| *b.borrow_mut() = scratch);
+    }
     // Only the first unit of a file says why the whole file is skipped.
-    let header = match read_header(path, file.size, opts.max_line) {
+    let header = match header {
         Ok(h) => h,
         Err(FileError::Io(e)) => {
             report.file_problem = Some(format!("cannot read file: {e}"));
@@ -94,13 +112,14 @@ pub fn run_unit<S: EventSink>(
         }
     };
     let buf = READ_BUF.with(|b| std::mem::take(&mut *b.borrow_mut()));
-    let mut chunk = match read_chunk(path, unit, file.size, opts.max_line, buf) {
+    let mut chunk = match read_chunk_in(&mut f, now, unit, file.size, opts.max_line, buf) {
         Ok(c) => c,
         Err(e) => {
             report.file_problem = Some(format!("cannot read file: {e}"));
             return report;
         }
     };
+    drop(f);
     PARSER.with(|p| p.borrow_mut().process(file, &header, &mut chunk, opts, sink, &mut report));
     if let Some(s) = chunk.shrunk {
         report.file_problem = Some(s.to_string());
