@@ -23,7 +23,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use clap::Parser as _;
-use coder_telemetry::config::{Config, Format, Layout, Output, Temporality, DEFAULT_ATTRIBUTE_LIMIT};
+use coder_telemetry::config::{Config, FileOutput, Format, Layout, Output, Temporality, DEFAULT_ATTRIBUTE_LIMIT};
 use coder_telemetry::engine::sinks::{JsonChunk, OtlpSink};
 use coder_telemetry::engine::unit::{read_chunk, read_header, units_of, ChunkBuf, Header, Unit};
 use coder_telemetry::engine::worker::{run_chunk, Discard, ParseOptions};
@@ -373,18 +373,19 @@ fn stages_of(c: &mut Criterion, mix: &str) {
     ] {
         for threads in [1usize, 2] {
             let cfg = Config {
-                force: true,
                 threads,
                 ..Config::new(
                     vec![f.store.clone()],
                     RangeSpec::Preset(Preset::AllTime).resolve(now),
-                    format,
-                    Output::Path(f.out.path().join(target)),
                     now,
                 )
             };
+            let out = FileOutput {
+                force: true,
+                ..FileOutput::new(format, Output::Path(f.out.path().join(target)))
+            };
             g.bench_function(BenchmarkId::new(name, format!("{threads}-threads")), |b| {
-                b.iter(|| export(&cfg, &AtomicBool::new(false), Hooks::default()).expect("export"))
+                b.iter(|| export(&cfg, &out, &AtomicBool::new(false), Hooks::default()).expect("export"))
             });
         }
     }

@@ -1,8 +1,11 @@
-//! The validated description of one export. The command line (the only clap
-//! user) builds it, tests start from [`Config::new`]; the engine reads it.
-//! Everything here has already been checked, so the engine never meets a
-//! usage error. The option types it holds are re-exported here, so that a
-//! user of the library needs this module and [`crate::export`] alone.
+//! The validated description of one run: what it reads and how it encodes
+//! it ([`Config`], for `export` and `send`), and where an export's files go
+//! ([`FileOutput`]). The command line (the only clap user) builds them,
+//! tests start from [`Config::new`] and [`FileOutput::new`]; the engine and
+//! the destinations read them. Everything here has already been checked,
+//! so no stage meets a usage error. The option types they hold are
+//! re-exported here, so that a user of the library needs this module and
+//! [`crate::export`] alone.
 
 use std::path::PathBuf;
 
@@ -48,6 +51,10 @@ pub const MAX_THREADS: usize = 1024;
 /// Default `--max-line-bytes` (§9.1).
 pub const DEFAULT_MAX_LINE_BYTES: usize = 16 << 20;
 
+/// What a run reads and how it encodes it: the stores, the window, and
+/// every setting of parsing and encoding, for `export` and `send` alike.
+/// Where the records go is the destination's own: [`FileOutput`] for
+/// `export`, [`crate::deliver::Settings`] for `send`.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// The store folders, in the order given (§11.1).
@@ -55,13 +62,7 @@ pub struct Config {
     /// `--shard K/N`: only the sessions of shard K of N (§11.2).
     pub shard: Option<Shard>,
     pub range: DateRange,
-    pub format: Format,
-    pub output: Output,
-    pub force: bool,
     pub strict: bool,
-    pub layout: Layout,
-    pub max_request_bytes: usize,
-    pub compression_level: i64,
     pub temporality: Temporality,
     pub metric_events: MetricEvents,
     pub resource_attrs: Vec<(String, String)>,
@@ -80,20 +81,14 @@ pub struct Config {
 }
 
 impl Config {
-    /// An export of `stores` over `range` into `output`, every other option
-    /// at the command line's default.
-    pub fn new(stores: Vec<PathBuf>, range: DateRange, format: Format, output: Output, now: DateTime<Utc>) -> Self {
+    /// A run over `stores` and `range`, every other option at the command
+    /// line's default.
+    pub fn new(stores: Vec<PathBuf>, range: DateRange, now: DateTime<Utc>) -> Self {
         Self {
             stores,
             shard: None,
             range,
-            format,
-            output,
-            force: false,
             strict: false,
-            layout: Layout::Auto,
-            max_request_bytes: default_max_request_bytes(Layout::Auto),
-            compression_level: 1,
             temporality: Temporality::Delta,
             metric_events: MetricEvents::default(),
             resource_attrs: Vec::new(),
@@ -106,7 +101,37 @@ impl Config {
             now_given: None,
         }
     }
+}
 
+/// Where an export's files go and how they are laid out (`export`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileOutput {
+    pub format: Format,
+    pub output: Output,
+    /// Replace an earlier output (§8.2).
+    pub force: bool,
+    /// How OTLP envelopes are cut into files (§6.2).
+    pub layout: Layout,
+    /// The largest OTLP request (or `jsonl` line) of a file.
+    pub max_request_bytes: usize,
+    /// Deflate level of a zip, 0 to 9.
+    pub compression_level: i64,
+}
+
+impl FileOutput {
+    /// `format` into `output`, every other option at the command line's default.
+    pub fn new(format: Format, output: Output) -> Self {
+        Self {
+            format,
+            output,
+            force: false,
+            layout: Layout::Auto,
+            max_request_bytes: default_max_request_bytes(Layout::Auto),
+            compression_level: 1,
+        }
+    }
+
+    /// Whether the output is a zip (a `.zip` path).
     pub fn is_zip(&self) -> bool {
         matches!(&self.output, Output::Path(p) if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip")))
     }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use crate::config::{Config, Format};
+use crate::config::{Config, FileOutput, Format};
 use crate::deliver::{SendHooks, Settings};
 use crate::destination::events::EventsFile;
 use crate::destination::files::OtlpFiles;
@@ -40,17 +40,17 @@ impl Default for Hooks {
     }
 }
 
-/// Runs the export described by `cfg`: its format and output pick the
-/// destination.
-pub fn export(cfg: &Config, cancel: &AtomicBool, hooks: Hooks) -> Result<Summary, ExportError> {
-    match cfg.format {
-        Format::Json | Format::Jsonl => run(cfg, &mut EventsFile::new(cfg), cancel, hooks),
-        Format::Otlp => run(cfg, &mut OtlpFiles::new(cfg)?, cancel, hooks),
+/// Exports the run described by `cfg` into the files `out` describes:
+/// its format picks the destination.
+pub fn export(cfg: &Config, out: &FileOutput, cancel: &AtomicBool, hooks: Hooks) -> Result<Summary, ExportError> {
+    match out.format {
+        Format::Json | Format::Jsonl => run(cfg, &mut EventsFile::new(cfg, out), cancel, hooks),
+        Format::Otlp => run(cfg, &mut OtlpFiles::new(cfg, out)?, cancel, hooks),
     }
 }
 
-/// Sends the OTLP records of the run described by `cfg` (its format,
-/// output and layout are not used) to the endpoints of `settings` (§10).
+/// Sends the OTLP records of the run described by `cfg` to the endpoints
+/// of `settings` (§10).
 /// The summary's `delivery` says what was delivered and what failed.
 pub fn send(
     cfg: &Config,

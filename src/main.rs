@@ -13,9 +13,10 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use coder_telemetry::config::Output;
-use coder_telemetry::deliver::{SendHooks, Settings};
+use coder_telemetry::deliver::SendHooks;
 use coder_telemetry::export::{export, send, Hooks};
-use coder_telemetry::report::{Failure, SignalStats};
+use coder_telemetry::heap::Workload;
+use coder_telemetry::report::{Failure, SignalStats, Summary};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use cli::{Cancelled, Cli, Command, ConfigError, UsageError};
@@ -75,12 +76,12 @@ fn run() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Export(args) => {
-            let prepared = prepared(cli::config(&args))?;
-            run_export(prepared, &args.sel, None)
+            let p = prepared(cli::config(&args))?;
+            run_export(p, &args.report, args.tune.threads.is_some())
         }
         Command::Send(args) => {
             let p = prepared(cli::send_config(&args))?;
-            run_export(p.export, &args.sel, Some(&p.settings))
+            run_send(p, &args.report, args.tune.threads.is_some())
         }
     }
 }
@@ -160,95 +161,140 @@ fn prepared<T>(r: Result<T, ConfigError>) -> anyhow::Result<T> {
     }
 }
 
-/// Runs an export, or with `settings` a send, and reports it.
-fn run_export(prepared: cli::Prepared, sel: &cli::SelectArgs, settings: Option<&Settings>) -> anyhow::Result<ExitCode> {
-    for w in &prepared.warnings {
-        eprintln!("warning: {w}");
-    }
-    let cfg = prepared.cfg;
-    coder_telemetry::heap::tune(match settings {
-        Some(_) => coder_telemetry::heap::Workload::Send,
-        None => coder_telemetry::heap::Workload::Export,
-    });
-    if sel.threads.is_some() {
-        // Before any thread starts, so that every thread inherits the mask.
-        confine_to_cpus(cfg.threads);
-    }
-    let _ = ctrlc::set_handler(on_interrupt);
-    let quiet = sel.quiet;
-    if settings.is_some() {
-        SENDING.store(true, Ordering::Relaxed);
-    }
-    if !quiet {
-        for note in &prepared.notes {
-            eprintln!("{note}");
-        }
-    }
-
-    let bar = if !quiet && std::io::stderr().is_terminal() {
-        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {wide_bar} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        bar.enable_steady_tick(Duration::from_millis(120));
-        Some(bar)
-    } else {
-        None
-    };
-    let hooks = Hooks {
-        start: Box::new({
-            let bar = bar.clone();
-            move |total| {
-                if let Some(b) = &bar {
-                    b.set_length(total)
-                }
-            }
-        }),
-        progress: Box::new({
-            let bar = bar.clone();
-            move |n| {
-                if let Some(b) = &bar {
-                    b.inc(n)
-                }
-            }
-        }),
-    };
-
-    let stores: Vec<String> = cfg.stores.iter().map(|s| s.display().to_string()).collect();
-    let summary = match settings {
-        None => export(&cfg, &CANCEL, hooks).with_context(|| format!("exporting {}", stores.join(", "))),
-        Some(settings) => {
-            let progress = |s: &[SignalStats; 3]| {
-                if let Some(b) = &bar {
-                    let (req, rec, retried, wire) = s.iter().fold((0, 0, 0, 0), |a, x| {
-                        (a.0 + x.requests, a.1 + x.records, a.2 + x.retried, a.3 + x.wire_bytes)
-                    });
-                    let sent = indicatif::HumanBytes(wire);
-                    b.set_message(format!("{req} requests, {rec} records, {sent} sent, {retried} retries"));
-                }
-            };
-            let first_failure = |f: &Failure| {
-                let line = format!("error: {}", f.describe());
-                match &bar {
-                    Some(b) => b.println(line),
-                    None => eprintln!("{line}"),
-                }
-            };
-            let send_hooks = SendHooks {
-                progress: &progress,
-                first_failure: &first_failure,
-            };
-            send(&cfg, settings, &CANCEL, hooks, send_hooks).with_context(|| format!("sending {}", stores.join(", ")))
-        }
-    };
+/// Runs an export and reports it; `threads`: `--threads` was given.
+fn run_export(p: cli::PreparedExport, report: &cli::ReportArgs, threads: bool) -> anyhow::Result<ExitCode> {
+    let (cfg, out) = (&p.run.cfg, &p.out);
+    let bar = start(&p.run, report, threads, Workload::Export);
+    let stores = shown_stores(cfg);
+    let summary = export(cfg, out, &CANCEL, hooks(&bar)).with_context(|| format!("exporting {stores}"));
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
     let summary = summary?;
+    Ok(finish(&summary, report, out.output == Output::Stdout))
+}
 
+/// Runs a send and reports it; `threads`: `--threads` was given.
+fn run_send(p: cli::PreparedSend, report: &cli::ReportArgs, threads: bool) -> anyhow::Result<ExitCode> {
+    SENDING.store(true, Ordering::Relaxed);
+    let (cfg, settings) = (&p.run.cfg, &p.settings);
+    let bar = start(&p.run, report, threads, Workload::Send);
+    let progress = |s: &[SignalStats; 3]| {
+        if let Some(b) = &bar {
+            let (req, rec, retried, wire) = s.iter().fold((0, 0, 0, 0), |a, x| {
+                (a.0 + x.requests, a.1 + x.records, a.2 + x.retried, a.3 + x.wire_bytes)
+            });
+            let sent = indicatif::HumanBytes(wire);
+            b.set_message(format!("{req} requests, {rec} records, {sent} sent, {retried} retries"));
+        }
+    };
+    let first_failure = |f: &Failure| {
+        let line = format!("error: {}", f.describe());
+        match &bar {
+            Some(b) => b.println(line),
+            None => eprintln!("{line}"),
+        }
+    };
+    let send_hooks = SendHooks {
+        progress: &progress,
+        first_failure: &first_failure,
+    };
+    let stores = shown_stores(cfg);
+    let summary = send(cfg, settings, &CANCEL, hooks(&bar), send_hooks).with_context(|| format!("sending {stores}"));
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let summary = summary?;
+    if let Some(d) = &summary.delivery {
+        report_delivery(d, report.quiet);
+    }
+    Ok(finish(&summary, report, false))
+}
+
+fn shown_stores(cfg: &coder_telemetry::config::Config) -> String {
+    let stores: Vec<String> = cfg.stores.iter().map(|s| s.display().to_string()).collect();
+    stores.join(", ")
+}
+
+/// Before a run: its warnings and notes, the allocator, the cores, the
+/// interrupt handler, and the progress bar (on a terminal, unless quiet).
+fn start(p: &cli::Prepared, report: &cli::ReportArgs, threads: bool, work: Workload) -> Option<ProgressBar> {
+    for w in &p.warnings {
+        eprintln!("warning: {w}");
+    }
+    coder_telemetry::heap::tune(work);
+    if threads {
+        // Before any thread starts, so that every thread inherits the mask.
+        confine_to_cpus(p.cfg.threads);
+    }
+    let _ = ctrlc::set_handler(on_interrupt);
+    if report.quiet {
+        return None;
+    }
+    for note in &p.notes {
+        eprintln!("{note}");
+    }
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(120));
+    Some(bar)
+}
+
+/// The run's progress, on the bar if there is one.
+fn hooks(bar: &Option<ProgressBar>) -> Hooks {
+    let (total, done) = (bar.clone(), bar.clone());
+    Hooks {
+        start: Box::new(move |n| {
+            if let Some(b) = &total {
+                b.set_length(n)
+            }
+        }),
+        progress: Box::new(move |n| {
+            if let Some(b) = &done {
+                b.inc(n)
+            }
+        }),
+    }
+}
+
+/// What a send left undelivered: failures and rejections are shown even
+/// when quiet; the first failure was shown when it happened.
+fn report_delivery(d: &coder_telemetry::report::DeliverySummary, quiet: bool) {
+    for w in &d.warnings {
+        eprintln!("warning: {w}");
+    }
+    const SHOWN: usize = 10;
+    for f in d.failures.iter().skip(1).take(SHOWN - 1) {
+        eprintln!("error: {}", f.describe());
+    }
+    if d.failures.len() > SHOWN {
+        eprintln!(
+            "... and {} more failed requests (--summary-json lists them all)",
+            d.failures.len() - SHOWN
+        );
+    }
+    if let (true, Some(why)) = (quiet, &d.stopped) {
+        eprintln!("error: the send stopped: {why}");
+    }
+    if let (true, Some(u)) = (quiet, &d.unrecorded) {
+        eprintln!(
+            "error: {} acknowledged requests could not be recorded in the journal ({}); a resume sends them again",
+            u.requests, u.error
+        );
+    }
+}
+
+/// After a run: its problems, notes and summary, and the exit code.
+/// `json_to_stderr`: stdout holds the export itself.
+fn finish(summary: &Summary, report: &cli::ReportArgs, json_to_stderr: bool) -> ExitCode {
     // The first problems in file order, whatever the format; then a count.
     for p in &summary.problems {
         eprintln!("{p}");
@@ -260,49 +306,21 @@ fn run_export(prepared: cli::Prepared, sel: &cli::SelectArgs, settings: Option<&
             coder_telemetry::report::thousands(unshown)
         );
     }
-    if let Some(d) = &summary.delivery {
-        // Failures and rejections are shown even when quiet; the first
-        // failure was shown when it happened.
-        for w in &d.warnings {
-            eprintln!("warning: {w}");
-        }
-        const SHOWN: usize = 10;
-        for f in d.failures.iter().skip(1).take(SHOWN - 1) {
-            eprintln!("error: {}", f.describe());
-        }
-        if d.failures.len() > SHOWN {
-            eprintln!(
-                "... and {} more failed requests (--summary-json lists them all)",
-                d.failures.len() - SHOWN
-            );
-        }
-        if let (true, Some(why)) = (quiet, &d.stopped) {
-            eprintln!("error: the send stopped: {why}");
-        }
-        if let (true, Some(u)) = (quiet, &d.unrecorded) {
-            eprintln!(
-                "error: {} acknowledged requests could not be recorded in the journal ({}); a resume sends them again",
-                u.requests, u.error
-            );
-        }
-    }
-    if !quiet {
+    if !report.quiet {
         for note in &summary.notes {
             eprintln!("{note}");
         }
         match &summary.delivery {
-            Some(d) if summary.empty.is_none() => {
-                eprintln!("{}", summary.send_line(d))
-            }
+            Some(d) if summary.empty.is_none() => eprintln!("{}", summary.send_line(d)),
             _ => eprintln!("{}", summary.line()),
         }
     } else if summary.empty.is_some() {
         // Even quiet, say why there is no file (SPEC §8.3).
         eprintln!("{}", summary.line());
     }
-    if sel.summary_json {
+    if report.summary_json {
         let text = summary.json().to_string();
-        if cfg.output == Output::Stdout {
+        if json_to_stderr {
             eprintln!("{text}");
         } else {
             println!("{text}");
@@ -311,10 +329,10 @@ fn run_export(prepared: cli::Prepared, sel: &cli::SelectArgs, settings: Option<&
     let stopped = summary.delivery.as_ref().is_some_and(|d| d.stopped.is_some());
     if CANCEL.load(Ordering::Relaxed) && !stopped {
         eprintln!("{}", interrupted_message());
-        return Ok(ExitCode::from(130));
+        return ExitCode::from(130);
     }
     if summary.delivery.as_ref().is_some_and(|d| d.failed()) {
-        return Ok(ExitCode::from(1));
+        return ExitCode::from(1);
     }
-    Ok(ExitCode::SUCCESS)
+    ExitCode::SUCCESS
 }

@@ -1,7 +1,8 @@
 //! The command as a user runs it (SPEC §3, §8): formats and packaging (JSON
 //! Lines too), range kinds (open-ended ones too), selection by file name,
-//! empty exports, --force, exit codes of usage errors, the summary (which
-//! names the format), `paths` and `completions`.
+//! empty exports, --force, exit codes of usage errors (a flag the format
+//! does not take), the summary (which names the format), `paths` and
+//! `completions`, and `-h` against `--help`.
 
 mod common;
 
@@ -607,4 +608,132 @@ fn the_summary_names_the_format_it_wrote() {
         .success();
     let sum = summary(o.get_output().stderr.split(|b| *b == b'\n').next().unwrap());
     assert_eq!((&sum["format"], &sum["output"]), (&json!("jsonl"), &json!("-")));
+}
+
+#[test]
+fn a_flag_of_another_format_is_a_usage_error_naming_it() {
+    let s = daily_store();
+    let out = tempfile::tempdir().unwrap();
+    let o = |n: &str| format!("{}/{n}", out.path().display());
+    for (args, says) in [
+        (
+            vec!["--layout", "split", "-o", &o("x.json")],
+            "--layout split applies to OTLP output only",
+        ),
+        (
+            vec!["--layout", "auto", "-o", &o("x.jsonl")],
+            "--layout auto applies to OTLP output only",
+        ),
+        (
+            vec!["--max-request-bytes", "1MiB", "-o", "-"],
+            "--max-request-bytes 1MiB applies to OTLP",
+        ),
+        (
+            vec!["--compression-level", "3", "-o", &o("x.json")],
+            "--compression-level 3 applies to OTLP",
+        ),
+        (
+            vec!["--format", "json", "-o", &o("x.jsonl")],
+            "--format json contradicts -o",
+        ),
+        (
+            vec!["--format", "otlp", "-o", &o("x.ndjson")],
+            "a .jsonl or .ndjson name holds JSON Lines",
+        ),
+        (
+            vec!["--format", "jsonl", "-o", &o("x.zip")],
+            "--format jsonl contradicts -o",
+        ),
+        (
+            vec!["--format", "jsonl", "-o", &o("x.json")],
+            "--format jsonl contradicts -o",
+        ),
+    ] {
+        let a = export(s.path(), &args).assert().code(2);
+        let e = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+        assert!(e.starts_with("error: ") && e.contains(says), "{args:?}: {e}");
+    }
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0, "nothing written");
+    // Where they apply, they are taken.
+    export(s.path(), &["--layout", "split", "--compression-level", "3", "-o"])
+        .arg(out.path().join("y.zip"))
+        .assert()
+        .success();
+}
+
+/// The lines of the option groups of `-h` or `--help` (before the text after them).
+fn help_of(args: &[&str], columns: &str) -> String {
+    let o = bin().args(args).env("COLUMNS", columns).assert().success();
+    String::from_utf8_lossy(&o.get_output().stdout).into_owned()
+}
+
+#[test]
+fn short_help_groups_the_options_one_line_each_and_long_help_has_the_rest() {
+    for (cmd, groups) in [
+        ("export", &["Range:", "Output:", "OTLP:", "Performance:", "Help:"][..]),
+        (
+            "send",
+            &["Range:", "Delivery:", "Output:", "OTLP:", "Performance:", "Help:"][..],
+        ),
+    ] {
+        let short = help_of(&[cmd, "-h"], "80");
+        let headings: Vec<&str> = short
+            .lines()
+            .filter(|l| l.ends_with(':') && !l.starts_with(' '))
+            .filter(|l| *l != "Arguments:")
+            .collect();
+        assert_eq!(headings, groups, "{cmd}\n{short}");
+        // One line a flag: nothing wrapped onto a next line, nothing past 80 columns.
+        let options = short.split("Range:").nth(1).unwrap();
+        for line in options.lines() {
+            assert!(line.chars().count() <= 80, "{cmd}: {line:?}");
+            assert!(
+                !line.starts_with("        "),
+                "{cmd}: a wrapped help line {line:?}\n{short}"
+            );
+        }
+        assert!(!short.contains("Examples:") && short.contains("--help"), "{short}");
+        let long = help_of(&[cmd, "--help"], "80");
+        for want in ["Examples:", "Exit codes:", "Environment"] {
+            assert!(long.contains(want), "{cmd} --help: {want}");
+        }
+        assert!(long.len() > 2 * short.len());
+    }
+    let short = help_of(&["export", "-h"], "80");
+    let range = short.split("Range:").nth(1).unwrap();
+    assert!(
+        range.find("--since").unwrap() < range.find("Output:").unwrap(),
+        "{short}"
+    );
+}
+
+#[test]
+fn help_examples_are_not_wrapped_at_80_columns_so_they_paste_as_written() {
+    for cmd in ["export", "send"] {
+        let at = |columns| {
+            let h = help_of(&[cmd, "--help"], columns);
+            h.split("Examples:")
+                .nth(1)
+                .unwrap()
+                .split("Exit codes:")
+                .next()
+                .unwrap()
+                .to_string()
+        };
+        let (narrow, wide) = (at("80"), at("200"));
+        assert_eq!(narrow, wide, "{cmd}: clap wrapped an example at 80 columns");
+        let mut continued = false;
+        for line in narrow
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
+            assert!(
+                continued || line.starts_with("coder-telemetry "),
+                "{cmd}: {line:?} is neither a command nor a continuation"
+            );
+            continued = line.ends_with('\\');
+        }
+        assert!(!continued, "{cmd}: the last example ends in a continuation");
+    }
 }

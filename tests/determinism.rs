@@ -15,7 +15,7 @@ use std::sync::atomic::AtomicBool;
 
 use coder_telemetry::config::Layout;
 use coder_telemetry::config::Temporality;
-use coder_telemetry::config::{Config, Format, Output};
+use coder_telemetry::config::{Config, FileOutput, Format, Output};
 use coder_telemetry::export::{export, Hooks};
 use coder_telemetry::range::{Preset, RangeSpec};
 use common::*;
@@ -116,14 +116,18 @@ fn camel_or_keep(l: &str) -> String {
     }
 }
 
-fn config(store: &Path, out: PathBuf, format: Format, layout: Layout, threads: usize, chunk: u64) -> Config {
+fn config(
+    store: &Path,
+    out: PathBuf,
+    format: Format,
+    layout: Layout,
+    threads: usize,
+    chunk: u64,
+) -> (Config, FileOutput) {
     let now = chrono::DateTime::parse_from_rfc3339(NOW)
         .unwrap()
         .with_timezone(&chrono::Utc);
-    Config {
-        force: true,
-        layout,
-        max_request_bytes: 4096,
+    let cfg = Config {
         temporality: Temporality::Cumulative,
         threads,
         chunk_bytes: chunk,
@@ -131,27 +135,32 @@ fn config(store: &Path, out: PathBuf, format: Format, layout: Layout, threads: u
         ..Config::new(
             vec![store.to_path_buf()],
             RangeSpec::Preset(Preset::AllTime).resolve(now),
-            format,
-            Output::Path(out),
             now,
         )
-    }
+    };
+    let out = FileOutput {
+        force: true,
+        layout,
+        max_request_bytes: 4096,
+        ..FileOutput::new(format, Output::Path(out))
+    };
+    (cfg, out)
 }
 
 /// Exports `cfg` to its (fresh) target; returns the target's entries, after
 /// checking that it exists and holds the events the summary counts, at
 /// least one.
-fn run(cfg: &Config) -> BTreeMap<String, Vec<u8>> {
+fn run((cfg, out): &(Config, FileOutput)) -> BTreeMap<String, Vec<u8>> {
     let cancel = AtomicBool::new(false);
-    let summary = export(cfg, &cancel, Hooks::default()).expect("export succeeds");
-    let Output::Path(p) = &cfg.output else { unreachable!() };
+    let summary = export(cfg, out, &cancel, Hooks::default()).expect("export succeeds");
+    let Output::Path(p) = &out.output else { unreachable!() };
     assert!(
         summary.counts.events > 0,
         "{}: the store holds events, and this export found none",
         p.display()
     );
     assert!(p.exists(), "{}: nothing written", p.display());
-    let (entries, held) = if p.is_file() && cfg.format == Format::Json {
+    let (entries, held) = if p.is_file() && out.format == Format::Json {
         let bytes = std::fs::read(p).unwrap();
         let n = serde_json::from_slice::<Vec<serde_json::Value>>(&bytes)
             .expect("a JSON array")
@@ -163,7 +172,7 @@ fn run(cfg: &Config) -> BTreeMap<String, Vec<u8>> {
         (entries, n)
     };
     let c = &summary.counts;
-    let want = if cfg.format == Format::Json {
+    let want = if out.format == Format::Json {
         c.events
     } else {
         c.logs + c.spans + c.metric_points
@@ -303,9 +312,9 @@ fn parked_session_streams_merge_like_held_ones() {
     for threads in [1, 2] {
         for chunk in [61, 1 << 20] {
             let path = target(out.path(), "out.json", threads, chunk);
-            let cfg = config(store.path(), path.clone(), Format::Json, Layout::Single, threads, chunk);
+            let (cfg, file) = config(store.path(), path.clone(), Format::Json, Layout::Single, threads, chunk);
             let cancel = AtomicBool::new(false);
-            let summary = export(&cfg, &cancel, Hooks::default()).expect("export succeeds");
+            let summary = export(&cfg, &file, &cancel, Hooks::default()).expect("export succeeds");
             let bytes = std::fs::read(&path).unwrap();
             let got = (bytes, summary.skipped_lines, summary.problems.len());
             match &first {
@@ -344,9 +353,9 @@ fn parked_active_streams_merge_like_held_ones() {
     for threads in [1, 2] {
         for chunk in [1 << 20, 61, 200] {
             let path = target(out.path(), "out.json", threads, chunk);
-            let cfg = config(store.path(), path.clone(), Format::Json, Layout::Single, threads, chunk);
+            let (cfg, file) = config(store.path(), path.clone(), Format::Json, Layout::Single, threads, chunk);
             let cancel = AtomicBool::new(false);
-            let summary = export(&cfg, &cancel, Hooks::default()).expect("export succeeds");
+            let summary = export(&cfg, &file, &cancel, Hooks::default()).expect("export succeeds");
             let bytes = std::fs::read(&path).unwrap();
             let got = (bytes, summary.skipped_lines, summary.problems.len());
             match &first {

@@ -257,7 +257,7 @@ fn cumulative_sums_added_up_every_route_together() {
 
 #[test]
 fn file_that_shrank_during_the_export_was_exported_short_unreported() {
-    use coder_telemetry::config::{Config, Format, Output};
+    use coder_telemetry::config::{Config, FileOutput, Format, Output};
     use coder_telemetry::export::{export as run_export, Hooks};
     let s = Store::new();
     let mut lines = vec![header("s1")];
@@ -275,8 +275,9 @@ fn file_that_shrank_during_the_export_was_exported_short_unreported() {
         let out = tempfile::tempdir().unwrap();
         let cfg = Config {
             chunk_bytes: 16 * 1024,
-            ..test_config(s.path(), Output::Path(out.path().join("o")), format)
+            ..test_config(s.path())
         };
+        let target = FileOutput::new(format, Output::Path(out.path().join("o")));
         // The file is cut in half after it was selected and its header read.
         let p = path.clone();
         let hooks = Hooks {
@@ -286,7 +287,7 @@ fn file_that_shrank_during_the_export_was_exported_short_unreported() {
             }),
             ..Hooks::default()
         };
-        let summary = run_export(&cfg, &std::sync::atomic::AtomicBool::new(false), hooks).unwrap();
+        let summary = run_export(&cfg, &target, &std::sync::atomic::AtomicBool::new(false), hooks).unwrap();
         assert_eq!(summary.skipped_files, 1, "{format:?}");
         let problem = summary
             .problems
@@ -304,11 +305,7 @@ fn file_that_shrank_during_the_export_was_exported_short_unreported() {
     }
 }
 
-fn test_config(
-    store: &Path,
-    output: coder_telemetry::config::Output,
-    format: coder_telemetry::config::Format,
-) -> coder_telemetry::config::Config {
+fn test_config(store: &Path) -> coder_telemetry::config::Config {
     use coder_telemetry::range::{Preset, RangeSpec};
     let now = chrono::DateTime::parse_from_rfc3339(NOW)
         .unwrap()
@@ -318,8 +315,6 @@ fn test_config(
         ..coder_telemetry::config::Config::new(
             vec![store.to_path_buf()],
             RangeSpec::Preset(Preset::AllTime).resolve(now),
-            format,
-            output,
             now,
         )
     }

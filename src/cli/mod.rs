@@ -1,19 +1,23 @@
 //! The command line: clap definitions, and their translation into a
-//! validated [`Config`] (the only place clap is used). Usage errors name the
-//! flag and what it accepts, and exit with code 2. The format follows the
-//! output's name (§8.7); when a terminal is attached and the range, format
-//! or output is missing, they are asked for (§8.5, [`prompt`]).
-//! Environment variables are read as the OpenTelemetry SDKs read them
-//! (§8.8): a malformed one is a warning, never a failed run.
+//! validated [`Config`] (the only place clap is used). Options are shown in
+//! groups (Range, Output, Delivery, OTLP, Performance), `-h` one line each
+//! and `--help` with the details, the examples, the exit codes and the
+//! environment. Usage errors name the flag and what it accepts, and exit
+//! with code 2; so does a flag that does not apply to the format (an OTLP
+//! layout for a JSON export). The format follows the output's name (§8.7);
+//! when a terminal is attached and the range, format or output is missing,
+//! they are asked for (§8.5, [`prompt`]). Environment variables are read as
+//! the OpenTelemetry SDKs read them (§8.8): a malformed one is a warning,
+//! never a failed run.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use coder_telemetry::config::{
     default_max_request_bytes, merge_resource_attrs, parse_otel_resource_attributes, parse_resource_attr, parse_size,
-    Config, Format, Layout, MetricEvents, Output, Shard, Temporality, DEFAULT_ATTRIBUTE_LIMIT, DEFAULT_CHUNK_BYTES,
-    DEFAULT_LATE_DAYS, DEFAULT_MAX_LINE_BYTES, MAX_THREADS,
+    Config, FileOutput, Format, Layout, MetricEvents, Output, Shard, Temporality, DEFAULT_ATTRIBUTE_LIMIT,
+    DEFAULT_CHUNK_BYTES, DEFAULT_LATE_DAYS, DEFAULT_MAX_LINE_BYTES, MAX_THREADS,
 };
 use coder_telemetry::deliver::grpc::server_url as grpc_server_url;
 use coder_telemetry::deliver::journal;
@@ -24,19 +28,35 @@ use coder_telemetry::deliver::{
     DEFAULT_TIMEOUT, MAX_SECONDS,
 };
 use coder_telemetry::output::atomic;
-use coder_telemetry::range::{Preset, RangeSpec};
+use coder_telemetry::range::{DateRange, Preset, RangeSpec};
 use coder_telemetry::store;
 
 pub mod prompt;
 
 const ABOUT: &str = "Export the Coder VS Code extension's local telemetry as JSON, JSON Lines or OTLP";
 
+/// The option groups of `--help`, in the order they are shown: what is
+/// read, then where it goes, then the finer settings.
+const RANGE: &str = "Range";
+const OUTPUT: &str = "Output";
+const DELIVERY: &str = "Delivery";
+const OTLP: &str = "OTLP";
+const PERFORMANCE: &str = "Performance";
+const HELP: &str = "Help";
+
+/// The end of `-h`: where the rest is.
+const SHORT_AFTER: &str = "Examples, exit codes and environment variables: --help";
+
+// The examples are copied and pasted: every line fits in 80 columns, so
+// that no terminal of that width wraps one (a test checks).
 const EXPORT_HELP: &str = "\
 Examples:
   # The last week of the default store, as one JSON array
   coder-telemetry export --range last-7-days -o week.json
-  # A fixed window as OTLP in a zip (the format follows the name)
-  coder-telemetry export ~/store --from 2026-11-01 --to 2026-11-07 -o nov.otlp.zip
+  # The last 36 hours, one event per line (JSON Lines)
+  coder-telemetry export --since 36h -o recent.jsonl
+  # From a day until now, as OTLP in a zip (the format follows the name)
+  coder-telemetry export ~/store --from 2026-11-01 -o nov.otlp.zip
   # OTLP envelopes in a folder, every file POSTable to a Collector
   coder-telemetry export ~/store -o otlp/
   # JSON to stdout
@@ -45,29 +65,35 @@ Examples:
   coder-telemetry export archive/*/ --shard 2/3 -o part-2.otlp.zip
 
 Exit codes:
-  0    exported, or nothing matched (and nothing was written); skipped lines are reported
+  0    exported, or nothing matched (and nothing was written); skipped
+       lines are reported, not failures
   1    the export failed; nothing was left behind
   2    usage error
-  130  interrupted (Ctrl-C, SIGTERM, Esc at a prompt); nothing was left behind
+  130  interrupted (Ctrl-C, SIGTERM, Esc at a prompt); nothing was left
+       behind
 
 Environment:
-  OTEL_RESOURCE_ATTRIBUTES    key=value,... added to every resource (percent-encoded)
+  OTEL_RESOURCE_ATTRIBUTES    key=value,... added to every resource
   OTEL_SERVICE_NAME           replaces service.name in every resource
-  OTEL_ATTRIBUTE_COUNT_LIMIT  attributes per record or data point [default: 128]
-  HOME, XDG_CONFIG_HOME, XDG_DATA_HOME, APPDATA, VSCODE_PORTABLE, VSCODE_APPDATA
-                              where the default store is looked for (see `coder-telemetry paths`)";
+  OTEL_ATTRIBUTE_COUNT_LIMIT  attributes per record or point [default: 128]
+  HOME, XDG_CONFIG_HOME, XDG_DATA_HOME, APPDATA, VSCODE_PORTABLE,
+  VSCODE_APPDATA              where the default store is looked for
+                              (see `coder-telemetry paths`)";
 
 const SEND_HELP: &str = "\
 Examples:
   # A local OpenTelemetry Collector (OTLP/HTTP on 4318)
-  coder-telemetry send ~/store --range last-7-days --endpoint http://localhost:4318
+  coder-telemetry send ~/store --since 7d --endpoint http://localhost:4318
   # The same over OTLP/gRPC (4317), plaintext
-  coder-telemetry send ~/store --protocol grpc --insecure --endpoint localhost:4317
+  coder-telemetry send ~/store --protocol grpc --insecure \\
+      --endpoint localhost:4317
   # TLS with a private CA, and a client certificate (mTLS)
-  coder-telemetry send ~/store --endpoint https://otel.internal:4318 --certificate ca.pem \\
+  coder-telemetry send ~/store --endpoint https://otel.internal:4318 \\
+      --certificate ca.pem \\
       --client-certificate client.pem --client-key client-key.pem
   # Honeycomb
-  coder-telemetry send ~/store --endpoint https://api.honeycomb.io --header x-honeycomb-team=$KEY
+  coder-telemetry send ~/store --endpoint https://api.honeycomb.io \\
+      --header x-honeycomb-team=$KEY
   # Resumable: run the same command again after a failure or Ctrl-C
   coder-telemetry send ~/store --range all-time \\
       --endpoint http://localhost:4318 --journal send.journal
@@ -82,18 +108,25 @@ Exit codes:
   2    usage error, or a --journal that belongs to another send or is in use
   130  interrupted (Ctrl-C, SIGTERM); the journal keeps what was acknowledged
 
-Environment (flags win; each OTEL_EXPORTER_OTLP_X also as OTEL_EXPORTER_OTLP_{LOGS,TRACES,METRICS}_X):
-  OTEL_EXPORTER_OTLP_PROTOCOL                 http/protobuf, http/json or grpc
-  OTEL_EXPORTER_OTLP_ENDPOINT                 http/*: base URL, /v1/{logs,traces,metrics} appended
-                                              grpc: the server's URL (or host:port)
-  OTEL_EXPORTER_OTLP_{LOGS,TRACES,METRICS}_ENDPOINT   a signal's URL, used as given
-  OTEL_EXPORTER_OTLP_HEADERS                  key=value,... (percent-encoded)
-  OTEL_EXPORTER_OTLP_COMPRESSION              gzip, zstd or none
-  OTEL_EXPORTER_OTLP_TIMEOUT                  per request, in milliseconds (at most 86400000)
-  OTEL_EXPORTER_OTLP_CERTIFICATE, _CLIENT_CERTIFICATE, _CLIENT_KEY   PEM files (TLS, mTLS)
-  OTEL_EXPORTER_OTLP_INSECURE                 true: a scheme-less gRPC endpoint is plaintext
-  https_proxy, http_proxy, all_proxy, no_proxy (either case)   as curl reads them
-  OTEL_RESOURCE_ATTRIBUTES, OTEL_SERVICE_NAME, OTEL_ATTRIBUTE_COUNT_LIMIT   as for export";
+Environment (flags win; each OTEL_EXPORTER_OTLP_X also as
+OTEL_EXPORTER_OTLP_{LOGS,TRACES,METRICS}_X):
+  OTEL_EXPORTER_OTLP_PROTOCOL     http/protobuf, http/json or grpc
+  OTEL_EXPORTER_OTLP_ENDPOINT     http/*: base URL, /v1/{logs,traces,metrics}
+                                  appended; grpc: the server's URL (host:port)
+  OTEL_EXPORTER_OTLP_{LOGS,TRACES,METRICS}_ENDPOINT
+                                  a signal's URL, used as given
+  OTEL_EXPORTER_OTLP_HEADERS      key=value,... (percent-encoded)
+  OTEL_EXPORTER_OTLP_COMPRESSION  gzip, zstd or none
+  OTEL_EXPORTER_OTLP_TIMEOUT      per request, in milliseconds (at most
+                                  86400000)
+  OTEL_EXPORTER_OTLP_CERTIFICATE, _CLIENT_CERTIFICATE, _CLIENT_KEY
+                                  PEM files (TLS, mTLS)
+  OTEL_EXPORTER_OTLP_INSECURE     true: a scheme-less gRPC endpoint is
+                                  plaintext
+  https_proxy, http_proxy, all_proxy, no_proxy (either case)
+                                  as curl reads them
+  OTEL_RESOURCE_ATTRIBUTES, OTEL_SERVICE_NAME, OTEL_ATTRIBUTE_COUNT_LIMIT
+                                  as for export";
 
 #[derive(Parser, Debug)]
 #[command(name = "coder-telemetry", version, about = ABOUT, propagate_version = true)]
@@ -105,10 +138,22 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Export a date range of telemetry stores as a JSON array, JSON Lines or OTLP.
-    #[command(display_name = "coder-telemetry", after_help = EXPORT_HELP)]
+    #[command(
+        display_name = "coder-telemetry",
+        disable_help_flag = true,
+        disable_version_flag = true,
+        after_help = SHORT_AFTER,
+        after_long_help = EXPORT_HELP
+    )]
     Export(Box<ExportArgs>),
-    /// Send a date range straight to an OTLP endpoint over HTTP or gRPC (a Collector, Honeycomb, Grafana Cloud, ...).
-    #[command(display_name = "coder-telemetry", after_help = SEND_HELP)]
+    /// Send a date range straight to an OTLP endpoint over HTTP or gRPC.
+    #[command(
+        display_name = "coder-telemetry",
+        disable_help_flag = true,
+        disable_version_flag = true,
+        after_help = SHORT_AFTER,
+        after_long_help = SEND_HELP
+    )]
     Send(Box<SendArgs>),
     /// List the candidate default stores and which exist.
     #[command(display_name = "coder-telemetry")]
@@ -155,29 +200,71 @@ pub enum TemporalityArg {
     Cumulative,
 }
 
+/// `-h` (a summary) and `--help` (all of it), and `-V`, shown last.
+#[derive(Args, Debug, Clone)]
+pub struct HelpArgs {
+    /// Print help (-h: a summary; --help: all, with examples)
+    #[arg(short = 'h', long = "help", action = ArgAction::Help, help_heading = HELP)]
+    help: Option<bool>,
+    /// Print version
+    #[arg(short = 'V', long = "version", action = ArgAction::Version, help_heading = HELP)]
+    version: Option<bool>,
+}
+
 #[derive(Args, Debug)]
 #[command(args_override_self = true)]
 pub struct ExportArgs {
     #[command(flatten)]
     pub sel: SelectArgs,
-    /// json, jsonl or otlp [default: from the output's name, else json]
-    #[arg(long, value_enum)]
-    pub format: Option<FormatArg>,
-    /// NAME.json: a JSON array; NAME.jsonl or NAME.ndjson: JSON Lines; NAME.zip or NAME/: OTLP in a zip or a folder; -: JSON to stdout
-    #[arg(short, long, value_name = "PATH")]
+    /// NAME.json, .jsonl, .zip, NAME/ or - (stdout)
+    ///
+    /// Where the export goes; its name picks the format: NAME.json (or -,
+    /// stdout) a JSON array; NAME.jsonl or NAME.ndjson JSON Lines, one event
+    /// per line; NAME.zip or NAME/ OTLP in a zip or a folder. Without -o: the
+    /// suggested name, such as coder-telemetry-last-7-days-2026-11-24.json,
+    /// in the current folder.
+    #[arg(short, long, value_name = "PATH", help_heading = OUTPUT)]
     pub output: Option<PathBuf>,
-    /// Replace an existing output: a regular file that is not an input, or an earlier export folder
-    #[arg(long)]
+    /// json, jsonl or otlp [default: from -o's name]
+    ///
+    /// json: one JSON array of events; jsonl: the same events as JSON Lines,
+    /// one per line, in the same order; otlp: OTLP/JSON logs, traces and
+    /// metrics with a manifest, in a zip or a folder. A format the name of
+    /// -o contradicts is a usage error.
+    #[arg(long, value_enum, hide_possible_values = true, help_heading = OUTPUT)]
+    pub format: Option<FormatArg>,
+    /// Replace an earlier output of this tool
+    ///
+    /// Replaces a regular file that is not an input of the export, or a
+    /// folder that is an earlier export of this tool; anything else is
+    /// refused, even with --force.
+    #[arg(long, help_heading = OUTPUT)]
     pub force: bool,
-    /// OTLP files: auto (one per signal, split when larger than --max-request-bytes), single, split or jsonl
-    #[arg(long, value_enum, default_value = "auto")]
-    pub layout: LayoutArg,
-    /// Largest request (auto, split) or line (jsonl): bytes, kB/MB/GB or KiB/MiB/GiB [default: 16MiB, jsonl 1MiB]
-    #[arg(long, value_name = "N")]
+    #[command(flatten)]
+    pub report: ReportArgs,
+    /// auto, single, split or jsonl [default: auto]
+    ///
+    /// How OTLP envelopes are cut into files: auto (one per signal, split
+    /// when larger than --max-request-bytes), single (one per signal,
+    /// whatever its size), split (parts of at most --max-request-bytes) or
+    /// jsonl (one request per line, the Collector's file format). OTLP only.
+    #[arg(long, value_enum, hide_possible_values = true, help_heading = OTLP)]
+    pub layout: Option<LayoutArg>,
+    /// Request cap [default: 16MiB, jsonl 1MiB]
+    ///
+    /// The largest request (auto, split) or line (jsonl): bytes, kB/MB/GB or
+    /// KiB/MiB/GiB. A record larger than it is written alone. OTLP only.
+    #[arg(long, value_name = "N", help_heading = OTLP)]
     pub max_request_bytes: Option<String>,
-    /// Deflate level for zip output, 0 (store) to 9
-    #[arg(long, value_name = "N", default_value_t = 1)]
-    pub compression_level: i64,
+    /// Zip deflate level, 0 to 9 [default: 1]
+    #[arg(long, value_name = "N", help_heading = OTLP)]
+    pub compression_level: Option<i64>,
+    #[command(flatten)]
+    pub encode: EncodeArgs,
+    #[command(flatten)]
+    pub tune: TuneArgs,
+    #[command(flatten)]
+    pub help: HelpArgs,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -208,102 +295,188 @@ fn shown(v: &str) -> String {
 pub struct SendArgs {
     #[command(flatten)]
     pub sel: SelectArgs,
-    /// Base URL: /v1/logs, /v1/traces, /v1/metrics are appended (grpc: the server's URL) [env: OTEL_EXPORTER_OTLP_ENDPOINT]
-    #[arg(long, value_name = "URL")]
+    /// Base URL, such as http://localhost:4318
+    ///
+    /// /v1/logs, /v1/traces and /v1/metrics are appended; for grpc, the
+    /// server's URL (or host:port). [env: OTEL_EXPORTER_OTLP_ENDPOINT]
+    #[arg(long, value_name = "URL", help_heading = DELIVERY)]
     pub endpoint: Option<String>,
-    /// Add a request header, as KEY=VALUE or 'Name: value' (repeatable; the value as written, never printed); wins over OTEL_EXPORTER_OTLP_HEADERS
-    #[arg(long = "header", value_name = "KEY=VALUE")]
+    /// Add a request header (repeatable)
+    ///
+    /// As KEY=VALUE or 'Name: value'; the value is sent as written and never
+    /// printed. Wins over OTEL_EXPORTER_OTLP_HEADERS.
+    #[arg(long = "header", value_name = "KEY=VALUE", help_heading = DELIVERY)]
     pub headers: Vec<String>,
-    /// OTLP transport and body encoding: http/protobuf, http/json or grpc [env: OTEL_EXPORTER_OTLP_PROTOCOL] [default: http/protobuf]
-    #[arg(long, value_name = "PROTOCOL")]
+    /// http/protobuf (default), http/json or grpc
+    ///
+    /// The OTLP transport and body encoding. [env: OTEL_EXPORTER_OTLP_PROTOCOL]
+    /// [default: http/protobuf]
+    #[arg(long, value_name = "NAME", help_heading = DELIVERY)]
     pub protocol: Option<String>,
-    /// Request body compression [env: OTEL_EXPORTER_OTLP_COMPRESSION] [default: gzip]
-    #[arg(long, value_enum)]
+    /// gzip, zstd or none [default: gzip]
+    ///
+    /// Request body compression. [env: OTEL_EXPORTER_OTLP_COMPRESSION]
+    #[arg(long, value_enum, value_name = "ALGO", hide_possible_values = true, help_heading = DELIVERY)]
     pub compression: Option<CompressionArg>,
-    /// Seconds to wait for one response [env: OTEL_EXPORTER_OTLP_TIMEOUT, in ms] [default: 10]
-    #[arg(long, value_name = "SECONDS")]
+    /// Seconds to wait for one response [default: 10]
+    ///
+    /// [env: OTEL_EXPORTER_OTLP_TIMEOUT, in milliseconds]
+    #[arg(long, value_name = "SECONDS", help_heading = DELIVERY)]
     pub timeout: Option<f64>,
-    /// Largest request body before compression: bytes, kB/MB/GB or KiB/MiB/GiB [default: 4MiB]
-    #[arg(long, value_name = "N")]
+    /// Largest body, uncompressed [default: 4MiB]
+    ///
+    /// The largest request body before compression: bytes, kB/MB/GB or
+    /// KiB/MiB/GiB.
+    #[arg(long, value_name = "N", help_heading = DELIVERY)]
     pub max_request_bytes: Option<String>,
-    /// PEM bundle of the CAs to trust for the server, in place of the system's [env: OTEL_EXPORTER_OTLP_CERTIFICATE]
-    #[arg(long, value_name = "PEM")]
+    /// PEM bundle of the CAs to trust for the server
+    ///
+    /// In place of the system's roots. [env: OTEL_EXPORTER_OTLP_CERTIFICATE]
+    #[arg(long, value_name = "PEM", help_heading = DELIVERY)]
     pub certificate: Option<PathBuf>,
-    /// PEM client certificate, for mTLS [env: OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE]
-    #[arg(long, value_name = "PEM")]
+    /// PEM client certificate, for mTLS
+    ///
+    /// [env: OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE]
+    #[arg(long, value_name = "PEM", help_heading = DELIVERY)]
     pub client_certificate: Option<PathBuf>,
-    /// PEM private key of the client certificate [env: OTEL_EXPORTER_OTLP_CLIENT_KEY]
-    #[arg(long, value_name = "PEM")]
+    /// PEM private key of the client certificate
+    ///
+    /// [env: OTEL_EXPORTER_OTLP_CLIENT_KEY]
+    #[arg(long, value_name = "PEM", help_heading = DELIVERY)]
     pub client_key: Option<PathBuf>,
-    /// gRPC: a scheme-less endpoint (host:port) is plaintext, not TLS [env: OTEL_EXPORTER_OTLP_INSECURE=true]
-    #[arg(long)]
+    /// gRPC: a host:port endpoint is plaintext
+    ///
+    /// A scheme-less gRPC endpoint (host:port) is plaintext, not TLS.
+    /// [env: OTEL_EXPORTER_OTLP_INSECURE=true]
+    #[arg(long, help_heading = DELIVERY)]
     pub insecure: bool,
-    /// Requests in flight at once, 1 to 64
-    #[arg(long, value_name = "N", default_value_t = coder_telemetry::deliver::DEFAULT_CONCURRENCY)]
+    /// Requests in flight, 1 to 64
+    #[arg(long, value_name = "N", default_value_t = coder_telemetry::deliver::DEFAULT_CONCURRENCY, help_heading = DELIVERY)]
     pub concurrency: usize,
-    /// Give up on a request still retried after this many seconds; stop the send when nothing was acknowledged for as long
-    #[arg(long, value_name = "SECONDS", default_value_t = coder_telemetry::deliver::DEFAULT_MAX_ELAPSED.as_secs_f64())]
+    /// Stop after this long stuck
+    ///
+    /// Give up on a request still retried after this many seconds, and stop
+    /// the send when nothing was acknowledged for as long.
+    #[arg(long, value_name = "SECONDS", default_value_t = coder_telemetry::deliver::DEFAULT_MAX_ELAPSED.as_secs_f64(), help_heading = DELIVERY)]
     pub max_elapsed: f64,
-    /// Record the records of acknowledged requests here; the same command run again sends only the rest (resume)
-    #[arg(long, value_name = "PATH")]
+    /// Record what was acknowledged, to resume
+    ///
+    /// Records the records of acknowledged requests here; the same command
+    /// run again sends only the rest.
+    #[arg(long, value_name = "PATH", help_heading = DELIVERY)]
     pub journal: Option<PathBuf>,
-    /// Build every request and report counts and sizes, without connecting
-    #[arg(long)]
+    /// Report what would be sent, without connecting
+    ///
+    /// Builds every request and reports counts and sizes.
+    #[arg(long, help_heading = DELIVERY)]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub report: ReportArgs,
+    #[command(flatten)]
+    pub encode: EncodeArgs,
+    #[command(flatten)]
+    pub tune: TuneArgs,
+    #[command(flatten)]
+    pub help: HelpArgs,
 }
 
-/// What to read and how: the flags `export` and `send` share.
+/// What to read: the stores and the range (`export` and `send`).
 #[derive(Args, Debug, Clone)]
 pub struct SelectArgs {
-    /// Store folders [default: the first existing candidate of `coder-telemetry paths`]
+    /// Store folders [default: see `coder-telemetry paths`]
     #[arg(value_name = "STORE")]
     pub stores: Vec<PathBuf>,
-    /// A range ending now (or at --now)
-    #[arg(long, value_enum, value_name = "PRESET")]
+    /// last-24-hours, last-7-days, last-30-days or all-time
+    ///
+    /// A range ending now (or at --now). Without --range, --since, --from
+    /// or --to, the range is asked for at a terminal, and is all-time
+    /// without one.
+    #[arg(long, value_enum, value_name = "PRESET", hide_possible_values = true, help_heading = RANGE)]
     pub range: Option<RangeArg>,
     /// From AGE ago (36h, 7d, 2w) or from DAY, to now
-    #[arg(long, value_name = "AGE|DAY")]
+    ///
+    /// The last hours (h), days (d) or weeks (w) before now (or --now):
+    /// --since 7d is --range last-7-days. A day (YYYY-MM-DD) is that day's
+    /// start (UTC), as --from alone.
+    #[arg(long, value_name = "AGE|DAY", help_heading = RANGE)]
     pub since: Option<String>,
     /// First day, inclusive (UTC); alone: until now
-    #[arg(long, value_name = "YYYY-MM-DD")]
+    #[arg(long, value_name = "YYYY-MM-DD", help_heading = RANGE)]
     pub from: Option<String>,
     /// Last day, inclusive (UTC); alone: from the first
-    #[arg(long, value_name = "YYYY-MM-DD")]
+    #[arg(long, value_name = "YYYY-MM-DD", help_heading = RANGE)]
     pub to: Option<String>,
-    /// Anchor presets and the manifest at this instant instead of the clock
-    #[arg(long, value_name = "RFC3339")]
+    /// Anchor the range and the manifest at this instant
+    ///
+    /// In place of the clock, for reproducible runs: a date and time with its
+    /// offset, such as 2026-11-24T12:00:00Z.
+    #[arg(long, value_name = "RFC3339", help_heading = RANGE)]
     pub now: Option<String>,
-    /// Also read files dated up to N days after the range: the extension names
-    /// a file by the day it flushed it, so late events sit in the next day's file
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_LATE_DAYS)]
+    /// Also read files up to N days late
+    ///
+    /// Also read the files dated up to N days after the range: the extension
+    /// names a file by the day it flushed it, so late events sit in the next
+    /// day's file.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_LATE_DAYS, help_heading = RANGE)]
     pub late_days: u32,
-    /// Only the sessions of shard K of N (FNV-1a of the session part of the file names)
-    #[arg(long, value_name = "K/N")]
-    pub shard: Option<String>,
-    /// Skip and report lines longer than this, without reading them [default: 16MiB]
-    #[arg(long, value_name = "N")]
-    pub max_line_bytes: Option<String>,
-    /// Abort on the first bad line or file (exit 1, no output)
-    #[arg(long)]
+}
+
+/// What is printed, and what a bad line does (`export` and `send`).
+#[derive(Args, Debug, Clone)]
+pub struct ReportArgs {
+    /// Stop at the first bad line or file (exit 1)
+    ///
+    /// Abort on the first bad line or file, with exit 1 and no output.
+    #[arg(long, help_heading = OUTPUT)]
     pub strict: bool,
-    /// Sums as deltas per window, or as running totals
-    #[arg(long, value_enum, default_value = "delta")]
-    pub temporality: TemporalityArg,
-    /// Also export this event name as metrics (repeatable)
-    #[arg(long = "metric-event", value_name = "NAME")]
-    pub metric_events: Vec<String>,
-    /// Add a resource attribute to every resource (repeatable); wins over OTEL_RESOURCE_ATTRIBUTES
-    #[arg(long = "resource-attr", value_name = "KEY=VALUE")]
-    pub resource_attrs: Vec<String>,
-    /// Use at most N cores, 1 to 1024 [default: all cores]
-    #[arg(short = 'j', long, value_name = "N")]
-    pub threads: Option<usize>,
     /// No progress bar and no summary line
-    #[arg(short, long)]
+    #[arg(short, long, help_heading = OUTPUT)]
     pub quiet: bool,
-    /// Print the summary as one JSON object on stdout (stderr with -o -)
-    #[arg(long)]
+    /// Print the summary as one JSON object
+    ///
+    /// On stdout, or on stderr when -o - writes the export to stdout.
+    #[arg(long, help_heading = OUTPUT)]
     pub summary_json: bool,
+}
+
+/// How events become OTLP (`export` and `send`).
+#[derive(Args, Debug, Clone)]
+pub struct EncodeArgs {
+    /// delta or cumulative sums
+    ///
+    /// Sums as deltas per window (delta), or as running totals (cumulative).
+    #[arg(long, value_enum, value_name = "KIND", default_value = "delta", hide_possible_values = true, help_heading = OTLP)]
+    pub temporality: TemporalityArg,
+    /// Export this event as metrics too (repeatable)
+    #[arg(long = "metric-event", value_name = "NAME", help_heading = OTLP)]
+    pub metric_events: Vec<String>,
+    /// Add a resource attribute (repeatable)
+    ///
+    /// Added to every resource; wins over OTEL_RESOURCE_ATTRIBUTES and
+    /// OTEL_SERVICE_NAME.
+    #[arg(long = "resource-attr", value_name = "KEY=VALUE", help_heading = OTLP)]
+    pub resource_attrs: Vec<String>,
+}
+
+/// How the work is spread (`export` and `send`).
+#[derive(Args, Debug, Clone)]
+pub struct TuneArgs {
+    /// Use at most N cores, 1 to 1024 [default: all]
+    #[arg(short = 'j', long, value_name = "N", help_heading = PERFORMANCE)]
+    pub threads: Option<usize>,
+    /// Only the sessions of shard K of N
+    ///
+    /// For N machines exporting disjoint parts of one archive: a session is
+    /// in shard K when the FNV-1a hash of the session part of its file names
+    /// is K-1 modulo N.
+    #[arg(long, value_name = "K/N", help_heading = PERFORMANCE)]
+    pub shard: Option<String>,
+    /// Skip longer lines unread [default: 16MiB]
+    ///
+    /// Lines longer than this are skipped and reported without being read
+    /// into memory: bytes, kB/MB/GB or KiB/MiB/GiB.
+    #[arg(long, value_name = "N", help_heading = PERFORMANCE)]
+    pub max_line_bytes: Option<String>,
     /// Input chunk size for the workers (tuning and tests)
     #[arg(long, value_name = "N", hide = true)]
     pub chunk_bytes: Option<String>,
@@ -337,13 +510,20 @@ pub fn interactive() -> bool {
     std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
 }
 
-/// A validated export, with what to tell the person before it starts.
+/// A validated run (`export` or `send`), with what to tell the person
+/// before it starts.
 pub struct Prepared {
     pub cfg: Config,
     /// Which default store was used, and which others exist.
     pub notes: Vec<String>,
     /// Settings that were ignored (malformed environment variables) or are risky.
     pub warnings: Vec<String>,
+}
+
+/// A validated export: the run, and where its files go.
+pub struct PreparedExport {
+    pub run: Prepared,
+    pub out: FileOutput,
 }
 
 /// Archives this tool does not write: a name ending so would mislead.
@@ -448,7 +628,7 @@ fn size_flag(flag: &str, s: &str, max: u64) -> Result<u64, UsageError> {
 const COLLECTOR_LIMIT: u64 = 20 << 20;
 
 /// Builds the [`Config`] of an export, asking for what is missing when a terminal is attached.
-pub fn config(a: &ExportArgs) -> Result<Prepared, ConfigError> {
+pub fn config(a: &ExportArgs) -> Result<PreparedExport, ConfigError> {
     config_with(a, interactive())
 }
 
@@ -474,7 +654,75 @@ fn range_spec(sel: &SelectArgs, now: chrono::DateTime<chrono::Utc>) -> Result<Op
     Ok(spec)
 }
 
-fn config_with(a: &ExportArgs, ask: bool) -> Result<Prepared, ConfigError> {
+/// The OTLP file settings: `--layout`, `--max-request-bytes` and
+/// `--compression-level`, each a usage error for a format it does not
+/// apply to (the JSON ones).
+struct OtlpFiles {
+    layout: Layout,
+    max_request_bytes: usize,
+    compression_level: i64,
+}
+
+fn otlp_files(
+    a: &ExportArgs,
+    format: Format,
+    output: &Output,
+    warnings: &mut Vec<String>,
+) -> Result<OtlpFiles, UsageError> {
+    let layout = a.layout.map_or(Layout::Auto, layout_of);
+    let max_request_bytes = match &a.max_request_bytes {
+        None => default_max_request_bytes(layout),
+        // Any positive size: a record that cannot fit is written alone and counted.
+        Some(s) => size_flag("--max-request-bytes", s, 1 << 32)? as usize,
+    };
+    let compression_level = a.compression_level.unwrap_or(1);
+    if !(0..=9).contains(&compression_level) {
+        return Err(usage(format!(
+            "--compression-level {compression_level}: expected 0 (store) to 9 (smallest)"
+        )));
+    }
+    if format != Format::Otlp {
+        let given = [
+            a.layout.map(|l| format!("--layout {}", layout_of(l).name())),
+            a.max_request_bytes.as_ref().map(|n| format!("--max-request-bytes {n}")),
+            a.compression_level.map(|n| format!("--compression-level {n}")),
+        ];
+        if let Some(flag) = given.into_iter().flatten().next() {
+            let to = match output {
+                Output::Stdout => "stdout".to_string(),
+                Output::Path(p) => p.display().to_string(),
+            };
+            return Err(usage(format!(
+                "{flag} applies to OTLP output only (a .zip or a folder NAME/), and this export writes {} to {to}; \
+                 drop the flag, or export OTLP",
+                format.description()
+            )));
+        }
+    }
+    if format == Format::Otlp && layout != Layout::Jsonl && max_request_bytes as u64 > COLLECTOR_LIMIT {
+        warnings.push(format!(
+            "--max-request-bytes {}: the OpenTelemetry Collector's OTLP/HTTP receiver refuses request bodies \
+             over 20 MiB by default",
+            a.max_request_bytes.as_deref().unwrap_or_default()
+        ));
+    }
+    Ok(OtlpFiles {
+        layout,
+        max_request_bytes,
+        compression_level,
+    })
+}
+
+fn layout_of(l: LayoutArg) -> Layout {
+    match l {
+        LayoutArg::Auto => Layout::Auto,
+        LayoutArg::Single => Layout::Single,
+        LayoutArg::Split => Layout::Split,
+        LayoutArg::Jsonl => Layout::Jsonl,
+    }
+}
+
+fn config_with(a: &ExportArgs, ask: bool) -> Result<PreparedExport, ConfigError> {
     let mut warnings = Vec::new();
     let now = match &a.sel.now {
         Some(s) => parse_now(s)?,
@@ -526,56 +774,105 @@ fn config_with(a: &ExportArgs, ask: bool) -> Result<Prepared, ConfigError> {
     if let Output::Path(p) = &output {
         check_contradiction(format, p)?;
     }
+    let files = otlp_files(a, format, &output, &mut warnings)?;
+    let out = FileOutput {
+        format,
+        output,
+        force,
+        layout: files.layout,
+        max_request_bytes: files.max_request_bytes,
+        compression_level: files.compression_level,
+    };
+    let run = Run {
+        sel: &a.sel,
+        report: &a.report,
+        encode: &a.encode,
+        tune: &a.tune,
+    };
+    let prepared = run.config(range, now, a.sel.now.clone(), stores, warnings)?;
+    Ok(PreparedExport { run: prepared, out })
+}
 
-    let layout = match a.layout {
-        LayoutArg::Auto => Layout::Auto,
-        LayoutArg::Single => Layout::Single,
-        LayoutArg::Split => Layout::Split,
-        LayoutArg::Jsonl => Layout::Jsonl,
-    };
-    let max_request_bytes = match &a.max_request_bytes {
-        None => default_max_request_bytes(layout),
-        // Any positive size: a record that cannot fit is written alone and counted.
-        Some(s) => size_flag("--max-request-bytes", s, 1 << 32)? as usize,
-    };
-    if format == Format::Otlp && layout != Layout::Jsonl && max_request_bytes as u64 > COLLECTOR_LIMIT {
-        warnings.push(format!(
-            "--max-request-bytes {}: the OpenTelemetry Collector's OTLP/HTTP receiver refuses request bodies \
-             over 20 MiB by default",
-            a.max_request_bytes.as_deref().unwrap_or_default()
-        ));
-    }
-    if !(0..=9).contains(&a.compression_level) {
-        return Err(usage(format!(
-            "--compression-level {}: expected 0 (store) to 9 (smallest)",
-            a.compression_level
-        ))
-        .into());
-    }
-    let threads = match a.sel.threads {
-        Some(n) if !(1..=MAX_THREADS).contains(&n) => {
-            return Err(usage(format!("--threads {n}: expected 1 to {MAX_THREADS}")).into())
-        }
-        Some(n) => n,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS)),
-    };
-    let max_line_bytes = match &a.sel.max_line_bytes {
-        None => DEFAULT_MAX_LINE_BYTES,
-        Some(s) => size_flag("--max-line-bytes", s, 1 << 32)? as usize,
-    };
-    let chunk_bytes = match &a.sel.chunk_bytes {
-        None => DEFAULT_CHUNK_BYTES,
-        Some(s) => size_flag("--chunk-bytes", s, 1 << 32)?,
-    };
-    let shard = match &a.sel.shard {
-        None => None,
-        Some(s) => Some(Shard::parse(s).ok_or_else(|| {
-            usage(format!(
-                "--shard {s:?}: expected K/N with 1 <= K <= N, such as 2/3 (shard 2 of 3)"
-            ))
-        })?),
-    };
+/// The flags every run reads (`export` and `send`).
+struct Run<'a> {
+    sel: &'a SelectArgs,
+    report: &'a ReportArgs,
+    encode: &'a EncodeArgs,
+    tune: &'a TuneArgs,
+}
 
+impl Run<'_> {
+    /// The [`Config`] of a run over `range` of `stores`; `now_given` is the
+    /// `--now` text (the manifest's `exportedAt`).
+    fn config(
+        &self,
+        range: DateRange,
+        now: chrono::DateTime<chrono::Utc>,
+        now_given: Option<String>,
+        stores: Stores,
+        mut warnings: Vec<String>,
+    ) -> Result<Prepared, UsageError> {
+        let Self {
+            sel,
+            report,
+            encode,
+            tune,
+        } = *self;
+        let threads = match tune.threads {
+            Some(n) if !(1..=MAX_THREADS).contains(&n) => {
+                return Err(usage(format!("--threads {n}: expected 1 to {MAX_THREADS}")))
+            }
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS)),
+        };
+        let max_line_bytes = match &tune.max_line_bytes {
+            None => DEFAULT_MAX_LINE_BYTES,
+            Some(s) => size_flag("--max-line-bytes", s, 1 << 32)? as usize,
+        };
+        let chunk_bytes = match &tune.chunk_bytes {
+            None => DEFAULT_CHUNK_BYTES,
+            Some(s) => size_flag("--chunk-bytes", s, 1 << 32)?,
+        };
+        let shard = match &tune.shard {
+            None => None,
+            Some(s) => Some(Shard::parse(s).ok_or_else(|| {
+                usage(format!(
+                    "--shard {s:?}: expected K/N with 1 <= K <= N, such as 2/3 (shard 2 of 3)"
+                ))
+            })?),
+        };
+        let (resource_attrs, attr_limit) = resource_settings(encode, &mut warnings)?;
+        let cfg = Config {
+            stores: stores.paths,
+            shard,
+            range,
+            strict: report.strict,
+            temporality: match encode.temporality {
+                TemporalityArg::Delta => Temporality::Delta,
+                TemporalityArg::Cumulative => Temporality::Cumulative,
+            },
+            metric_events: MetricEvents::with_extra(encode.metric_events.iter().cloned()),
+            resource_attrs,
+            threads,
+            chunk_bytes,
+            late_days: sel.late_days,
+            max_line_bytes,
+            attr_limit,
+            now,
+            now_given,
+        };
+        Ok(Prepared {
+            cfg,
+            notes: stores.notes,
+            warnings,
+        })
+    }
+}
+
+/// The resource attributes (`OTEL_RESOURCE_ATTRIBUTES`, `OTEL_SERVICE_NAME`,
+/// then `--resource-attr`) and the attribute limit (`OTEL_ATTRIBUTE_COUNT_LIMIT`);
+/// a malformed variable is a warning (§8.8).
+fn resource_settings(e: &EncodeArgs, warnings: &mut Vec<String>) -> Result<(Vec<(String, String)>, usize), UsageError> {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
     let mut env_attrs = match env("OTEL_RESOURCE_ATTRIBUTES") {
         Some(v) => parse_otel_resource_attributes(&v).unwrap_or_else(|e| {
@@ -588,8 +885,7 @@ fn config_with(a: &ExportArgs, ask: bool) -> Result<Prepared, ConfigError> {
         env_attrs.retain(|(k, _)| k != "service.name");
         env_attrs.push(("service.name".to_string(), name.trim().to_string()));
     }
-    let flag_attrs = a
-        .sel
+    let flag_attrs = e
         .resource_attrs
         .iter()
         .map(|s| parse_resource_attr(s))
@@ -604,42 +900,12 @@ fn config_with(a: &ExportArgs, ask: bool) -> Result<Prepared, ConfigError> {
         }),
         None => DEFAULT_ATTRIBUTE_LIMIT,
     };
-
-    let cfg = Config {
-        stores: stores.paths,
-        shard,
-        range,
-        format,
-        output,
-        force,
-        strict: a.sel.strict,
-        layout,
-        max_request_bytes,
-        compression_level: a.compression_level,
-        temporality: match a.sel.temporality {
-            TemporalityArg::Delta => Temporality::Delta,
-            TemporalityArg::Cumulative => Temporality::Cumulative,
-        },
-        metric_events: MetricEvents::with_extra(a.sel.metric_events.iter().cloned()),
-        resource_attrs: merge_resource_attrs(env_attrs, flag_attrs),
-        threads,
-        chunk_bytes,
-        late_days: a.sel.late_days,
-        max_line_bytes,
-        attr_limit,
-        now,
-        now_given: a.sel.now.clone(),
-    };
-    Ok(Prepared {
-        cfg,
-        notes: stores.notes,
-        warnings,
-    })
+    Ok((merge_resource_attrs(env_attrs, flag_attrs), attr_limit))
 }
 
-/// A validated `send`: the export it streams, and where to.
+/// A validated `send`: the run it streams, and where to.
 pub struct PreparedSend {
-    pub export: Prepared,
+    pub run: Prepared,
     pub settings: Settings,
 }
 
@@ -882,25 +1148,28 @@ pub fn send_config(a: &SendArgs) -> Result<PreparedSend, ConfigError> {
         None => DEFAULT_SEND_REQUEST_BYTES,
         Some(s) => size_flag("--max-request-bytes", s, 1 << 32)? as usize,
     };
-    let export = ExportArgs {
-        sel: a.sel.clone(),
-        format: Some(FormatArg::Otlp),
-        // Never written: a send has no output file.
-        output: Some(PathBuf::from("send/")),
-        force: false,
-        layout: LayoutArg::Split,
-        max_request_bytes: Some(max_request_bytes.to_string()),
-        compression_level: 1,
-    };
     // A resume finishes the window its journal was started for: the range
     // is anchored at the journal's instant unless --now is given.
-    let mut export = export;
     let started = a.journal.as_deref().and_then(journal::binding_of);
-    if let (Some(b), None) = (&started, &a.sel.now) {
-        export.sel.now = Some(b.now.clone());
-    }
-    let mut prepared = config_with(&export, false)?;
-    prepared.warnings.extend(warnings);
+    let now_given = match (&started, &a.sel.now) {
+        (Some(b), None) => Some(b.now.clone()),
+        (_, given) => given.clone(),
+    };
+    let now = match &now_given {
+        Some(s) => parse_now(s)?,
+        None => chrono::Utc::now(),
+    };
+    // `send` never prompts: without a range it sends all time.
+    let range = range_spec(&a.sel, now)?
+        .unwrap_or(RangeSpec::Preset(Preset::AllTime))
+        .resolve(now);
+    let run = Run {
+        sel: &a.sel,
+        report: &a.report,
+        encode: &a.encode,
+        tune: &a.tune,
+    };
+    let mut prepared = run.config(range, now, now_given, stores(&a.sel.stores)?, warnings)?;
     if let (Some(b), Some(path)) = (&started, &a.journal) {
         if let Some(why) = b.mismatch(&journal::Binding::new(&endpoints, &prepared.cfg)) {
             return Err(usage(format!(
@@ -922,7 +1191,7 @@ pub fn send_config(a: &SendArgs) -> Result<PreparedSend, ConfigError> {
         .clone()
         .map(|e| proxy::for_target(&e, |k| std::env::var(k).ok()));
     Ok(PreparedSend {
-        export: prepared,
+        run: prepared,
         settings: Settings {
             endpoints,
             headers,
@@ -930,6 +1199,7 @@ pub fn send_config(a: &SendArgs) -> Result<PreparedSend, ConfigError> {
             compressions,
             tls,
             proxies,
+            max_request_bytes,
             timeout,
             concurrency: a.concurrency,
             max_elapsed,

@@ -101,6 +101,8 @@ pub struct Settings {
     pub tls: [tls::Tls; 3],
     /// The proxy each signal's requests go through (`proxy::for_target`).
     pub proxies: [Option<String>; 3],
+    /// The largest request body before compression (`--max-request-bytes`).
+    pub max_request_bytes: usize,
     pub timeout: Duration,
     pub concurrency: usize,
     pub max_elapsed: Duration,

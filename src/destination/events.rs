@@ -8,7 +8,7 @@
 use std::io::{self, BufWriter, Write};
 
 use super::{Destination, ExportError, Written};
-use crate::config::{Config, Format, Output};
+use crate::config::{Config, FileOutput, Format, Output};
 use crate::engine::worker::Discard;
 use crate::engine::{merge, ordered, Books, Run};
 use crate::output::atomic::{self, Inputs, OutputError};
@@ -18,34 +18,35 @@ use crate::report::Problems;
 /// The JSON array or JSON Lines of an export.
 pub struct EventsFile<'a> {
     cfg: &'a Config,
+    out: &'a FileOutput,
 }
 
 impl<'a> EventsFile<'a> {
-    pub fn new(cfg: &'a Config) -> Self {
-        Self { cfg }
+    pub fn new(cfg: &'a Config, out: &'a FileOutput) -> Self {
+        Self { cfg, out }
     }
 }
 
 impl Destination for EventsFile<'_> {
     fn prepare(&mut self, inputs: &Inputs) -> Result<Vec<String>, ExportError> {
-        match &self.cfg.output {
-            Output::Path(p) if !atomic::is_special(p) => Ok(atomic::prepare_target(p, self.cfg.force, inputs)?),
+        match &self.out.output {
+            Output::Path(p) if !atomic::is_special(p) => Ok(atomic::prepare_target(p, self.out.force, inputs)?),
             _ => Ok(Vec::new()),
         }
     }
 
     fn write(&mut self, run: &Run<'_>, inputs: &Inputs, problems: &mut Problems) -> Result<Written, ExportError> {
-        let cfg = self.cfg;
+        let (cfg, out) = (self.cfg, self.out);
         if cfg.strict {
             // The merge meets problems out of file order: check every line in
             // file order first, so that --strict stops at the first problem of
             // the store, as it does for OTLP.
             ordered::run(run, |_| Discard, problems, |_, ()| Ok(()))?;
         }
-        match &cfg.output {
+        match &out.output {
             Output::Stdout => {
                 let stdout = io::stdout();
-                let books = merge_into(cfg, run, problems, stdout.lock(), true)?;
+                let books = merge_into(out.format, run, problems, stdout.lock(), true)?;
                 Ok(Written::new(books, Some("-".to_string())))
             }
             Output::Path(target) if atomic::is_special(target) => {
@@ -57,27 +58,27 @@ impl Destination for EventsFile<'_> {
                         path: target.clone(),
                         error,
                     })?;
-                let books = merge_into(cfg, run, problems, &file, false)?;
+                let books = merge_into(out.format, run, problems, &file, false)?;
                 Ok(Written::new(books, Some(target.display().to_string())))
             }
             Output::Path(target) => {
                 let tmp = atomic::temp_file(target)?;
-                let books = merge_into(cfg, run, problems, tmp.as_file(), false)?;
+                let books = merge_into(out.format, run, problems, tmp.as_file(), false)?;
                 if books.total.events == 0 {
                     return Ok(Written::new(books, None));
                 }
-                atomic::commit_file(tmp, target, cfg.force, inputs)?;
+                atomic::commit_file(tmp, target, out.force, inputs)?;
                 Ok(Written::new(books, Some(target.display().to_string())))
             }
         }
     }
 
     fn format(&self) -> Option<Format> {
-        Some(self.cfg.format)
+        Some(self.out.format)
     }
 
     fn untouched(&self) -> Option<String> {
-        existing(self.cfg)
+        existing(self.out)
     }
 }
 
@@ -87,13 +88,13 @@ impl Destination for EventsFile<'_> {
 /// while the array goes unbuffered, the merge writing large vectored runs
 /// itself.
 fn merge_into<W: Write>(
-    cfg: &Config,
+    format: Format,
     run: &Run<'_>,
     problems: &mut Problems,
     mut out: W,
     buffered: bool,
 ) -> Result<Books, ExportError> {
-    if cfg.format == Format::Jsonl {
+    if format == Format::Jsonl {
         let mut lines = Lines::new(BufWriter::with_capacity(1 << 20, &mut out));
         let books = merge::run(run, &mut lines, problems)?;
         lines.into_inner()?;
@@ -109,8 +110,8 @@ fn merge_into<W: Write>(
 }
 
 /// The existing target that an empty `--force` export left as it was.
-pub(super) fn existing(cfg: &Config) -> Option<String> {
-    match (cfg.force, &cfg.output) {
+pub(super) fn existing(out: &FileOutput) -> Option<String> {
+    match (out.force, &out.output) {
         (true, Output::Path(p)) if p.symlink_metadata().is_ok() => {
             Some(format!("the existing {} was left as it was", p.display()))
         }

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use super::envelopes::{self, Requests};
 use super::{events, Destination, ExportError, Written};
-use crate::config::{Config, Format, Output};
+use crate::config::{Config, FileOutput, Format, Output};
 use crate::encode::metrics::Temporality;
 use crate::encode::Encoding;
 use crate::engine::Run;
@@ -23,15 +23,20 @@ use crate::write::sink::{assemble_zip, EntrySink, FolderSink, Spooled, ZipPart, 
 /// The OTLP export of a run, to a folder or a `.zip`.
 pub struct OtlpFiles<'a> {
     cfg: &'a Config,
+    out: &'a FileOutput,
     target: PathBuf,
 }
 
 impl<'a> OtlpFiles<'a> {
     /// Refuses stdout: OTLP is several files.
-    pub fn new(cfg: &'a Config) -> Result<Self, ExportError> {
-        match &cfg.output {
+    pub fn new(cfg: &'a Config, out: &'a FileOutput) -> Result<Self, ExportError> {
+        match &out.output {
             Output::Stdout => Err(ExportError::OtlpToStdout),
-            Output::Path(p) => Ok(Self { cfg, target: p.clone() }),
+            Output::Path(p) => Ok(Self {
+                cfg,
+                out,
+                target: p.clone(),
+            }),
         }
     }
 }
@@ -41,16 +46,16 @@ impl Destination for OtlpFiles<'_> {
         if atomic::is_special(&self.target) {
             return Err(OutputError::Special(self.target.clone()).into());
         }
-        Ok(atomic::prepare_target(&self.target, self.cfg.force, inputs)?)
+        Ok(atomic::prepare_target(&self.target, self.out.force, inputs)?)
     }
 
     fn write(&mut self, run: &Run<'_>, inputs: &Inputs, problems: &mut Problems) -> Result<Written, ExportError> {
-        let (cfg, target) = (self.cfg, &self.target);
+        let (cfg, out, target) = (self.cfg, self.out, &self.target);
         // A folder target is staged as a folder; a zip is staged as per-signal
         // temporary zips in a work folder, merged into one file at the end.
         let work = atomic::temp_dir(target)?;
-        let zip = cfg.is_zip();
-        let style = ZipStyle::new(cfg.compression_level, &cfg.now);
+        let zip = out.is_zip();
+        let style = ZipStyle::new(out.compression_level, &cfg.now);
         let part = |s: Signal| work.path().join(format!("{}.zip", s.name()));
         let sink = |s: Signal| -> Result<Spooled, ExportError> {
             let inner: Box<dyn EntrySink> = if zip {
@@ -61,8 +66,8 @@ impl Destination for OtlpFiles<'_> {
             Ok(Spooled::new(s.name(), inner)?)
         };
         let requests = Requests {
-            layout: cfg.layout,
-            cap: cfg.max_request_bytes,
+            layout: out.layout,
+            cap: out.max_request_bytes,
             encodings: [Encoding::Json; 3],
             delivered: None,
         };
@@ -90,13 +95,13 @@ impl Destination for OtlpFiles<'_> {
             oversize_records: written.oversize,
             problems: &problems.kept(),
             options: Options {
-                layout: cfg.layout.name(),
+                layout: out.layout.name(),
                 temporality: match cfg.temporality {
                     Temporality::Delta => "delta",
                     Temporality::Cumulative => "cumulative",
                 },
-                max_request_bytes: cfg.max_request_bytes as u64,
-                compression_level: zip.then_some(cfg.compression_level),
+                max_request_bytes: out.max_request_bytes as u64,
+                compression_level: zip.then_some(out.compression_level),
                 metric_events: cfg.metric_events.names(),
                 resource_attrs: &cfg.resource_attrs,
                 late_days: cfg.late_days,
@@ -116,13 +121,13 @@ impl Destination for OtlpFiles<'_> {
                 .collect();
             let tmp = atomic::temp_file(target)?;
             assemble_zip(tmp.as_file(), &parts, ("manifest.json", &manifest_path), style)?;
-            atomic::commit_file(tmp, target, cfg.force, inputs)?;
+            atomic::commit_file(tmp, target, out.force, inputs)?;
         } else {
             // `auto` names a signal's only part at the end: give it that name.
             for f in files.iter().filter(|f| f.name != f.written) {
                 std::fs::rename(work.path().join(&f.written), work.path().join(&f.name))?;
             }
-            atomic::commit_dir(work, target, cfg.force, inputs)?;
+            atomic::commit_dir(work, target, out.force, inputs)?;
         }
         written.output = Some(target.display().to_string());
         Ok(written)
@@ -133,6 +138,6 @@ impl Destination for OtlpFiles<'_> {
     }
 
     fn untouched(&self) -> Option<String> {
-        events::existing(self.cfg)
+        events::existing(self.out)
     }
 }

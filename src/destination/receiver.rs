@@ -55,13 +55,13 @@ impl Destination for Receiver<'_> {
             None => Journal::none(run.files),
         };
         let delivered = [0, 1, 2].map(|i| journal.delivered(i));
-        let dispatcher = Dispatcher::new(settings, cfg.max_request_bytes);
+        let dispatcher = Dispatcher::new(settings, settings.max_request_bytes);
         std::thread::scope(move |scope| {
             let finish = dispatcher.run(scope, settings, run.cancel, journal, hooks)?;
             let sink = |s: Signal| Ok(Spooled::inline(Box::new(dispatcher.queue(s.index()))));
             let requests = Requests {
                 layout: Layout::Split,
-                cap: cfg.max_request_bytes,
+                cap: settings.max_request_bytes,
                 encodings: settings.protocols.map(Protocol::encoding),
                 delivered: Some(delivered),
             };
