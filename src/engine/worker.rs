@@ -60,6 +60,9 @@ pub struct UnitReport {
 const KEEP_FACTOR: usize = 4;
 /// A tape grown past this many nodes (by a long line) is not kept.
 const KEEP_TAPE: usize = 1 << 20;
+/// A line longer than this leaves simd-json's scratch buffers (about six
+/// bytes per input byte for a row of many short keys) as soon as it is parsed.
+const KEEP_BUFFERS_LINE: usize = 1 << 20;
 /// A header buffer grown past this (by a long header line) is not kept.
 const KEEP_HEAD_BUF: usize = 256 << 10;
 
@@ -221,6 +224,12 @@ impl Parser {
         crate::row::fix_lone_surrogates(&mut chunk.buf[a..b]);
         let mut tape = self.tape.take().unwrap_or_else(Tape::null).reset();
         let parsed = simd_json::fill_tape_padded(&mut chunk.buf[a..], b - a, &mut self.buffers, &mut tape);
+        if b - a > KEEP_BUFFERS_LINE {
+            // The tape borrows the line, not these: let them go now, not
+            // after the event, which a row of many keys hands to the
+            // writers in parts while the tape is held.
+            self.buffers = Buffers::new(64 * 1024);
+        }
         let result = match parsed {
             Ok(()) => event(file, header, &tape.0, opts, sink, counts),
             Err(_) => Ok(()),
