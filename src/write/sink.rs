@@ -302,10 +302,12 @@ pub struct EntryEnd {
     pub origins: Origins,
 }
 
-/// Writes entries as files of a folder.
+/// Writes entries as files of a folder. The bytes come in the spool's
+/// buffers of about [`BUFFER`] each, so each is written as it is: a
+/// `BufWriter` here copied most of them once more.
 pub struct FolderSink {
     dir: PathBuf,
-    current: Option<BufWriter<File>>,
+    current: Option<File>,
 }
 
 impl FolderSink {
@@ -319,9 +321,7 @@ impl FolderSink {
 
 impl FolderSink {
     fn close(&mut self) -> io::Result<()> {
-        if let Some(mut w) = self.current.take() {
-            w.flush()?;
-        }
+        self.current = None;
         Ok(())
     }
 }
@@ -329,7 +329,7 @@ impl FolderSink {
 impl EntrySink for FolderSink {
     fn start(&mut self, name: &str) -> io::Result<()> {
         self.close()?;
-        self.current = Some(BufWriter::with_capacity(BUFFER, File::create(self.dir.join(name))?));
+        self.current = Some(File::create(self.dir.join(name))?);
         Ok(())
     }
 
