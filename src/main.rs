@@ -80,7 +80,7 @@ fn run() -> anyhow::Result<ExitCode> {
             run_export(p, &args.report, args.tune.threads.is_some())
         }
         Command::Send(args) => {
-            let p = prepared(cli::send_config(&args))?;
+            let p = prepared(cli::send::config(&args))?;
             run_send(p, &args.report, args.tune.threads.is_some())
         }
     }

@@ -2,7 +2,7 @@
 //! validated [`Config`] (the only place clap is used). Options are shown in
 //! groups (Range, Output, Delivery, OTLP, Performance), `-h` one line each
 //! and `--help` with the details, the examples, the exit codes and the
-//! environment. Usage errors name the flag and what it accepts, and exit
+//! environment; `send`'s delivery settings are read in [`send`]. Usage errors name the flag and what it accepts, and exit
 //! with code 2; so does a flag that does not apply to the format (an OTLP
 //! layout for a JSON export). The format follows the output's name (§8.7);
 //! when a terminal is attached and the range, format or output is missing,
@@ -19,19 +19,13 @@ use coder_telemetry::config::{
     Config, FileOutput, Format, Layout, MetricEvents, Output, Shard, Temporality, DEFAULT_ATTRIBUTE_LIMIT,
     DEFAULT_CHUNK_BYTES, DEFAULT_LATE_DAYS, DEFAULT_MAX_LINE_BYTES, MAX_THREADS,
 };
-use coder_telemetry::deliver::grpc::server_url as grpc_server_url;
-use coder_telemetry::deliver::journal;
-use coder_telemetry::deliver::proxy;
-use coder_telemetry::deliver::tls::{Tls, TlsFiles};
-use coder_telemetry::deliver::{
-    parse_header_flag, parse_headers, redact_url, Compression, Protocol, Settings, Signal, DEFAULT_SEND_REQUEST_BYTES,
-    DEFAULT_TIMEOUT, MAX_SECONDS,
-};
+use coder_telemetry::deliver::{redact_url, Settings};
 use coder_telemetry::output::atomic;
 use coder_telemetry::range::{DateRange, Preset, RangeSpec};
 use coder_telemetry::store;
 
 pub mod prompt;
+pub mod send;
 
 const ABOUT: &str = "Export the Coder VS Code extension's local telemetry as JSON, JSON Lines or OTLP";
 
@@ -272,22 +266,6 @@ pub enum CompressionArg {
     Gzip,
     Zstd,
     None,
-}
-
-/// `--protocol` and `OTEL_EXPORTER_OTLP_PROTOCOL`, case-insensitive.
-fn parse_protocol(v: &str) -> Result<Protocol, String> {
-    match v.trim().to_ascii_lowercase().as_str() {
-        "http/protobuf" => Ok(Protocol::HttpProtobuf),
-        "http/json" => Ok(Protocol::HttpJson),
-        "grpc" => Ok(Protocol::Grpc),
-        _ => Err("expected http/protobuf, http/json or grpc".to_string()),
-    }
-}
-
-/// A value from the environment as a message may show it: bounded.
-fn shown(v: &str) -> String {
-    let t: String = v.chars().take(40).collect();
-    format!("{t:?}")
 }
 
 #[derive(Args, Debug)]
@@ -921,292 +899,6 @@ fn check_url(from: &str, url: &str) -> Result<String, UsageError> {
         )));
     }
     Ok(u.to_string())
-}
-
-/// Builds a `send` from its flags and the OTLP exporter environment (§10.2).
-pub fn send_config(a: &SendArgs) -> Result<PreparedSend, ConfigError> {
-    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-    let mut warnings = Vec::new();
-    let names = ["LOGS", "TRACES", "METRICS"];
-    // Protocol and compression: the flag, else a signal's own variable,
-    // else the common one (§10.2); a bad variable is warned about and the
-    // default used, as the OTel SDKs do.
-    let mut protocols = [Protocol::default(); 3];
-    let mut compressions = [Compression::default(); 3];
-    for (i, name) in names.iter().enumerate() {
-        let var = |base: &str| {
-            let own = format!("OTEL_EXPORTER_OTLP_{name}_{base}");
-            env(&own).map(|v| (own, v)).or_else(|| {
-                let common = format!("OTEL_EXPORTER_OTLP_{base}");
-                env(&common).map(|v| (common, v))
-            })
-        };
-        protocols[i] = match (&a.protocol, var("PROTOCOL")) {
-            (Some(p), _) => parse_protocol(p).map_err(|e| usage(format!("--protocol {p:?}: {e}")))?,
-            (None, Some((k, v))) => match parse_protocol(&v) {
-                Ok(p) => p,
-                Err(e) => {
-                    warnings.push(format!("ignoring {k}={}: {e}; using http/protobuf", shown(&v)));
-                    Protocol::default()
-                }
-            },
-            (None, None) => Protocol::default(),
-        };
-        compressions[i] = match (a.compression, var("COMPRESSION")) {
-            (Some(CompressionArg::Gzip), _) => Compression::Gzip,
-            (Some(CompressionArg::Zstd), _) => Compression::Zstd,
-            (Some(CompressionArg::None), _) => Compression::None,
-            (None, Some((k, v))) => match v.trim().to_ascii_lowercase().as_str() {
-                "gzip" => Compression::Gzip,
-                "zstd" => Compression::Zstd,
-                "none" => Compression::None,
-                _ => {
-                    warnings.push(format!(
-                        "ignoring {k}={}: expected gzip, zstd or none; using gzip",
-                        shown(&v)
-                    ));
-                    Compression::Gzip
-                }
-            },
-            (None, None) => Compression::Gzip,
-        };
-    }
-    warnings.dedup();
-    // --insecure: a scheme-less gRPC endpoint is plaintext.
-    let insecure: [bool; 3] = std::array::from_fn(|i| {
-        a.insecure
-            || [
-                format!("OTEL_EXPORTER_OTLP_{}_INSECURE", names[i]),
-                "OTEL_EXPORTER_OTLP_INSECURE".to_string(),
-            ]
-            .iter()
-            .find_map(|k| env(k))
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
-    });
-    // Endpoints: the flag, else a signal's own variable, else the base variable.
-    let mut endpoints: [String; 3] = Default::default();
-    let mut missing = Vec::new();
-    for (i, sig) in Signal::ALL.map(Signal::name).iter().enumerate() {
-        let grpc = protocols[i] == Protocol::Grpc;
-        // gRPC: the server's URL, the same for every signal.
-        let server = |from: &str, b: &str| -> Result<String, UsageError> {
-            let b = b.trim();
-            if b.is_empty() || b.contains(char::is_whitespace) {
-                return Err(usage(format!(
-                    "{from} {}: expected a gRPC server URL, such as http://localhost:4317",
-                    redact_url(b)
-                )));
-            }
-            Ok(grpc_server_url(b, insecure[i]))
-        };
-        let base = |from: &str, b: &str| -> Result<String, UsageError> {
-            if grpc {
-                return server(from, b);
-            }
-            let b = check_url(from, b)?;
-            let trimmed = b.trim_end_matches('/');
-            if let Some(s) = Signal::ALL
-                .map(Signal::name)
-                .iter()
-                .find(|s| trimmed.ends_with(&format!("/v1/{s}")))
-            {
-                return Err(usage(format!(
-                    "{from} {}: a base URL gets /v1/logs, /v1/traces and /v1/metrics appended; drop the /v1/{s} \
-                     (or set OTEL_EXPORTER_OTLP_{}_ENDPOINT for one signal's full URL)",
-                    redact_url(&b),
-                    s.to_ascii_uppercase()
-                )));
-            }
-            Ok(format!("{trimmed}/v1/{sig}"))
-        };
-        let own = format!("OTEL_EXPORTER_OTLP_{}_ENDPOINT", names[i]);
-        endpoints[i] = match (&a.endpoint, env(&own), env("OTEL_EXPORTER_OTLP_ENDPOINT")) {
-            (Some(e), _, _) => base("--endpoint", e)?,
-            (None, Some(e), _) if grpc => server(&own, &e)?,
-            (None, Some(e), _) => check_url(&own, &e)?,
-            (None, None, Some(e)) => base("OTEL_EXPORTER_OTLP_ENDPOINT", &e)?,
-            (None, None, None) => {
-                missing.push((*sig, own));
-                String::new()
-            }
-        };
-    }
-    // The usual mix-up: OTLP/HTTP listens on 4318, OTLP/gRPC on 4317.
-    for (i, e) in endpoints.iter().enumerate() {
-        let port = e
-            .split("://")
-            .nth(1)
-            .unwrap_or(e)
-            .split('/')
-            .next()
-            .unwrap_or("")
-            .rsplit(':')
-            .next();
-        let (grpc, http) = (protocols[i] == Protocol::Grpc, protocols[i] != Protocol::Grpc);
-        if http && port == Some("4317") {
-            warnings.push(format!(
-                "{} uses port 4317, where OTLP/gRPC usually listens; OTLP/HTTP is on 4318 (or pass --protocol grpc)",
-                redact_url(e)
-            ));
-        } else if grpc && port == Some("4318") {
-            warnings.push(format!(
-                "{} uses port 4318, where OTLP/HTTP usually listens; OTLP/gRPC is on 4317 (or pass --protocol http/protobuf)",
-                redact_url(e)
-            ));
-        }
-    }
-    warnings.dedup();
-    if !missing.is_empty() && !a.dry_run {
-        let (sigs, vars): (Vec<&str>, Vec<String>) = missing.into_iter().unzip();
-        return Err(usage(format!(
-            "no endpoint for {}: pass --endpoint URL (such as http://localhost:4318), or set \
-             OTEL_EXPORTER_OTLP_ENDPOINT, or {}",
-            sigs.join(", "),
-            vars.join(" and ")
-        ))
-        .into());
-    }
-    // Headers: the base variable, a signal's own, then the flags; a later
-    // one replaces an earlier one of the same name.
-    let mut flag_headers = Vec::new();
-    for h in &a.headers {
-        flag_headers.push(parse_header_flag(h).map_err(|e| usage(format!("--header: {e}")))?);
-    }
-    let from_env = |var: &str, warnings: &mut Vec<String>| match env(var) {
-        Some(v) => {
-            let (ok, bad) = parse_headers(&v);
-            warnings.extend(bad.into_iter().map(|b| format!("{var}: {b}; that entry is ignored")));
-            ok
-        }
-        None => Vec::new(),
-    };
-    let common = from_env("OTEL_EXPORTER_OTLP_HEADERS", &mut warnings);
-    let mut headers: [Vec<(String, String)>; 3] = Default::default();
-    for (i, name) in names.iter().enumerate() {
-        let own = from_env(&format!("OTEL_EXPORTER_OTLP_{name}_HEADERS"), &mut warnings);
-        let mut h: Vec<(String, String)> = Vec::new();
-        for (k, v) in common.iter().chain(&own).chain(&flag_headers) {
-            h.retain(|(k2, _)| !k2.eq_ignore_ascii_case(k));
-            h.push((k.clone(), v.clone()));
-        }
-        headers[i] = h;
-    }
-    // TLS material: the flag, else a signal's own variable, else the common
-    // one; read and checked now, before anything is sent.
-    let mut tls: [Tls; 3] = Default::default();
-    for (i, name) in names.iter().enumerate() {
-        let file = |flag: &str, given: &Option<PathBuf>, base: &str| {
-            let own = format!("OTEL_EXPORTER_OTLP_{name}_{base}");
-            let common = format!("OTEL_EXPORTER_OTLP_{base}");
-            match given {
-                Some(p) => Some((flag.to_string(), p.clone())),
-                None => env(&own)
-                    .map(|v| (own, PathBuf::from(v)))
-                    .or_else(|| env(&common).map(|v| (common, PathBuf::from(v)))),
-            }
-        };
-        let files = TlsFiles {
-            ca: file("--certificate", &a.certificate, "CERTIFICATE"),
-            client_cert: file("--client-certificate", &a.client_certificate, "CLIENT_CERTIFICATE"),
-            client_key: file("--client-key", &a.client_key, "CLIENT_KEY"),
-        };
-        tls[i] = files.load().map_err(usage)?;
-    }
-    let seconds = |flag: &str, v: f64| -> Result<std::time::Duration, UsageError> {
-        if v.is_finite() && v > 0.0 && v <= MAX_SECONDS as f64 {
-            Ok(std::time::Duration::from_secs_f64(v))
-        } else {
-            Err(usage(format!(
-                "{flag} {v}: expected seconds, more than 0 and at most {MAX_SECONDS}"
-            )))
-        }
-    };
-    let timeout = match (a.timeout, env("OTEL_EXPORTER_OTLP_TIMEOUT")) {
-        (Some(t), _) => seconds("--timeout", t)?,
-        (None, Some(ms)) => match ms.trim().parse::<u64>() {
-            Ok(ms) if ms > 0 && ms <= MAX_SECONDS * 1000 => std::time::Duration::from_millis(ms),
-            Ok(ms) if ms > 0 => {
-                warnings.push(format!(
-                    "OTEL_EXPORTER_OTLP_TIMEOUT={ms}: more than {MAX_SECONDS} s; using {MAX_SECONDS} s"
-                ));
-                std::time::Duration::from_secs(MAX_SECONDS)
-            }
-            _ => {
-                warnings.push(format!(
-                    "ignoring OTEL_EXPORTER_OTLP_TIMEOUT={ms:?}: expected milliseconds; using 10 s"
-                ));
-                DEFAULT_TIMEOUT
-            }
-        },
-        (None, None) => DEFAULT_TIMEOUT,
-    };
-    if !(1..=64).contains(&a.concurrency) {
-        return Err(usage(format!("--concurrency {}: expected 1 to 64", a.concurrency)).into());
-    }
-    let max_elapsed = seconds("--max-elapsed", a.max_elapsed)?;
-    let max_request_bytes = match &a.max_request_bytes {
-        None => DEFAULT_SEND_REQUEST_BYTES,
-        Some(s) => size_flag("--max-request-bytes", s, 1 << 32)? as usize,
-    };
-    // A resume finishes the window its journal was started for: the range
-    // is anchored at the journal's instant unless --now is given.
-    let started = a.journal.as_deref().and_then(journal::binding_of);
-    let now_given = match (&started, &a.sel.now) {
-        (Some(b), None) => Some(b.now.clone()),
-        (_, given) => given.clone(),
-    };
-    let now = match &now_given {
-        Some(s) => parse_now(s)?,
-        None => chrono::Utc::now(),
-    };
-    // `send` never prompts: without a range it sends all time.
-    let range = range_spec(&a.sel, now)?
-        .unwrap_or(RangeSpec::Preset(Preset::AllTime))
-        .resolve(now);
-    let run = Run {
-        sel: &a.sel,
-        report: &a.report,
-        encode: &a.encode,
-        tune: &a.tune,
-    };
-    let mut prepared = run.config(range, now, now_given, stores(&a.sel.stores)?, warnings)?;
-    if let (Some(b), Some(path)) = (&started, &a.journal) {
-        if let Some(why) = b.mismatch(&journal::Binding::new(&endpoints, &prepared.cfg)) {
-            return Err(usage(format!(
-                "--journal {}: {why}; run the command that started it again (the same endpoint, stores, \
-                 shard and range), or use another --journal for this send",
-                path.display()
-            ))
-            .into());
-        }
-        if a.sel.now.is_none() {
-            prepared.notes.push(format!(
-                "resuming {}: the range is anchored at {}, when this journal was started",
-                path.display(),
-                b.now
-            ));
-        }
-    }
-    let proxies = endpoints
-        .clone()
-        .map(|e| proxy::for_target(&e, |k| std::env::var(k).ok()));
-    Ok(PreparedSend {
-        run: prepared,
-        settings: Settings {
-            endpoints,
-            headers,
-            protocols,
-            compressions,
-            tls,
-            proxies,
-            max_request_bytes,
-            timeout,
-            concurrency: a.concurrency,
-            max_elapsed,
-            journal: a.journal.clone(),
-            dry_run: a.dry_run,
-        },
-    })
 }
 
 /// The stores to read, and what to say about a default one.
