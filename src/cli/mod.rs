@@ -2,12 +2,13 @@
 //! validated [`Config`] (the only place clap is used). Options are shown in
 //! groups (Range, Output, Delivery, OTLP, Performance), `-h` one line each
 //! and `--help` with the details, the examples, the exit codes and the
-//! environment; `send`'s delivery settings are read in [`send`]. Usage errors name the flag and what it accepts, and exit
-//! with code 2; so does a flag that does not apply to the format (an OTLP
-//! layout for a JSON export). The format follows the output's name (§8.7);
-//! when a terminal is attached and the range, format or output is missing,
-//! they are asked for (§8.5, [`prompt`]). Environment variables are read as
-//! the OpenTelemetry SDKs read them (§8.8): a malformed one is a warning,
+//! environment; `send`'s delivery settings are read in [`send`]. Usage
+//! errors name the flag and what it accepts, and exit with code 2; so does
+//! a flag that does not apply to the format (an OTLP layout for a JSON
+//! export). The format follows the output's name (§8.7); when a terminal
+//! is attached and the range, format or output is missing, they are asked
+//! for (§8.5, [`prompt`]). Environment variables are read as the
+//! OpenTelemetry SDKs read them (§8.8): a malformed one is a warning,
 //! never a failed run.
 
 use std::io::IsTerminal;
