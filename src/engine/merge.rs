@@ -474,10 +474,10 @@ fn written_or_cancelled(e: std::io::Error) -> EngineError {
     }
 }
 
-/// Writes the merged JSON array to `out`; returns the books.
-pub fn run(run: &Run<'_>, out: &mut dyn Write, problems: &mut Problems) -> Result<Books, EngineError> {
-    // Session streams: canonical order is (date, session, part, store), so
-    // a stable sort by session keeps each stream in (date, part) order.
+/// The files in session streams: canonical order is (date, session, part,
+/// store), so a stable sort by session keeps each stream in (date, part)
+/// order. Returns the sorted file indexes and one stream per session.
+fn session_streams(run: &Run<'_>) -> (Vec<usize>, Vec<Stream>) {
     let mut order: Vec<usize> = (0..run.files.len()).collect();
     order.sort_by(|&a, &b| run.files[a].session().cmp(run.files[b].session()));
     // Counted first: a fleet archive has hundreds of thousands of sessions,
@@ -503,6 +503,52 @@ pub fn run(run: &Run<'_>, out: &mut dyn Write, problems: &mut Problems) -> Resul
             start = i;
         }
     }
+    (order, streams)
+}
+
+/// Why [`emit`] wrote nothing.
+enum Emit {
+    /// The stream's head unit is not there (a bug, reported as a panic).
+    Lost,
+    Write(std::io::Error),
+}
+
+/// Writes the run of stream `s`'s elements that come before `next` (the
+/// next stream's head; all of them without one) as one slice of its unit,
+/// after the array's `[` when `first`. Returns the elements written.
+fn emit(st: &mut Stream, s: u32, next: Option<&HeapKey>, first: bool, runs: &mut Runs<'_>) -> Result<u64, Emit> {
+    let Some(Some(slot)) = st.slots.front() else {
+        return Err(Emit::Lost);
+    };
+    let p = &slot.done.out;
+    let from = st.cursor;
+    let mut to = from + 1;
+    if let Some(Reverse(next)) = next {
+        while to < p.chunk.keys.len() {
+            let (t2, sid2) = p.chunk.keys[to];
+            if (t2, &*p.chunk.sids[sid2 as usize], s) >= (next.0, &*next.1, next.2) {
+                break;
+            }
+            to += 1;
+        }
+    } else {
+        to = p.chunk.keys.len();
+    }
+    let (a, b) = p.chunk.run(from, to);
+    if first {
+        runs.push_static(b"[\n");
+        runs.push(&p.bytes, &p.chunk.splices, a + SEP.len(), b).map_err(Emit::Write)?;
+    } else {
+        runs.push(&p.bytes, &p.chunk.splices, a, b).map_err(Emit::Write)?;
+    }
+    st.cursor = to;
+    Ok((to - from) as u64)
+}
+
+/// Writes the merged JSON array to `out`; returns the books.
+pub fn run(run: &Run<'_>, out: &mut dyn Write, problems: &mut Problems) -> Result<Books, EngineError> {
+    let (order, streams) = session_streams(run);
+    let count = streams.len();
     let chunk = run.budget.chunk;
     let head_unit = head_unit(streams.len(), chunk);
     let mut books = Books::new(run.files.len());
@@ -552,41 +598,14 @@ pub fn run(run: &Run<'_>, out: &mut dyn Write, problems: &mut Problems) -> Resul
             }
             m.activate(scope, s);
             m.refill(scope);
-            {
-                // Emit the run of this stream's elements that come before the
-                // next stream's head, as one slice of its unit.
-                let st = &mut m.streams[s];
-                let Some(Some(slot)) = st.slots.front() else {
-                    return Err(EngineError::Panic {
-                        file: run.path(m.order[st.files.start]).display().to_string(),
-                        message: "the merge lost the head of a session stream".into(),
-                    });
-                };
-                let p = &slot.done.out;
-                let from = st.cursor;
-                let mut to = from + 1;
-                if let Some(Reverse(next)) = heap.peek() {
-                    while to < p.chunk.keys.len() {
-                        let (t2, sid2) = p.chunk.keys[to];
-                        let key = (t2, &*p.chunk.sids[sid2 as usize], s32);
-                        if key >= (next.0, &*next.1, next.2) {
-                            break;
-                        }
-                        to += 1;
-                    }
-                } else {
-                    to = p.chunk.keys.len();
-                }
-                let (a, b) = p.chunk.run(from, to);
-                if written == 0 {
-                    runs.push_static(b"[\n");
-                    runs.push(&p.bytes, &p.chunk.splices, a + SEP.len(), b).map_err(written_or_cancelled)?;
-                } else {
-                    runs.push(&p.bytes, &p.chunk.splices, a, b).map_err(written_or_cancelled)?;
-                }
-                written += (to - from) as u64;
-                st.cursor = to;
-            }
+            let st = &mut m.streams[s];
+            written += emit(st, s32, heap.peek(), written == 0, &mut runs).map_err(|e| match e {
+                Emit::Lost => EngineError::Panic {
+                    file: run.path(m.order[st.files.start]).display().to_string(),
+                    message: "the merge lost the head of a session stream".into(),
+                },
+                Emit::Write(e) => written_or_cancelled(e),
+            })?;
             if let Some(k) = m.head(scope, s)? {
                 if m.over_budget() && m.parkable(s) {
                     m.park(s, (k.0).0);
