@@ -185,7 +185,13 @@ fn run_send(p: cli::PreparedSend, report: &cli::ReportArgs, threads: bool) -> an
                 (a.0 + x.requests, a.1 + x.records, a.2 + x.retried, a.3 + x.wire_bytes)
             });
             let sent = indicatif::HumanBytes(wire);
-            b.set_message(format!("{req} requests, {rec} records, {sent} sent, {retried} retries"));
+            let counted = coder_telemetry::report::counted;
+            b.set_message(format!(
+                "{}, {}, {sent} sent, {}",
+                counted(req, "request", "requests"),
+                counted(rec, "record", "records"),
+                counted(retried, "retry", "retries")
+            ));
         }
     };
     let first_failure = |f: &Failure| {
@@ -286,8 +292,10 @@ fn report_delivery(d: &coder_telemetry::report::DeliverySummary, quiet: bool) {
     }
     if let (true, Some(u)) = (quiet, &d.unrecorded) {
         eprintln!(
-            "error: {} acknowledged requests could not be recorded in the journal ({}); a resume sends them again",
-            u.requests, u.error
+            "error: {} could not be recorded in the journal ({}); a resume sends {} again",
+            coder_telemetry::report::counted(u.requests, "acknowledged request", "acknowledged requests"),
+            u.error,
+            if u.requests == 1 { "it" } else { "them" }
         );
     }
 }

@@ -7,7 +7,8 @@
 //! first [`SHOWN`] are printed, the first [`KEPT`] go to the manifest, the
 //! rest are counted. A problem's text is built only if it is kept. With
 //! `--strict` the first problem met aborts the export; the consumers meet
-//! them in file order for that.
+//! them in file order for that. The summary's counts read in the singular
+//! for one ("1 request").
 
 use serde_json::{json, Value};
 
@@ -131,6 +132,12 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
+/// `1` -> `1 request`, `1234` -> `1,234 requests`: a count and its noun,
+/// singular for exactly one.
+pub fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", thousands(n), if n == 1 { one } else { many })
+}
+
 /// The end-of-run summary.
 #[derive(Clone, Debug, Default)]
 pub struct Summary {
@@ -197,19 +204,21 @@ impl Summary {
         let (counts, files, elapsed_s) = (&self.counts, self.files_read, self.elapsed_s);
         let n = thousands;
         let total = |f: fn(&SignalStats) -> u64| d.signals.iter().map(f).sum::<u64>();
+        let requests = |x: u64| counted(x, "request", "requests");
+        let records = |x: u64| counted(x, "record", "records");
         let per: Vec<String> = Signal::ALL
             .map(Signal::name)
             .iter()
             .zip(&d.signals)
-            .map(|(name, s)| format!("{name} {} requests / {} records", n(s.requests), n(s.records)))
+            .map(|(name, s)| format!("{name} {} / {}", requests(s.requests), records(s.records)))
             .collect();
+        let events = counted(counts.events, "event", "events");
+        let from = counted(files, "file", "files");
         let mut line = if d.dry_run {
             format!(
-                "dry run: would send {} events from {} files as {} ({} bytes, {} compressed) to {}",
-                n(counts.events),
-                n(files),
+                "dry run: would send {events} from {from} as {} ({}, {} compressed) to {}",
                 per.join(", "),
-                n(total(|s| s.bytes)),
+                counted(total(|s| s.bytes), "byte", "bytes"),
                 n(total(|s| s.wire_bytes)),
                 d.endpoints.join(", ")
             )
@@ -221,58 +230,54 @@ impl Summary {
             )
         } else {
             format!(
-                "{} events from {} files to {} in {elapsed_s:.2}s: delivered {}",
-                n(counts.events),
-                n(files),
+                "{events} from {from} to {} in {elapsed_s:.2}s: delivered {}",
                 d.endpoints.join(", "),
                 per.join(", ")
             )
         };
         let retried = total(|s| s.retried);
         if retried > 0 {
-            line.push_str(&format!("; {} retries", n(retried)));
+            line.push_str(&format!("; {}", counted(retried, "retry", "retries")));
         }
         let rejected = total(|s| s.rejected);
         if rejected > 0 {
-            line.push_str(&format!("; {} records rejected by the endpoint", n(rejected)));
+            line.push_str(&format!("; {} rejected by the endpoint", records(rejected)));
         }
         let journalled = total(|s| s.journalled);
         if journalled > 0 {
             line.push_str(&format!(
-                "; {} records skipped, already delivered per the journal",
-                n(journalled)
+                "; {} skipped, already delivered per the journal",
+                records(journalled)
             ));
         }
         let failed = (total(|s| s.failed_requests), total(|s| s.failed_records));
         if failed.0 > 0 {
-            line.push_str(&format!("; {} requests ({} records) FAILED", n(failed.0), n(failed.1)));
+            line.push_str(&format!("; {} ({}) FAILED", requests(failed.0), records(failed.1)));
         }
         let unsent = (total(|s| s.unsent_requests), total(|s| s.unsent_records));
         if let Some(why) = &d.stopped {
             line.push_str(&format!(
-                "; STOPPED: {why}; {} more requests ({} records) and the rest of the range were not sent",
+                "; STOPPED: {why}; {} more {} ({}) and the rest of the range were not sent",
                 n(unsent.0),
-                n(unsent.1)
+                if unsent.0 == 1 { "request" } else { "requests" },
+                records(unsent.1)
             ));
         } else if unsent.0 > 0 {
-            line.push_str(&format!(
-                "; {} requests ({} records) not sent",
-                n(unsent.0),
-                n(unsent.1)
-            ));
+            line.push_str(&format!("; {} ({}) not sent", requests(unsent.0), records(unsent.1)));
         }
         if let Some(u) = &d.unrecorded {
             line.push_str(&format!(
-                "; {} acknowledged requests ({} records) could not be recorded in the journal ({}) and will be sent again by a resume",
-                n(u.requests),
-                n(u.records),
+                "; {} ({}) could not be recorded in the journal ({}) and will be sent again by a resume",
+                counted(u.requests, "acknowledged request", "acknowledged requests"),
+                records(u.records),
                 u.error
             ));
         }
         if d.journal_damaged > 0 {
             line.push_str(&format!(
-                "; the journal had {} damaged lines: their records were sent again",
-                n(d.journal_damaged)
+                "; the journal had {}: {} records were sent again",
+                counted(d.journal_damaged, "damaged line", "damaged lines"),
+                if d.journal_damaged == 1 { "its" } else { "their" }
             ));
         }
         if d.failed() {
@@ -358,6 +363,43 @@ mod tests {
         assert_eq!(kept[82], "b.jsonl:1: bad");
         assert_eq!(kept[99], "b.jsonl:18: bad");
         assert_eq!(p.shown().len(), SHOWN);
+    }
+
+    #[test]
+    fn send_line_says_one_request_and_one_record_in_the_singular() {
+        let mut d = DeliverySummary {
+            endpoints: vec!["http://localhost:4318/v1/logs".to_string()],
+            ..DeliverySummary::default()
+        };
+        d.signals[0].requests = 1;
+        d.signals[0].records = 1;
+        d.signals[1].requests = 2;
+        d.signals[1].records = 1_234;
+        d.signals[0].retried = 1;
+        let mut s = Summary {
+            files_read: 1,
+            ..Summary::default()
+        };
+        s.counts.events = 1;
+        let line = s.send_line(&d);
+        assert!(
+            line.starts_with("1 event from 1 file to http://localhost:4318/v1/logs in "),
+            "{line}"
+        );
+        assert!(
+            line.contains(
+                "delivered logs 1 request / 1 record, traces 2 requests / 1,234 records, metrics 0 requests / 0 records; 1 retry"
+            ),
+            "{line}"
+        );
+        d.dry_run = true;
+        d.signals[2].bytes = 1;
+        let line = s.send_line(&d);
+        assert!(
+            line.starts_with("dry run: would send 1 event from 1 file as logs 1 request"),
+            "{line}"
+        );
+        assert!(line.contains("(1 byte, 0 compressed)"), "{line}");
     }
 
     #[test]

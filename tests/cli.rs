@@ -1,8 +1,9 @@
 //! The command as a user runs it (SPEC §3, §8): formats and packaging (JSON
 //! Lines too), range kinds (open-ended ones too), selection by file name,
 //! empty exports, --force, exit codes of usage errors (a flag the format
-//! does not take), the summary (which names the format), `paths` and
-//! `completions`, and `-h` against `--help`.
+//! does not take), the summary (which names the format, and says "1
+//! request" in the singular), `paths` and `completions`, and `-h` against
+//! `--help`.
 
 mod common;
 
@@ -736,4 +737,39 @@ fn help_examples_are_not_wrapped_at_80_columns_so_they_paste_as_written() {
         }
         assert!(!continued, "{cmd}: the last example ends in a continuation");
     }
+}
+
+#[test]
+fn the_send_line_says_one_request_and_one_record_in_the_singular() {
+    let s = Store::new();
+    s.file(
+        "telemetry-2026-11-20-one.jsonl",
+        &[header("one"), row("one.log", "2026-11-20T10:00:00Z", json!({}))],
+    );
+    let o = bin()
+        .arg("send")
+        .arg(s.path())
+        .args([
+            "--now",
+            NOW,
+            "--range",
+            "all-time",
+            "--dry-run",
+            "--endpoint",
+            "http://localhost:4318",
+        ])
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&o.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains(
+            "dry run: would send 1 event from 1 file as logs 1 request / 1 record, traces 0 requests / 0 records, \
+             metrics 0 requests / 0 records ("
+        ),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(" 1 requests") && !stderr.contains(" 1 records"),
+        "{stderr}"
+    );
 }
