@@ -1,18 +1,18 @@
 //! The JSON array of events (§5), or the same elements as JSON Lines, to a
 //! file or to stdout. The engine's JSON merge writes it (through
-//! [`Lines`] for JSON Lines): to stdout through a buffer, to a device or
-//! pipe in place, and to a file through a staged temporary file that
-//! replaces the target only when the export succeeded and matched
-//! something (§8.3).
+//! [`Lines`] for JSON Lines): to stdout through a buffer and a counting
+//! writer ([`Stdout`]), to a device or pipe in place, and to a file through
+//! a staged temporary file that replaces the target only when the export
+//! succeeded and matched something (§8.3).
 
-use std::io::{self, BufWriter, Write};
+use std::io::{BufWriter, Write};
 
 use super::{Destination, ExportError, Written};
 use crate::config::{Config, FileOutput, Format, Output};
 use crate::engine::worker::Discard;
 use crate::engine::{merge, ordered, Books, Run};
 use crate::output::atomic::{self, Inputs, OutputError};
-use crate::output::stream::Lines;
+use crate::output::stream::{Lines, Stdout};
 use crate::report::Problems;
 
 /// The JSON array or JSON Lines of an export.
@@ -45,8 +45,7 @@ impl Destination for EventsFile<'_> {
         }
         match &out.output {
             Output::Stdout => {
-                let stdout = io::stdout();
-                let books = merge_into(out.format, run, problems, stdout.lock(), true)?;
+                let books = merge_into(out.format, run, problems, Stdout::new(), true)?;
                 Ok(Written::new(books, Some("-".to_string())))
             }
             Output::Path(target) if atomic::is_special(target) => {

@@ -1,6 +1,9 @@
 //! Writers around the JSON merge's output. [`Lines`] turns the array into
 //! JSON Lines: the same elements in the same order, one per line, without
-//! the brackets and the commas between them.
+//! the brackets and the commas between them. [`Stdout`] writes the export
+//! to stdout and counts what stdout took, so that an interrupt can say how
+//! much of an incomplete export a reader got, and so that a closed pipe is
+//! told apart from a failure elsewhere.
 //!
 //! [`Lines`] relies on the array's framing (SPEC §5.1: `[` newline, the
 //! elements separated by `,` newline, newline `]` newline) and on an element
@@ -11,6 +14,81 @@
 //! array. Nothing is parsed again: one `memchr` pass and a copy.
 
 use std::io::{self, IoSlice, Write};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// Bytes the export wrote to stdout, and whether stdout's reader went away.
+static STDOUT_BYTES: AtomicU64 = AtomicU64::new(0);
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Bytes of the export that stdout took so far (all of them in the pipe or
+/// file behind it: [`Stdout`] does not buffer).
+pub fn stdout_bytes() -> u64 {
+    STDOUT_BYTES.load(Ordering::SeqCst)
+}
+
+/// Whether a write to stdout failed because its reader went away (`| head`).
+pub fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(Ordering::SeqCst)
+}
+
+/// The process's stdout, written straight to its file descriptor (through
+/// a duplicate of it, bypassing the line buffer of [`std::io::Stdout`]),
+/// every byte it takes counted in [`stdout_bytes`]. Where there is no
+/// descriptor to duplicate, `std::io::Stdout` itself.
+pub struct Stdout {
+    inner: Box<dyn Write + Send>,
+}
+
+impl Stdout {
+    pub fn new() -> Self {
+        #[cfg(unix)]
+        if let Ok(fd) = rustix::io::dup(io::stdout()) {
+            return Self {
+                inner: Box::new(std::fs::File::from(fd)),
+            };
+        }
+        Self {
+            inner: Box::new(io::stdout()),
+        }
+    }
+
+    fn counted(&self, r: io::Result<usize>) -> io::Result<usize> {
+        match &r {
+            Ok(n) => {
+                STDOUT_BYTES.fetch_add(*n as u64, Ordering::SeqCst);
+            }
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => STDOUT_CLOSED.store(true, Ordering::SeqCst),
+            Err(_) => {}
+        }
+        r
+    }
+}
+
+impl Default for Stdout {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let r = self.inner.write(buf);
+        self.counted(r)
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        let r = self.inner.write_vectored(bufs);
+        self.counted(r)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let r = self.inner.flush();
+        if r.as_ref().is_err_and(|e| e.kind() == io::ErrorKind::BrokenPipe) {
+            STDOUT_CLOSED.store(true, Ordering::SeqCst);
+        }
+        r
+    }
+}
 
 /// Where [`Lines`] is in the array.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
