@@ -240,6 +240,14 @@ pub struct ExportArgs {
     /// refused, even with --force.
     #[arg(long, help_heading = OUTPUT)]
     pub force: bool,
+    /// Also write a manifest here (JSON, JSON Lines)
+    ///
+    /// The manifest.json an OTLP export holds, for a JSON or JSON Lines
+    /// export: the sources, counts, problems, and the output's size and
+    /// sha256. Written atomically once the export is; an existing file is
+    /// replaced only with --force. An OTLP export holds its own manifest.
+    #[arg(long, value_name = "PATH", help_heading = OUTPUT)]
+    pub manifest: Option<PathBuf>,
     #[command(flatten)]
     pub report: ReportArgs,
     /// auto, single, split or jsonl [default: auto]
@@ -713,6 +721,36 @@ fn otlp_files(
     })
 }
 
+/// `--manifest PATH`: for a JSON or JSON Lines export only (an OTLP export
+/// holds its own manifest), a file name, and not the output's.
+fn manifest_flag(m: Option<&Path>, format: Format, output: &Output) -> Result<Option<PathBuf>, UsageError> {
+    let Some(m) = m else {
+        return Ok(None);
+    };
+    let text = m.display();
+    if format == Format::Otlp {
+        return Err(usage(format!(
+            "--manifest {text}: an OTLP export writes its manifest.json inside its folder or zip; --manifest is for a \
+             JSON or JSON Lines export"
+        )));
+    }
+    let name = m.as_os_str().to_string_lossy();
+    if name.is_empty() || name == "-" || name.ends_with('/') || name.ends_with(std::path::MAIN_SEPARATOR) {
+        return Err(usage(format!(
+            "--manifest {text:?}: expected the name of a file to write, such as export.manifest.json"
+        )));
+    }
+    if let Output::Path(p) = output {
+        let abs = |p: &Path| std::path::absolute(p).ok();
+        if abs(p).is_some() && abs(p) == abs(m) {
+            return Err(usage(format!(
+                "--manifest {text} names the output itself; give the manifest its own name"
+            )));
+        }
+    }
+    Ok(Some(m.to_path_buf()))
+}
+
 fn layout_of(l: LayoutArg) -> Layout {
     match l {
         LayoutArg::Auto => Layout::Auto,
@@ -775,6 +813,7 @@ fn config_with(a: &ExportArgs, ask: bool) -> Result<PreparedExport, ConfigError>
         check_contradiction(format, p)?;
     }
     let files = otlp_files(a, format, &output, &mut warnings)?;
+    let manifest = manifest_flag(a.manifest.as_deref(), format, &output)?;
     let out = FileOutput {
         format,
         output,
@@ -782,6 +821,7 @@ fn config_with(a: &ExportArgs, ask: bool) -> Result<PreparedExport, ConfigError>
         layout: files.layout,
         max_request_bytes: files.max_request_bytes,
         compression_level: files.compression_level,
+        manifest,
     };
     let run = Run {
         sel: &a.sel,

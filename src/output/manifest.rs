@@ -4,6 +4,8 @@
 //! first problems, the options that shaped the output, and every envelope
 //! file with its size, sha256 and record count. Key order is fixed and the
 //! time is the `--now` value when given, so reruns produce identical bytes.
+//! A JSON or JSON Lines export writes the same manifest with `--manifest`:
+//! its one file is the output, and the OTLP options are null.
 //!
 //! It is written as it is serialized: the list of source files, which an
 //! archive of 300,000 files makes tens of MB long, never exists as a tree.
@@ -20,16 +22,17 @@ use crate::store::StoreFile;
 use crate::timestamp::format_rfc3339;
 use crate::write::envelope::EntryInfo;
 
-/// The options that shaped the output.
+/// The options that shaped the output; `None` (null) for those that do not
+/// apply to it (the OTLP ones, for a JSON export).
 pub struct Options<'a> {
-    pub layout: &'a str,
-    pub temporality: &'a str,
-    pub max_request_bytes: u64,
+    pub layout: Option<&'a str>,
+    pub temporality: Option<&'a str>,
+    pub max_request_bytes: Option<u64>,
     pub compression_level: Option<i64>,
     pub metric_events: &'a [String],
-    pub resource_attrs: &'a [(String, String)],
+    pub resource_attrs: Option<&'a [(String, String)]>,
     pub late_days: u32,
-    pub attribute_count_limit: usize,
+    pub attribute_count_limit: Option<usize>,
 }
 
 /// Everything the manifest reports.
@@ -85,7 +88,7 @@ impl Serialize for ManifestData<'_> {
             &json!({"name": env!("CARGO_PKG_NAME"), "version": env!("CARGO_PKG_VERSION")}),
         )?;
         m.serialize_entry("format", self.format)?;
-        m.serialize_entry("layout", o.layout)?;
+        m.serialize_entry("layout", &o.layout)?;
         m.serialize_entry(
             "range",
             &json!({
@@ -131,7 +134,7 @@ impl Serialize for ManifestData<'_> {
                 "maxRequestBytes": o.max_request_bytes,
                 "compressionLevel": o.compression_level,
                 "metricEvents": o.metric_events,
-                "resourceAttributes": o.resource_attrs.iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>(),
+                "resourceAttributes": o.resource_attrs.map(|a| a.iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>()),
                 "lateDays": o.late_days,
                 "attributeCountLimit": o.attribute_count_limit,
             }),
