@@ -342,6 +342,9 @@ fn finish(summary: &Summary, report: &cli::ReportArgs, json_to_stderr: bool) -> 
         );
     }
     if !report.quiet {
+        for line in summary.tally_lines() {
+            eprintln!("{line}");
+        }
         for note in &summary.notes {
             eprintln!("{note}");
         }

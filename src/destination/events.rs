@@ -64,6 +64,7 @@ impl<'a> EventsFile<'a> {
             skipped_files: problems.skipped_files(),
             oversize_records: 0,
             problems: &problems.kept(),
+            tally: &problems.tally(|f| run.path(f).display().to_string()),
             options: Options {
                 layout: None,
                 temporality: None,

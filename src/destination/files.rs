@@ -91,6 +91,7 @@ impl Destination for OtlpFiles<'_> {
             skipped_files: problems.skipped_files(),
             oversize_records: written.oversize,
             problems: &problems.kept(),
+            tally: &problems.tally(|f| run.path(f).display().to_string()),
             options: Options {
                 layout: Some(out.layout.name()),
                 temporality: Some(match cfg.temporality {
