@@ -126,7 +126,16 @@ pub struct FileOutput {
     pub compression_level: i64,
     /// `--manifest`: where a JSON or JSON Lines export also writes its
     /// manifest (an OTLP export holds its own).
-    pub manifest: Option<PathBuf>,
+    pub manifest: Option<ManifestFile>,
+}
+
+/// Where `--manifest` writes a JSON export's manifest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ManifestFile {
+    pub path: PathBuf,
+    /// Replace an earlier file there (§8.2): `--force` itself. A yes at the
+    /// prompt to replace the output does not extend to the manifest.
+    pub force: bool,
 }
 
 impl FileOutput {

@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use coder_telemetry::config::{
     default_max_request_bytes, merge_resource_attrs, parse_otel_resource_attributes, parse_resource_attr, parse_size,
-    Config, FileOutput, Format, Layout, MetricEvents, Output, Shard, Temporality, DEFAULT_ATTRIBUTE_LIMIT,
-    DEFAULT_CHUNK_BYTES, DEFAULT_LATE_DAYS, DEFAULT_MAX_LINE_BYTES, MAX_THREADS,
+    Config, FileOutput, Format, Layout, ManifestFile, MetricEvents, Output, Shard, Temporality,
+    DEFAULT_ATTRIBUTE_LIMIT, DEFAULT_CHUNK_BYTES, DEFAULT_LATE_DAYS, DEFAULT_MAX_LINE_BYTES, MAX_THREADS,
 };
 use coder_telemetry::deliver::grpc::server_url as grpc_server_url;
 use coder_telemetry::deliver::journal;
@@ -813,7 +813,10 @@ fn config_with(a: &ExportArgs, ask: bool) -> Result<PreparedExport, ConfigError>
         check_contradiction(format, p)?;
     }
     let files = otlp_files(a, format, &output, &mut warnings)?;
-    let manifest = manifest_flag(a.manifest.as_deref(), format, &output)?;
+    // Only --force itself replaces a manifest: a yes at the prompt was to
+    // replacing the output.
+    let manifest =
+        manifest_flag(a.manifest.as_deref(), format, &output)?.map(|path| ManifestFile { path, force: a.force });
     let out = FileOutput {
         format,
         output,

@@ -11,7 +11,7 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use super::{Destination, ExportError, Written};
-use crate::config::{Config, FileOutput, Format, Output};
+use crate::config::{Config, FileOutput, Format, ManifestFile, Output};
 use crate::engine::worker::Discard;
 use crate::engine::{merge, ordered, Books, Run};
 use crate::output::atomic::{self, Inputs, OutputError, StagedFile};
@@ -42,7 +42,7 @@ impl<'a> EventsFile<'a> {
         digest: (u64, [u8; 32]),
     ) -> Result<Option<StagedFile>, ExportError> {
         let (cfg, out) = (self.cfg, self.out);
-        let Some(path) = &out.manifest else {
+        let Some(ManifestFile { path, .. }) = &out.manifest else {
             return Ok(None);
         };
         let files = [EntryInfo {
@@ -87,10 +87,10 @@ impl<'a> EventsFile<'a> {
     /// Commits a staged `--manifest`, once the output it describes is in
     /// place (`output`, as the summary names it).
     fn commit_manifest(&self, staged: Option<StagedFile>, output: &str, inputs: &Inputs) -> Result<(), ExportError> {
-        let (Some(tmp), Some(path)) = (staged, &self.out.manifest) else {
+        let (Some(tmp), Some(m)) = (staged, &self.out.manifest) else {
             return Ok(());
         };
-        atomic::commit_file_only(tmp, path, self.out.force, inputs).map_err(|error| {
+        atomic::commit_file_only(tmp, &m.path, m.force, inputs).map_err(|error| {
             OutputError::ManifestNotWritten {
                 output: output.to_string(),
                 error: Box::new(error),
@@ -129,12 +129,12 @@ impl Destination for EventsFile<'_> {
         };
         if let Some(m) = &self.out.manifest {
             if let Output::Path(p) = &self.out.output {
-                if same_file(p, m) {
-                    return Err(OutputError::ManifestIsOutput(m.clone()).into());
+                if same_file(p, &m.path) {
+                    return Err(OutputError::ManifestIsOutput(m.path.clone()).into());
                 }
             }
-            atomic::check_file_target(m, self.out.force, inputs)?;
-            notes.extend(atomic::prepare_target(m, self.out.force, inputs)?);
+            atomic::check_file_target(&m.path, m.force, inputs)?;
+            notes.extend(atomic::prepare_target(&m.path, m.force, inputs)?);
         }
         Ok(notes)
     }
@@ -172,7 +172,7 @@ impl Destination for EventsFile<'_> {
                 if let Some(m) = &out.manifest {
                     // Checked again just before the output goes into place,
                     // so that the manifest is unlikely to fail after it.
-                    atomic::check_file_target(m, out.force, inputs)?;
+                    atomic::check_file_target(&m.path, m.force, inputs)?;
                 }
                 atomic::commit_file(tmp, target, out.force, inputs)?;
                 self.commit_manifest(manifest, &name, inputs)?;
