@@ -92,7 +92,7 @@ impl<'a> EventsFile<'a> {
         };
         atomic::commit_file_only(tmp, &m.path, m.force, inputs).map_err(|error| {
             OutputError::ManifestNotWritten {
-                output: output.to_string(),
+                output: if output == "-" { "stdout" } else { output }.to_string(),
                 error: Box::new(error),
             }
             .into()
