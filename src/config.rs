@@ -81,6 +81,14 @@ pub struct Config {
 }
 
 impl Config {
+    /// The manifest's `exportedAt`: the `--now` text as given, or the clock.
+    pub fn exported_at(&self) -> String {
+        match &self.now_given {
+            Some(text) => text.clone(),
+            None => self.now.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        }
+    }
+
     /// A run over `stores` and `range`, every other option at the command
     /// line's default.
     pub fn new(stores: Vec<PathBuf>, range: DateRange, now: DateTime<Utc>) -> Self {
@@ -116,6 +124,18 @@ pub struct FileOutput {
     pub max_request_bytes: usize,
     /// Deflate level of a zip, 0 to 9.
     pub compression_level: i64,
+    /// `--manifest`: where a JSON or JSON Lines export also writes its
+    /// manifest (an OTLP export holds its own).
+    pub manifest: Option<ManifestFile>,
+}
+
+/// Where `--manifest` writes a JSON export's manifest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ManifestFile {
+    pub path: PathBuf,
+    /// Replace an earlier file there (§8.2): `--force` itself. A yes at the
+    /// prompt to replace the output does not extend to the manifest.
+    pub force: bool,
 }
 
 impl FileOutput {
@@ -128,6 +148,7 @@ impl FileOutput {
             layout: Layout::Auto,
             max_request_bytes: default_max_request_bytes(Layout::Auto),
             compression_level: 1,
+            manifest: None,
         }
     }
 

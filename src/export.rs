@@ -79,7 +79,7 @@ fn run(cfg: &Config, dest: &mut dyn Destination, cancel: &AtomicBool, hooks: Hoo
         .map_err(|e| ExportError::Threads(e.to_string()))?;
     let mut problems = Problems::new(cfg.strict);
     for r in &rejected {
-        problems.listing(&r.path.display().to_string(), r.reason.clone())?;
+        problems.listing(&r.path.display().to_string(), r.kind, r.reason.clone())?;
     }
     (hooks.start)(files.iter().map(|f| f.size).sum());
     let run = Run {
@@ -120,6 +120,7 @@ fn run(cfg: &Config, dest: &mut dyn Destination, cancel: &AtomicBool, hooks: Hoo
         elapsed_s: started.elapsed().as_secs_f64(),
         format: dest.format(),
         problems: problems.shown(),
+        tally: problems.tally(|f| files[f].path(&cfg.stores).display().to_string()),
         notes,
         empty,
         delivery: written.delivery,

@@ -1,7 +1,9 @@
 //! The `coder-telemetry` binary: parse the command line, run, and turn the
 //! outcome into an exit code (0 success, 1 export failed, 2 usage error,
 //! 130 interrupted). Every message starts `error:` or `warning:`, as clap's
-//! own do. Everything else lives in the library.
+//! own do. A closed stdout (`| head`) ends a command quietly with 0, as other
+//! Unix tools do; an interrupted export to stdout says how many bytes stdout
+//! got. Everything else lives in the library.
 
 mod cli;
 
@@ -24,13 +26,31 @@ use cli::{Cancelled, Cli, Command, ConfigError, UsageError};
 static CANCEL: AtomicBool = AtomicBool::new(false);
 /// A send is running: an interrupt leaves the journal, not "nothing".
 static SENDING: AtomicBool = AtomicBool::new(false);
+/// An export to stdout is running: an interrupt leaves what stdout took.
+static TO_STDOUT: AtomicBool = AtomicBool::new(false);
 
 /// What an interrupted run leaves.
-fn interrupted_message() -> &'static str {
+fn interrupted_message() -> String {
+    let written = coder_telemetry::output::stream::stdout_bytes();
     if SENDING.load(Ordering::Relaxed) {
         "interrupted; requests not yet acknowledged were not delivered (the journal, if any, keeps those that were)"
+            .to_string()
+    } else if TO_STDOUT.load(Ordering::Relaxed) && written > 0 {
+        format!(
+            "interrupted; the export to stdout is incomplete: {} had been written to it",
+            coder_telemetry::report::counted(written, "byte", "bytes")
+        )
     } else {
-        "interrupted; nothing was written"
+        "interrupted; nothing was written".to_string()
+    }
+}
+
+/// A closed pipe on stdout (`| head`): the reader has what it wanted, and
+/// the command ends quietly with 0, as other Unix tools do.
+fn quiet_on_closed_stdout(r: std::io::Result<ExitCode>) -> anyhow::Result<ExitCode> {
+    match r {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        r => Ok(r?),
     }
 }
 
@@ -52,8 +72,11 @@ fn main() -> ExitCode {
                 eprintln!("error: {e:#}");
                 return ExitCode::from(2);
             }
-            if export_error.is_some_and(|x| x.is_broken_pipe()) {
-                // `coder-telemetry export -o - | head`: the reader has what it wanted.
+            let closed_stdout = TO_STDOUT.load(Ordering::Relaxed) && coder_telemetry::output::stream::stdout_closed();
+            if closed_stdout && export_error.is_some_and(|x| x.is_broken_pipe()) {
+                // `coder-telemetry export -o - | head`: the reader has what it
+                // wanted. A broken pipe anywhere else (a named pipe given to
+                // -o) is a failure like any other.
                 return ExitCode::SUCCESS;
             }
             let cancelled = CANCEL.load(Ordering::Relaxed) && export_error.is_some_and(|x| x.is_cancelled());
@@ -70,11 +93,13 @@ fn main() -> ExitCode {
 fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Paths => paths(),
-        Command::Completions { shell } => {
-            std::io::stdout().write_all(&cli::completion_script(shell))?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Paths => quiet_on_closed_stdout(paths()),
+        Command::Completions { shell } => quiet_on_closed_stdout(
+            std::io::stdout()
+                .write_all(&cli::completion_script(shell))
+                .and_then(|()| std::io::stdout().flush())
+                .map(|()| ExitCode::SUCCESS),
+        ),
         Command::Export(args) => {
             let p = prepared(cli::config(&args))?;
             run_export(p, &args.report, args.tune.threads.is_some())
@@ -86,7 +111,7 @@ fn run() -> anyhow::Result<ExitCode> {
     }
 }
 
-fn paths() -> anyhow::Result<ExitCode> {
+fn paths() -> std::io::Result<ExitCode> {
     let candidates = coder_telemetry::store::system_candidates();
     let used = candidates.iter().position(|c| c.path.is_dir());
     let mut out = std::io::stdout().lock();
@@ -106,6 +131,7 @@ fn paths() -> anyhow::Result<ExitCode> {
             "no candidate exists: pass the store folder to `coder-telemetry export`"
         )?;
     }
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -164,6 +190,7 @@ fn prepared<T>(r: Result<T, ConfigError>) -> anyhow::Result<T> {
 /// Runs an export and reports it; `threads`: `--threads` was given.
 fn run_export(p: cli::PreparedExport, report: &cli::ReportArgs, threads: bool) -> anyhow::Result<ExitCode> {
     let (cfg, out) = (&p.run.cfg, &p.out);
+    TO_STDOUT.store(out.output == Output::Stdout, Ordering::Relaxed);
     let bar = start(&p.run, report, threads, Workload::Export);
     let stores = shown_stores(cfg);
     let summary = export(cfg, out, &CANCEL, hooks(&bar)).with_context(|| format!("exporting {stores}"));
@@ -185,7 +212,13 @@ fn run_send(p: cli::PreparedSend, report: &cli::ReportArgs, threads: bool) -> an
                 (a.0 + x.requests, a.1 + x.records, a.2 + x.retried, a.3 + x.wire_bytes)
             });
             let sent = indicatif::HumanBytes(wire);
-            b.set_message(format!("{req} requests, {rec} records, {sent} sent, {retried} retries"));
+            let counted = coder_telemetry::report::counted;
+            b.set_message(format!(
+                "{}, {}, {sent} sent, {}",
+                counted(req, "request", "requests"),
+                counted(rec, "record", "records"),
+                counted(retried, "retry", "retries")
+            ));
         }
     };
     let first_failure = |f: &Failure| {
@@ -286,8 +319,10 @@ fn report_delivery(d: &coder_telemetry::report::DeliverySummary, quiet: bool) {
     }
     if let (true, Some(u)) = (quiet, &d.unrecorded) {
         eprintln!(
-            "error: {} acknowledged requests could not be recorded in the journal ({}); a resume sends them again",
-            u.requests, u.error
+            "error: {} could not be recorded in the journal ({}); a resume sends {} again",
+            coder_telemetry::report::counted(u.requests, "acknowledged request", "acknowledged requests"),
+            u.error,
+            if u.requests == 1 { "it" } else { "them" }
         );
     }
 }
@@ -307,6 +342,9 @@ fn finish(summary: &Summary, report: &cli::ReportArgs, json_to_stderr: bool) -> 
         );
     }
     if !report.quiet {
+        for line in summary.tally_lines() {
+            eprintln!("{line}");
+        }
         for note in &summary.notes {
             eprintln!("{note}");
         }
@@ -323,7 +361,15 @@ fn finish(summary: &Summary, report: &cli::ReportArgs, json_to_stderr: bool) -> 
         if json_to_stderr {
             eprintln!("{text}");
         } else {
-            println!("{text}");
+            let mut out = std::io::stdout().lock();
+            match writeln!(out, "{text}").and_then(|()| out.flush()) {
+                // `--summary-json | head -c 10`: the reader has what it wanted.
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    eprintln!("error: cannot write the summary to stdout: {e}");
+                    return ExitCode::from(1);
+                }
+                _ => {}
+            }
         }
     }
     let stopped = summary.delivery.as_ref().is_some_and(|d| d.stopped.is_some());

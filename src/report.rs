@@ -5,15 +5,21 @@
 //! units were consumed in (file order for OTLP, merge order for the JSON
 //! array), the problems reported are the first ones in file order: the
 //! first [`SHOWN`] are printed, the first [`KEPT`] go to the manifest, the
-//! rest are counted. A problem's text is built only if it is kept. With
-//! `--strict` the first problem met aborts the export; the consumers meet
-//! them in file order for that.
+//! rest are counted: in total, by reason (the reason without its
+//! particulars, such as "invalid JSON") and by file, so that the summary
+//! and the manifest can say what went wrong most and where ([`Tally`]).
+//! A problem's text is built only if it is kept. With `--strict` the first
+//! problem met aborts the export; the consumers meet them in file order for
+//! that. The summary's counts read in the singular for one ("1 request").
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-pub use crate::model::Problem;
 use crate::model::{Counts, Format, Signal};
 pub use crate::model::{DeliverySummary, Failure, SignalStats};
+pub use crate::model::{FileProblems, Problem, ReasonCount, Tally};
 use crate::range::DateRange;
 use crate::timestamp::format_rfc3339;
 
@@ -22,6 +28,9 @@ pub const SHOWN: usize = 20;
 
 /// How many problems are kept for the manifest.
 pub const KEPT: usize = 100;
+
+/// How many of the files with the most problems are named.
+pub const TOP_FILES: usize = 5;
 
 /// `--strict` met a problem.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -32,12 +41,45 @@ pub struct StrictAbort(pub Problem);
 /// (0 for the file as a whole).
 type Place = (u8, usize, u64);
 
-/// The first problems, by place, and counts of all.
+/// The first problems, by place, and counts of all: in total, by reason
+/// and by file.
 pub struct Problems {
     kept: Vec<(Place, Problem)>,
     lines: u64,
     files: u64,
     strict: bool,
+    /// Skipped lines, then skipped files, by reason.
+    line_reasons: BTreeMap<Cow<'static, str>, u64>,
+    file_reasons: BTreeMap<Cow<'static, str>, u64>,
+    /// Problems of each selected file, by its number (grown as needed:
+    /// eight bytes per file up to the last one with a problem).
+    per_file: Vec<u64>,
+    /// The first store entries skipped at listing, one problem each: only
+    /// the first [`TOP_FILES`] can be among the files with the most.
+    listed: Vec<String>,
+}
+
+/// Adds one to `reason`'s count, allocating only for a reason not met yet.
+fn count(map: &mut BTreeMap<Cow<'static, str>, u64>, reason: Cow<'static, str>) {
+    match map.get_mut(reason.as_ref()) {
+        Some(n) => *n += 1,
+        None => {
+            map.insert(reason, 1);
+        }
+    }
+}
+
+/// Most first, then by name.
+fn by_count(map: &BTreeMap<Cow<'static, str>, u64>) -> Vec<ReasonCount> {
+    let mut v: Vec<ReasonCount> = map
+        .iter()
+        .map(|(r, n)| ReasonCount {
+            reason: r.to_string(),
+            count: *n,
+        })
+        .collect();
+    v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.reason.cmp(&b.reason)));
+    v
 }
 
 impl Problems {
@@ -47,6 +89,10 @@ impl Problems {
             lines: 0,
             files: 0,
             strict,
+            line_reasons: BTreeMap::new(),
+            file_reasons: BTreeMap::new(),
+            per_file: Vec::new(),
+            listed: Vec::new(),
         }
     }
 
@@ -63,9 +109,21 @@ impl Problems {
         Ok(())
     }
 
-    /// An entry of the store listing that is not read (SPEC §7.1).
-    pub fn listing(&mut self, path: &str, reason: String) -> Result<(), StrictAbort> {
+    fn count_file(&mut self, file: usize) {
+        if file >= self.per_file.len() {
+            self.per_file.resize(file + 1, 0);
+        }
+        self.per_file[file] += 1;
+    }
+
+    /// An entry of the store listing that is not read (SPEC §7.1); `kind`
+    /// is the reason without the particulars, for the tally.
+    pub fn listing(&mut self, path: &str, kind: &'static str, reason: String) -> Result<(), StrictAbort> {
         self.files += 1;
+        count(&mut self.file_reasons, Cow::Borrowed(kind));
+        if self.listed.len() < TOP_FILES {
+            self.listed.push(path.to_string());
+        }
         self.add((0, 0, 0), || Problem {
             file: path.to_string(),
             line: None,
@@ -79,9 +137,12 @@ impl Problems {
         file: usize,
         line: u64,
         path: impl FnOnce() -> String,
+        kind: Cow<'static, str>,
         reason: &dyn std::fmt::Display,
     ) -> Result<(), StrictAbort> {
         self.lines += 1;
+        count(&mut self.line_reasons, kind);
+        self.count_file(file);
         self.add((1, file, line), || Problem {
             file: path(),
             line: Some(line),
@@ -90,13 +151,51 @@ impl Problems {
     }
 
     /// Selected file number `file` as a whole: skipped, or partly unreadable.
-    pub fn file(&mut self, file: usize, path: impl FnOnce() -> String, reason: String) -> Result<(), StrictAbort> {
+    pub fn file(
+        &mut self,
+        file: usize,
+        path: impl FnOnce() -> String,
+        kind: &'static str,
+        reason: String,
+    ) -> Result<(), StrictAbort> {
         self.files += 1;
+        count(&mut self.file_reasons, Cow::Borrowed(kind));
+        self.count_file(file);
         self.add((1, file, 0), || Problem {
             file: path(),
             line: None,
             reason,
         })
+    }
+
+    /// Every problem by reason, and the [`TOP_FILES`] files with the most
+    /// (ties in file order); `path_of` names selected file number `f`.
+    pub fn tally(&self, path_of: impl Fn(usize) -> String) -> Tally {
+        // (problems, place): listing entries before the selected files.
+        let mut top: Vec<(u64, (u8, usize))> = self.listed.iter().enumerate().map(|(i, _)| (1, (0, i))).collect();
+        for (f, &n) in self.per_file.iter().enumerate() {
+            if n == 0 {
+                continue;
+            }
+            top.push((n, (1, f)));
+            if top.len() > 4 * TOP_FILES {
+                top.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+                top.truncate(TOP_FILES);
+            }
+        }
+        top.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        top.truncate(TOP_FILES);
+        Tally {
+            lines: by_count(&self.line_reasons),
+            files: by_count(&self.file_reasons),
+            top_files: top
+                .into_iter()
+                .map(|(problems, (kind, i))| FileProblems {
+                    file: if kind == 0 { self.listed[i].clone() } else { path_of(i) },
+                    problems,
+                })
+                .collect(),
+        }
     }
 
     pub fn skipped_lines(&self) -> u64 {
@@ -131,6 +230,30 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
+/// Reasons and their counts, as `--summary-json` and the manifest list them.
+pub fn reasons_json(v: &[ReasonCount]) -> Value {
+    Value::Array(
+        v.iter()
+            .map(|r| json!({"reason": r.reason, "count": r.count}))
+            .collect(),
+    )
+}
+
+/// The files with the most problems, as `--summary-json` and the manifest list them.
+pub fn top_files_json(v: &[FileProblems]) -> Value {
+    Value::Array(
+        v.iter()
+            .map(|f| json!({"file": f.file, "problems": f.problems}))
+            .collect(),
+    )
+}
+
+/// `1` -> `1 request`, `1234` -> `1,234 requests`: a count and its noun,
+/// singular for exactly one.
+pub fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", thousands(n), if n == 1 { one } else { many })
+}
+
 /// The end-of-run summary.
 #[derive(Clone, Debug, Default)]
 pub struct Summary {
@@ -148,6 +271,8 @@ pub struct Summary {
     /// The format written (`None` for a send).
     pub format: Option<Format>,
     pub problems: Vec<Problem>,
+    /// Every problem by reason, and the files with the most.
+    pub tally: Tally,
     /// Things done besides the export that the person should know of.
     pub notes: Vec<String>,
     /// Why nothing was written, when nothing was (§8.3).
@@ -185,6 +310,9 @@ impl Summary {
             "format": self.format.map(Format::name),
             "elapsed_s": (self.elapsed_s * 1000.0).round() / 1000.0,
             "problems": self.problems.iter().map(|p| json!({"file": p.file, "line": p.line, "reason": p.reason})).collect::<Vec<_>>(),
+            "skipped_lines_by_reason": reasons_json(&self.tally.lines),
+            "skipped_files_by_reason": reasons_json(&self.tally.files),
+            "files_with_most_problems": top_files_json(&self.tally.top_files),
         });
         if let (Some(d), Some(o)) = (&self.delivery, v.as_object_mut()) {
             o.insert("delivery".to_string(), d.json());
@@ -192,24 +320,58 @@ impl Summary {
         v
     }
 
+    /// The tally of problems, as printed before the summary line when
+    /// there is more than one: skipped lines and files by reason, and,
+    /// when they are in more than one file, the files with the most.
+    pub fn tally_lines(&self) -> Vec<String> {
+        let t = &self.tally;
+        if self.skipped_lines + self.skipped_files < 2 {
+            return Vec::new();
+        }
+        let reasons = |v: &[ReasonCount]| {
+            v.iter()
+                .map(|r| format!("{} {}", thousands(r.count), r.reason))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut out = Vec::new();
+        if !t.lines.is_empty() {
+            out.push(format!("skipped lines by reason: {}", reasons(&t.lines)));
+        }
+        if !t.files.is_empty() {
+            out.push(format!("skipped files by reason: {}", reasons(&t.files)));
+        }
+        if t.top_files.len() > 1 {
+            let files: Vec<String> = t
+                .top_files
+                .iter()
+                .map(|f| format!("{} ({})", f.file, thousands(f.problems)))
+                .collect();
+            out.push(format!("files with the most problems: {}", files.join(", ")));
+        }
+        out
+    }
+
     /// The one-line summary of a send (`delivery` holds what it did).
     pub fn send_line(&self, d: &DeliverySummary) -> String {
         let (counts, files, elapsed_s) = (&self.counts, self.files_read, self.elapsed_s);
         let n = thousands;
         let total = |f: fn(&SignalStats) -> u64| d.signals.iter().map(f).sum::<u64>();
+        let requests = |x: u64| counted(x, "request", "requests");
+        let records = |x: u64| counted(x, "record", "records");
         let per: Vec<String> = Signal::ALL
             .map(Signal::name)
             .iter()
             .zip(&d.signals)
-            .map(|(name, s)| format!("{name} {} requests / {} records", n(s.requests), n(s.records)))
+            .map(|(name, s)| format!("{name} {} / {}", requests(s.requests), records(s.records)))
             .collect();
+        let events = counted(counts.events, "event", "events");
+        let from = counted(files, "file", "files");
         let mut line = if d.dry_run {
             format!(
-                "dry run: would send {} events from {} files as {} ({} bytes, {} compressed) to {}",
-                n(counts.events),
-                n(files),
+                "dry run: would send {events} from {from} as {} ({}, {} compressed) to {}",
                 per.join(", "),
-                n(total(|s| s.bytes)),
+                counted(total(|s| s.bytes), "byte", "bytes"),
                 n(total(|s| s.wire_bytes)),
                 d.endpoints.join(", ")
             )
@@ -221,58 +383,54 @@ impl Summary {
             )
         } else {
             format!(
-                "{} events from {} files to {} in {elapsed_s:.2}s: delivered {}",
-                n(counts.events),
-                n(files),
+                "{events} from {from} to {} in {elapsed_s:.2}s: delivered {}",
                 d.endpoints.join(", "),
                 per.join(", ")
             )
         };
         let retried = total(|s| s.retried);
         if retried > 0 {
-            line.push_str(&format!("; {} retries", n(retried)));
+            line.push_str(&format!("; {}", counted(retried, "retry", "retries")));
         }
         let rejected = total(|s| s.rejected);
         if rejected > 0 {
-            line.push_str(&format!("; {} records rejected by the endpoint", n(rejected)));
+            line.push_str(&format!("; {} rejected by the endpoint", records(rejected)));
         }
         let journalled = total(|s| s.journalled);
         if journalled > 0 {
             line.push_str(&format!(
-                "; {} records skipped, already delivered per the journal",
-                n(journalled)
+                "; {} skipped, already delivered per the journal",
+                records(journalled)
             ));
         }
         let failed = (total(|s| s.failed_requests), total(|s| s.failed_records));
         if failed.0 > 0 {
-            line.push_str(&format!("; {} requests ({} records) FAILED", n(failed.0), n(failed.1)));
+            line.push_str(&format!("; {} ({}) FAILED", requests(failed.0), records(failed.1)));
         }
         let unsent = (total(|s| s.unsent_requests), total(|s| s.unsent_records));
         if let Some(why) = &d.stopped {
             line.push_str(&format!(
-                "; STOPPED: {why}; {} more requests ({} records) and the rest of the range were not sent",
+                "; STOPPED: {why}; {} more {} ({}) and the rest of the range were not sent",
                 n(unsent.0),
-                n(unsent.1)
+                if unsent.0 == 1 { "request" } else { "requests" },
+                records(unsent.1)
             ));
         } else if unsent.0 > 0 {
-            line.push_str(&format!(
-                "; {} requests ({} records) not sent",
-                n(unsent.0),
-                n(unsent.1)
-            ));
+            line.push_str(&format!("; {} ({}) not sent", requests(unsent.0), records(unsent.1)));
         }
         if let Some(u) = &d.unrecorded {
             line.push_str(&format!(
-                "; {} acknowledged requests ({} records) could not be recorded in the journal ({}) and will be sent again by a resume",
-                n(u.requests),
-                n(u.records),
+                "; {} ({}) could not be recorded in the journal ({}) and will be sent again by a resume",
+                counted(u.requests, "acknowledged request", "acknowledged requests"),
+                records(u.records),
                 u.error
             ));
         }
         if d.journal_damaged > 0 {
             line.push_str(&format!(
-                "; the journal had {} damaged lines: their records were sent again",
-                n(d.journal_damaged)
+                "; the journal had {}: {} records were sent again",
+                counted(d.journal_damaged, "damaged line", "damaged lines"),
+                if d.journal_damaged == 1 { "its" } else { "their" }
             ));
         }
         if d.failed() {
@@ -341,13 +499,13 @@ mod tests {
         let mut p = Problems::new(false);
         // Met file 2 first, then file 1 (as the JSON merge can meet them).
         for i in (0..60u64).rev() {
-            p.line(2, i + 1, || "b.jsonl".into(), &"bad").unwrap();
+            p.line(2, i + 1, || "b.jsonl".into(), "bad".into(), &"bad").unwrap();
         }
         for i in 0..80u64 {
-            p.line(1, i + 1, || "a.jsonl".into(), &"bad").unwrap();
+            p.line(1, i + 1, || "a.jsonl".into(), "bad".into(), &"bad").unwrap();
         }
-        p.file(1, || "a.jsonl".into(), "cut short".into()).unwrap();
-        p.listing("x.jsonl", "a folder".into()).unwrap();
+        p.file(1, || "a.jsonl".into(), "cut short", "cut short".into()).unwrap();
+        p.listing("x.jsonl", "a folder", "a folder".into()).unwrap();
         assert_eq!((p.skipped_lines(), p.skipped_files()), (140, 2));
         let kept: Vec<String> = p.kept().iter().map(|x| x.to_string()).collect();
         assert_eq!(kept.len(), KEPT);
@@ -361,9 +519,119 @@ mod tests {
     }
 
     #[test]
+    fn tally_counts_every_problem_by_reason_and_names_the_files_with_the_most() {
+        let mut p = Problems::new(false);
+        let name = |f: usize| format!("f{f}.jsonl");
+        // File 3 has 250 problems (more than are kept), file 1 has 2, file 7 one.
+        for i in 0..250u64 {
+            let kind = if i % 5 == 0 {
+                "invalid JSON"
+            } else {
+                "missing timestamp"
+            };
+            p.line(3, i + 1, || name(3), kind.into(), &"x").unwrap();
+        }
+        p.line(1, 4, || name(1), "invalid JSON".into(), &"x").unwrap();
+        p.file(1, || name(1), "file got shorter while read", "cut".into())
+            .unwrap();
+        p.file(7, || name(7), "cannot read file", "gone".into()).unwrap();
+        p.listing("x.jsonl", "not a regular file", "a folder".into()).unwrap();
+        let t = p.tally(name);
+        let reasons = |v: &[ReasonCount]| v.iter().map(|r| (r.reason.clone(), r.count)).collect::<Vec<_>>();
+        assert_eq!(
+            reasons(&t.lines),
+            [("missing timestamp".to_string(), 200), ("invalid JSON".to_string(), 51)]
+        );
+        assert_eq!(
+            reasons(&t.files),
+            [
+                ("cannot read file".to_string(), 1),
+                ("file got shorter while read".to_string(), 1),
+                ("not a regular file".to_string(), 1)
+            ]
+        );
+        let top: Vec<(String, u64)> = t.top_files.iter().map(|f| (f.file.clone(), f.problems)).collect();
+        // Ties in file order: the listing's entries before the selected files.
+        assert_eq!(
+            top,
+            [
+                ("f3.jsonl".to_string(), 250),
+                ("f1.jsonl".to_string(), 2),
+                ("x.jsonl".to_string(), 1),
+                ("f7.jsonl".to_string(), 1)
+            ]
+        );
+        // At most TOP_FILES, the most first.
+        let mut many = Problems::new(false);
+        for f in 0..40usize {
+            for l in 0..(f as u64 % 7 + 1) {
+                many.line(f, l + 1, || name(f), "invalid JSON".into(), &"x").unwrap();
+            }
+        }
+        let top = many.tally(name).top_files;
+        assert_eq!(top.len(), TOP_FILES);
+        let got: Vec<(String, u64)> = top.iter().map(|f| (f.file.clone(), f.problems)).collect();
+        assert_eq!(
+            got,
+            [
+                ("f6.jsonl".to_string(), 7),
+                ("f13.jsonl".to_string(), 7),
+                ("f20.jsonl".to_string(), 7),
+                ("f27.jsonl".to_string(), 7),
+                ("f34.jsonl".to_string(), 7)
+            ]
+        );
+    }
+
+    #[test]
+    fn send_line_says_one_request_and_one_record_in_the_singular() {
+        let mut d = DeliverySummary {
+            endpoints: vec!["http://localhost:4318/v1/logs".to_string()],
+            ..DeliverySummary::default()
+        };
+        d.signals[0].requests = 1;
+        d.signals[0].records = 1;
+        d.signals[1].requests = 2;
+        d.signals[1].records = 1_234;
+        d.signals[0].retried = 1;
+        let mut s = Summary {
+            files_read: 1,
+            ..Summary::default()
+        };
+        s.counts.events = 1;
+        let line = s.send_line(&d);
+        assert!(
+            line.starts_with("1 event from 1 file to http://localhost:4318/v1/logs in "),
+            "{line}"
+        );
+        assert!(
+            line.contains(
+                "delivered logs 1 request / 1 record, traces 2 requests / 1,234 records, metrics 0 requests / 0 records; 1 retry"
+            ),
+            "{line}"
+        );
+        d.dry_run = true;
+        d.signals[2].bytes = 1;
+        let line = s.send_line(&d);
+        assert!(
+            line.starts_with("dry run: would send 1 event from 1 file as logs 1 request"),
+            "{line}"
+        );
+        assert!(line.contains("(1 byte, 0 compressed)"), "{line}");
+    }
+
+    #[test]
     fn strict_aborts_on_the_first_problem() {
         let mut p = Problems::new(true);
-        let e = p.line(0, 3, || "f.jsonl".into(), &"missing event_name").unwrap_err();
+        let e = p
+            .line(
+                0,
+                3,
+                || "f.jsonl".into(),
+                "missing event_name".into(),
+                &"missing event_name",
+            )
+            .unwrap_err();
         assert_eq!(
             e.to_string(),
             "--strict: stopped at the first problem: f.jsonl:3: missing event_name"

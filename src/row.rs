@@ -266,6 +266,32 @@ pub enum RowError {
     LateHeader,
 }
 
+impl RowError {
+    /// The reason without the line's particulars (column, value, field of
+    /// the properties), for tallies of skipped lines by reason: a few
+    /// dozen kinds at most, whatever the input.
+    pub fn kind(&self) -> std::borrow::Cow<'static, str> {
+        use std::borrow::Cow;
+        match self {
+            RowError::Json(why) if why.starts_with("the line is not valid UTF-8") => Cow::Borrowed("invalid UTF-8"),
+            RowError::Json(_) => Cow::Borrowed("invalid JSON"),
+            RowError::Truncated => Cow::Borrowed("truncated last line"),
+            RowError::TruncatedLine => Cow::Borrowed("truncated line"),
+            RowError::TooLong(_) => Cow::Borrowed("line longer than --max-line-bytes"),
+            RowError::NotObject(_) => Cow::Borrowed("not a JSON object"),
+            RowError::Missing(field) => Cow::Owned(format!("missing {field}")),
+            RowError::WrongType { .. } => Cow::Borrowed("wrongly typed field"),
+            RowError::Empty(field) => Cow::Owned(format!("empty {field}")),
+            RowError::BadTimestamp { .. } => Cow::Borrowed("invalid timestamp"),
+            RowError::UnknownKind(_) => Cow::Borrowed("unknown kind"),
+            RowError::BadSpanId { field, .. } => Cow::Owned(format!("invalid span {field}")),
+            RowError::NoContext => Cow::Borrowed("event row before the file header"),
+            RowError::SecondHeader => Cow::Borrowed("second header line"),
+            RowError::LateHeader => Cow::Borrowed("header line not first"),
+        }
+    }
+}
+
 fn type_name(n: &Node<'_>) -> &'static str {
     match n {
         Node::String(_) => "a string",

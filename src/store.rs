@@ -63,6 +63,16 @@ pub enum NameError {
     NotUtf8,
 }
 
+impl NameError {
+    /// The reason without the particulars, for the tally by reason.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            NameError::PartTooLarge(_) => "part number too large",
+            NameError::NotUtf8 => "file name not UTF-8",
+        }
+    }
+}
+
 /// `telemetry-YYYY-MM-DD-` and `.jsonl` around a non-empty session part:
 /// returns the day and the rest (`{session}[.{part}]`).
 fn split_name(name: &[u8]) -> Option<(&[u8], &[u8])> {
@@ -129,6 +139,8 @@ pub struct Rejected {
     pub day: i64,
     /// The session name part, when the name could be read (for `--shard`).
     pub session: Option<String>,
+    /// Why, without the particulars (for the tally by reason).
+    pub kind: &'static str,
     pub reason: String,
 }
 
@@ -249,24 +261,29 @@ pub fn list(dir: &Path) -> Result<Listing, StoreError> {
                 }
             }
         };
-        let reject = |day, session: Option<&str>, reason: String| Rejected {
+        let reject = |day, session: Option<&str>, kind: &'static str, reason: String| Rejected {
             path: entry.path(),
             day,
             session: session.map(str::to_string),
+            kind,
             reason,
         };
         match parsed {
             Ok(None) => {}
-            Err((day, e)) => out.rejected.push(reject(day, None, format!("{e}; skipped"))),
+            Err((day, e)) => out.rejected.push(reject(day, None, e.kind(), format!("{e}; skipped"))),
             Ok(Some(p)) => match entry.file_type().map(not_regular) {
-                Ok(Some(kind)) => out.rejected.push(reject(
+                Ok(Some(what)) => out.rejected.push(reject(
                     p.day,
                     Some(&p.session),
-                    format!("{kind}, not a regular file; skipped without opening it"),
+                    "not a regular file",
+                    format!("{what}, not a regular file; skipped without opening it"),
                 )),
-                Err(e) => out
-                    .rejected
-                    .push(reject(p.day, Some(&p.session), format!("cannot read file: {e}"))),
+                Err(e) => out.rejected.push(reject(
+                    p.day,
+                    Some(&p.session),
+                    "cannot read file",
+                    format!("cannot read file: {e}"),
+                )),
                 Ok(None) => out.files.push(StoreFile {
                     name: os_name.to_string_lossy().into(),
                     store: 0,

@@ -1,5 +1,7 @@
 //! One test per kind of bad input (SPEC §7.1, §7.4): the exact number of
-//! exported events, and the reported file, line and reason.
+//! exported events, and the reported file, line and reason; and the tally
+//! of many problems by reason and by file, in the summary, `--summary-json`
+//! and the manifest.
 
 mod common;
 
@@ -379,4 +381,115 @@ fn many_problems_print_the_first_and_count_the_rest() {
     assert_eq!(sum["problems"].as_array().unwrap().len(), 20);
     assert_eq!(stderr.lines().filter(|l| l.contains(NAME)).count(), 20);
     assert!(stderr.contains("30 more problems"), "{stderr}");
+}
+
+#[test]
+fn problems_are_tallied_by_reason_and_the_files_with_the_most_are_named() {
+    let s = Store::new();
+    let mut a = vec![header("s1")];
+    // More problems than are listed (20 printed, 100 in the manifest).
+    a.extend((0..120).map(|_| "{\"event_name\": oops}".to_string()));
+    a.push(json!({"event_name": "no.time"}).to_string());
+    a.push("[1]".to_string());
+    a.push(good(1));
+    s.file(NAME, &a);
+    let b_name = "telemetry-2026-11-20-s2.jsonl";
+    s.file(b_name, &[header("s2"), "{\"event_name\": oops}".to_string(), good(2)]);
+    let dir_name = "telemetry-2026-11-20-dir.jsonl";
+    std::fs::create_dir(s.path().join(dir_name)).unwrap();
+    let path = |n: &str| s.path().join(n).display().to_string();
+
+    let out = tempfile::tempdir().unwrap();
+    let target = out.path().join("t.zip");
+    let o = export(s.path(), &["--summary-json", "-o", target.to_str().unwrap()])
+        .assert()
+        .success();
+    let sum = json(&o.get_output().stdout);
+    let lines = json!([
+        {"reason": "invalid JSON", "count": 121},
+        {"reason": "missing timestamp", "count": 1},
+        {"reason": "not a JSON object", "count": 1}
+    ]);
+    let files = json!([{"reason": "not a regular file", "count": 1}]);
+    // Ties in file order: the store's listing comes before the files read.
+    let most = json!([
+        {"file": path(NAME), "problems": 122},
+        {"file": path(dir_name), "problems": 1},
+        {"file": path(b_name), "problems": 1}
+    ]);
+    assert_eq!((&sum["skipped_lines"], &sum["skipped_files"]), (&json!(123), &json!(1)));
+    assert_eq!(sum["skipped_lines_by_reason"], lines);
+    assert_eq!(sum["skipped_files_by_reason"], files);
+    assert_eq!(sum["files_with_most_problems"], most);
+    assert_eq!(
+        sum["problems"].as_array().unwrap().len(),
+        20,
+        "the first problems, as before"
+    );
+
+    let stderr = String::from_utf8_lossy(&o.get_output().stderr).into_owned();
+    for want in [
+        "skipped lines by reason: 121 invalid JSON, 1 missing timestamp, 1 not a JSON object".to_string(),
+        "skipped files by reason: 1 not a regular file".to_string(),
+        format!(
+            "files with the most problems: {} (122), {} (1), {} (1)",
+            path(NAME),
+            path(dir_name),
+            path(b_name)
+        ),
+    ] {
+        assert!(stderr.contains(&want), "want {want:?} in {stderr}");
+    }
+    // The tally comes after the problems and the count of the rest, before the summary line.
+    let at = |needle: &str| stderr.find(needle).unwrap_or_else(|| panic!("{needle:?} in {stderr}"));
+    assert!(at("more problems not shown") < at("skipped lines by reason"));
+    assert!(at("files with the most problems") < at("exported "));
+
+    let m = json(&read_output(&target)["manifest.json"]);
+    let skipped = &m["skipped"];
+    assert_eq!(skipped["problems"].as_array().unwrap().len(), 100);
+    assert_eq!(skipped["linesByReason"], lines);
+    assert_eq!(skipped["filesByReason"], files);
+    assert_eq!(skipped["filesWithMostProblems"], most);
+    let keys: Vec<&str> = skipped.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "lines",
+            "files",
+            "nonFiniteValues",
+            "oversizeRecords",
+            "problems",
+            "linesByReason",
+            "filesByReason",
+            "filesWithMostProblems"
+        ]
+    );
+
+    // --quiet: the problems still, but no tally (it belongs to the summary).
+    let quiet = export(s.path(), &["--quiet", "-o", "-"]).assert().success();
+    let stderr = String::from_utf8_lossy(&quiet.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("more problems not shown") && !stderr.contains("by reason"),
+        "{stderr}"
+    );
+
+    // Nothing skipped: no tally printed, empty in --summary-json, absent from the manifest.
+    let clean = Store::new();
+    clean.file(NAME, &[header("s1"), good(1)]);
+    let target = out.path().join("clean.zip");
+    let o = export(clean.path(), &["--summary-json", "-o", target.to_str().unwrap()])
+        .assert()
+        .success();
+    let sum = json(&o.get_output().stdout);
+    assert_eq!(sum["skipped_lines_by_reason"], json!([]));
+    assert_eq!(sum["skipped_files_by_reason"], json!([]));
+    assert_eq!(sum["files_with_most_problems"], json!([]));
+    assert!(!String::from_utf8_lossy(&o.get_output().stderr).contains("by reason"));
+    let m = json(&read_output(&target)["manifest.json"]);
+    let keys: Vec<&str> = m["skipped"].as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        ["lines", "files", "nonFiniteValues", "oversizeRecords", "problems"]
+    );
 }

@@ -1,7 +1,8 @@
 //! The command as a user runs it (SPEC §3, §8): formats and packaging (JSON
 //! Lines too), range kinds (open-ended ones too), selection by file name,
 //! empty exports, --force, exit codes of usage errors (a flag the format
-//! does not take), the summary (which names the format), `paths` and
+//! does not take), the summary (which names the format, and says "1
+//! request" in the singular), `--manifest` for a JSON export, `paths` and
 //! `completions`, and `-h` against `--help`.
 
 mod common;
@@ -736,4 +737,204 @@ fn help_examples_are_not_wrapped_at_80_columns_so_they_paste_as_written() {
         }
         assert!(!continued, "{cmd}: the last example ends in a continuation");
     }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn manifest_of_a_json_export_lists_its_sources_and_the_output_as_its_one_file() {
+    let s = daily_store();
+    let out = tempfile::tempdir().unwrap();
+    for (format, name) in [("json", "week.json"), ("jsonl", "week.jsonl")] {
+        let target = out.path().join(name);
+        let manifest = out.path().join(format!("{name}.manifest.json"));
+        let args = ["--from", "2026-11-20", "--to", "2026-11-23"];
+        export(
+            s.path(),
+            &[
+                &args[..],
+                &["-o", target.to_str().unwrap(), "--manifest", manifest.to_str().unwrap()],
+            ]
+            .concat(),
+        )
+        .assert()
+        .success();
+        let written = std::fs::read(&target).unwrap();
+        // The output is what it is without --manifest, byte for byte.
+        let plain = export(s.path(), &[&args[..], &["--format", format, "-o", "-"]].concat())
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        assert_eq!(written, plain, "{format}");
+        let m = json(&std::fs::read(&manifest).unwrap());
+        assert_eq!(m["exporter"]["name"], "coder-telemetry");
+        assert_eq!(m["format"], format);
+        assert_eq!(m["layout"], Value::Null);
+        assert_eq!(m["exportedAt"], NOW);
+        assert_eq!(m["range"]["start"], "2026-11-20T00:00:00Z");
+        assert_eq!(m["stores"], json!([s.path().display().to_string()]));
+        // 20..23, and the 24th for the late days.
+        assert_eq!(m["sourceFiles"].as_array().unwrap().len(), 5);
+        assert_eq!(m["sourceEvents"], 5);
+        assert_eq!(m["signals"]["logs"]["events"], 5);
+        assert_eq!(m["options"]["temporality"], Value::Null);
+        assert_eq!(m["options"]["lateDays"], 1);
+        let files = m["files"].as_array().unwrap();
+        assert_eq!(files.len(), 1);
+        assert_eq!(files[0]["name"], target.display().to_string());
+        assert_eq!(files[0]["bytes"], written.len());
+        assert_eq!(files[0]["sha256"], sha256_hex(&written));
+        assert_eq!(files[0]["records"], 5);
+        assert_eq!(m["skipped"]["lines"], 0);
+    }
+    // To stdout: the manifest describes what stdout got.
+    let manifest = out.path().join("stdout.manifest.json");
+    let o = export(
+        s.path(),
+        &[
+            "--range",
+            "all-time",
+            "-o",
+            "-",
+            "--manifest",
+            manifest.to_str().unwrap(),
+        ],
+    )
+    .assert()
+    .success();
+    let stdout = o.get_output().stdout.clone();
+    let m = json(&std::fs::read(&manifest).unwrap());
+    assert_eq!(
+        m["files"],
+        json!([{"name": "-", "bytes": stdout.len(), "sha256": sha256_hex(&stdout), "records": 16}])
+    );
+    // Nothing matched: no output, and no manifest either.
+    let none = out.path().join("none.manifest.json");
+    export(
+        s.path(),
+        &[
+            "--from",
+            "2026-10-01",
+            "--to",
+            "2026-10-02",
+            "-o",
+            out.path().join("none.json").to_str().unwrap(),
+        ],
+    )
+    .arg("--manifest")
+    .arg(&none)
+    .assert()
+    .success();
+    assert!(!none.exists() && !out.path().join("none.json").exists());
+}
+
+#[test]
+fn manifest_follows_the_force_rules_and_is_refused_for_otlp() {
+    let s = daily_store();
+    let out = tempfile::tempdir().unwrap();
+    let target = out.path().join("out.json");
+    let manifest = out.path().join("m.json");
+    let t = target.to_str().unwrap();
+    let m = manifest.to_str().unwrap();
+    // An existing manifest path is an export failure without --force, and
+    // nothing is written: not the output either.
+    std::fs::write(&manifest, "mine").unwrap();
+    export(s.path(), &["-o", t, "--manifest", m])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("already exists").and(predicate::str::contains("--force")));
+    assert_eq!(std::fs::read_to_string(&manifest).unwrap(), "mine");
+    assert!(!target.exists());
+    // --force replaces a regular file.
+    export(s.path(), &["-o", t, "--manifest", m, "--force"])
+        .assert()
+        .success();
+    assert_eq!(json(&std::fs::read(&manifest).unwrap())["format"], "json");
+    // A folder is never replaced by a manifest, even an earlier export with --force.
+    let folder = out.path().join("otlp-export");
+    export(s.path(), &["-o", &format!("{}/", folder.display())])
+        .assert()
+        .success();
+    let before = read_output(&folder);
+    export(s.path(), &["-o", t, "--force", "--manifest", folder.to_str().unwrap()])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("--manifest writes a file"));
+    assert_eq!(read_output(&folder), before);
+    // Nor is an input of the export.
+    let input = s.path().join("telemetry-2026-11-20-d20.jsonl");
+    let input_bytes = std::fs::read(&input).unwrap();
+    export(s.path(), &["-o", t, "--force", "--manifest", input.to_str().unwrap()])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("refusing to replace"));
+    assert_eq!(std::fs::read(&input).unwrap(), input_bytes);
+    // Usage errors: the output itself, and an OTLP export (its manifest is inside).
+    export(s.path(), &["-o", t, "--force", "--manifest", t])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("names the output itself"));
+    for otlp in ["out.zip", "outdir/"] {
+        let o = out.path().join(otlp);
+        export(
+            s.path(),
+            &[
+                "-o",
+                o.to_str().unwrap(),
+                "--manifest",
+                out.path().join("x.json").to_str().unwrap(),
+            ],
+        )
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--manifest").and(predicate::str::contains("inside its folder or zip")));
+    }
+    assert!(!out.path().join("x.json").exists() && !out.path().join("out.zip").exists());
+    // No temporaries left beside either.
+    let mut names: Vec<String> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["m.json", "otlp-export", "out.json"]);
+}
+
+#[test]
+fn the_send_line_says_one_request_and_one_record_in_the_singular() {
+    let s = Store::new();
+    s.file(
+        "telemetry-2026-11-20-one.jsonl",
+        &[header("one"), row("one.log", "2026-11-20T10:00:00Z", json!({}))],
+    );
+    let o = bin()
+        .arg("send")
+        .arg(s.path())
+        .args([
+            "--now",
+            NOW,
+            "--range",
+            "all-time",
+            "--dry-run",
+            "--endpoint",
+            "http://localhost:4318",
+        ])
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&o.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains(
+            "dry run: would send 1 event from 1 file as logs 1 request / 1 record, traces 0 requests / 0 records, \
+             metrics 0 requests / 0 records ("
+        ),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(" 1 requests") && !stderr.contains(" 1 records"),
+        "{stderr}"
+    );
 }

@@ -1,9 +1,14 @@
 //! Faults on the output side (SPEC §8.1, §8.2): a missing or unwritable
 //! target folder, a full disk, and Ctrl-C in the middle all end with a clear
-//! message, the right exit code, and nothing partial or temporary left.
+//! message, the right exit code, and nothing partial or temporary left. A
+//! closed stdout (`| head`) ends `paths`, `completions` and an export to
+//! stdout quietly with 0, while a named pipe's reader going away fails the
+//! export; Ctrl-C during an export to stdout says how many bytes stdout got.
 
 mod common;
 
+use std::io::Read;
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Stdio;
@@ -187,4 +192,158 @@ fn dev_null_style_target_was_replaced_by_a_regular_file() {
         .stderr(predicate::str::contains("not a regular file or folder"));
     assert!(std::fs::metadata(&pipe).unwrap().file_type().is_fifo());
     assert_eq!(entries(out.path()), ["pipe"]);
+}
+
+/// Runs `cmd` with its stdout a pipe whose reader is already gone, as after
+/// `| head -1` has exited: every write to it fails with EPIPE.
+fn into_closed_pipe(mut cmd: std::process::Command) -> std::process::Output {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills two fresh descriptors, each then owned once.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(read);
+    cmd.stdout(Stdio::from(write)).stderr(Stdio::piped());
+    cmd.output().unwrap()
+}
+
+fn binary() -> std::process::Command {
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("coder-telemetry"));
+    c.env_remove("OTEL_RESOURCE_ATTRIBUTES");
+    c
+}
+
+fn assert_quiet_success(what: &str, o: &std::process::Output) {
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{what}: {stderr}");
+    assert!(
+        !stderr.contains("Broken pipe") && !stderr.contains("error"),
+        "{what}: {stderr}"
+    );
+}
+
+#[test]
+fn a_closed_stdout_ends_paths_completions_and_an_export_to_stdout_quietly() {
+    let s = store_of_size("200KiB");
+    let mut paths = binary();
+    paths.arg("paths");
+    assert_quiet_success("paths", &into_closed_pipe(paths));
+    for shell in ["bash", "zsh", "fish"] {
+        let mut completions = binary();
+        completions.args(["completions", shell]);
+        assert_quiet_success(shell, &into_closed_pipe(completions));
+    }
+    for format in ["json", "jsonl"] {
+        let mut e = binary();
+        e.arg("export")
+            .arg(s.path())
+            .args(["--now", NOW, "--format", format, "-o", "-"]);
+        assert_quiet_success(format, &into_closed_pipe(e));
+        // With --summary-json on stdout after a file export, too.
+        let out = tempfile::tempdir().unwrap();
+        let target = out.path().join(format!("out.{format}"));
+        let mut e = binary();
+        e.arg("export").arg(s.path()).args([
+            "--now",
+            NOW,
+            "--summary-json",
+            "--quiet",
+            "-o",
+            target.to_str().unwrap(),
+        ]);
+        assert_quiet_success("--summary-json", &into_closed_pipe(e));
+        assert!(target.is_file());
+    }
+}
+
+#[test]
+fn head_c_100_of_an_export_to_stdout_ends_it_quietly() {
+    // Megabytes of JSON: far more than a pipe holds, so the export is still
+    // writing when the reader goes away.
+    let s = store_of_size("4MiB");
+    let mut child = binary()
+        .arg("export")
+        .arg(s.path())
+        .args(["--now", NOW, "-o", "-"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 100];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    assert_eq!(first[0], b'[');
+    // The reader is dropped here, as `head -c 100` exits.
+    let o = child.wait_with_output().unwrap();
+    assert_quiet_success("export -o - | head -c 100", &o);
+}
+
+#[test]
+fn a_named_pipe_whose_reader_goes_away_fails_the_export() {
+    let s = store_of_size("4MiB");
+    let out = tempfile::tempdir().unwrap();
+    let pipe = fifo(out.path());
+    let reader = {
+        let pipe = pipe.clone();
+        std::thread::spawn(move || {
+            let mut first = [0u8; 100];
+            std::fs::File::open(pipe).unwrap().read_exact(&mut first).unwrap();
+        })
+    };
+    let o = export(s.path(), &["--format", "json", "-o", pipe.to_str().unwrap()])
+        .output()
+        .unwrap();
+    reader.join().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("error:") && stderr.contains("Broken pipe"), "{stderr}");
+}
+
+/// `1234567` -> `1,234,567`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[test]
+fn ctrl_c_during_an_export_to_stdout_says_how_many_bytes_stdout_got() {
+    let s = store_of_size("48MiB");
+    for (signal, format) in [(libc::SIGINT, "json"), (libc::SIGTERM, "jsonl")] {
+        let mut child = binary()
+            .arg("export")
+            .arg(s.path())
+            .args(["--now", NOW, "--threads", "1", "--format", format, "-o", "-"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let mut buf = vec![0u8; 1 << 16];
+        // Once stdout has had its first bytes, interrupt; then read the rest.
+        let mut got = stdout.read(&mut buf).unwrap();
+        assert!(got > 0);
+        unsafe {
+            libc::kill(child.id() as i32, signal);
+        }
+        loop {
+            match stdout.read(&mut buf).unwrap() {
+                0 => break,
+                n => got += n,
+            }
+        }
+        let o = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(130), "{format}: {stderr}");
+        let want = format!(
+            "interrupted; the export to stdout is incomplete: {} bytes had been written to it",
+            thousands(got)
+        );
+        assert!(stderr.contains(&want), "{format}: want {want:?} in {stderr}");
+        assert!(!stderr.contains("nothing was written"), "{format}: {stderr}");
+    }
 }

@@ -1,7 +1,8 @@
 //! The interactive prompts (SPEC §8.5), driven through a real pseudo
 //! terminal: what is asked when the range, format or output is missing, how
 //! a bad answer is asked again, how Esc and Ctrl-C cancel with the terminal
-//! restored, and how an existing output name is handled.
+//! restored, and how an existing output name is handled (a yes to replace
+//! it does not extend to an existing `--manifest`).
 
 mod common;
 
@@ -202,4 +203,26 @@ fn a_format_inferred_from_the_output_name_is_not_asked() {
     p.exp_eof().unwrap();
     assert_eq!(exit_code(&mut p), 0);
     assert_eq!(read_output(&cwd.path().join("week.zip")).len(), 4);
+}
+
+#[test]
+fn a_yes_to_replace_the_output_does_not_replace_an_existing_manifest() {
+    let s = store();
+    let cwd = tempfile::tempdir().unwrap();
+    let name = "coder-telemetry-all-time-2026-11-24.json";
+    std::fs::write(cwd.path().join(name), "mine").unwrap();
+    std::fs::write(cwd.path().join("m.json"), "my notes").unwrap();
+    let mut p = spawn(s.path(), cwd.path(), &["--range", "all-time", "--manifest", "m.json"]);
+    p.exp_string("Format").unwrap();
+    keys(&mut p, ENTER);
+    p.exp_string("Output").unwrap();
+    keys(&mut p, ENTER);
+    p.exp_string("Replace it?").unwrap();
+    keys(&mut p, &format!("y{ENTER}"));
+    p.exp_string("m.json already exists (use --force to overwrite it)")
+        .unwrap();
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(&mut p), 1);
+    assert_eq!(std::fs::read_to_string(cwd.path().join(name)).unwrap(), "mine");
+    assert_eq!(std::fs::read_to_string(cwd.path().join("m.json")).unwrap(), "my notes");
 }

@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use coder_telemetry::config::{
     default_max_request_bytes, merge_resource_attrs, parse_otel_resource_attributes, parse_resource_attr, parse_size,
-    Config, FileOutput, Format, Layout, MetricEvents, Output, Shard, Temporality, DEFAULT_ATTRIBUTE_LIMIT,
-    DEFAULT_CHUNK_BYTES, DEFAULT_LATE_DAYS, DEFAULT_MAX_LINE_BYTES, MAX_THREADS,
+    Config, FileOutput, Format, Layout, ManifestFile, MetricEvents, Output, Shard, Temporality,
+    DEFAULT_ATTRIBUTE_LIMIT, DEFAULT_CHUNK_BYTES, DEFAULT_LATE_DAYS, DEFAULT_MAX_LINE_BYTES, MAX_THREADS,
 };
 use coder_telemetry::deliver::{redact_url, Settings};
 use coder_telemetry::output::atomic;
@@ -235,6 +235,14 @@ pub struct ExportArgs {
     /// refused, even with --force.
     #[arg(long, help_heading = OUTPUT)]
     pub force: bool,
+    /// Also write a manifest here (JSON, JSON Lines)
+    ///
+    /// The manifest.json an OTLP export holds, for a JSON or JSON Lines
+    /// export: the sources, counts, problems, and the output's size and
+    /// sha256. Written atomically once the export is; an existing file is
+    /// replaced only with --force. An OTLP export holds its own manifest.
+    #[arg(long, value_name = "PATH", help_heading = OUTPUT)]
+    pub manifest: Option<PathBuf>,
     #[command(flatten)]
     pub report: ReportArgs,
     /// auto, single, split or jsonl [default: auto]
@@ -692,6 +700,36 @@ fn otlp_files(
     })
 }
 
+/// `--manifest PATH`: for a JSON or JSON Lines export only (an OTLP export
+/// holds its own manifest), a file name, and not the output's.
+fn manifest_flag(m: Option<&Path>, format: Format, output: &Output) -> Result<Option<PathBuf>, UsageError> {
+    let Some(m) = m else {
+        return Ok(None);
+    };
+    let text = m.display();
+    if format == Format::Otlp {
+        return Err(usage(format!(
+            "--manifest {text}: an OTLP export writes its manifest.json inside its folder or zip; --manifest is for a \
+             JSON or JSON Lines export"
+        )));
+    }
+    let name = m.as_os_str().to_string_lossy();
+    if name.is_empty() || name == "-" || name.ends_with('/') || name.ends_with(std::path::MAIN_SEPARATOR) {
+        return Err(usage(format!(
+            "--manifest {text:?}: expected the name of a file to write, such as export.manifest.json"
+        )));
+    }
+    if let Output::Path(p) = output {
+        let abs = |p: &Path| std::path::absolute(p).ok();
+        if abs(p).is_some() && abs(p) == abs(m) {
+            return Err(usage(format!(
+                "--manifest {text} names the output itself; give the manifest its own name"
+            )));
+        }
+    }
+    Ok(Some(m.to_path_buf()))
+}
+
 fn layout_of(l: LayoutArg) -> Layout {
     match l {
         LayoutArg::Auto => Layout::Auto,
@@ -754,6 +792,10 @@ fn config_with(a: &ExportArgs, ask: bool) -> Result<PreparedExport, ConfigError>
         check_contradiction(format, p)?;
     }
     let files = otlp_files(a, format, &output, &mut warnings)?;
+    // Only --force itself replaces a manifest: a yes at the prompt was to
+    // replacing the output.
+    let manifest =
+        manifest_flag(a.manifest.as_deref(), format, &output)?.map(|path| ManifestFile { path, force: a.force });
     let out = FileOutput {
         format,
         output,
@@ -761,6 +803,7 @@ fn config_with(a: &ExportArgs, ask: bool) -> Result<PreparedExport, ConfigError>
         layout: files.layout,
         max_request_bytes: files.max_request_bytes,
         compression_level: files.compression_level,
+        manifest,
     };
     let run = Run {
         sel: &a.sel,

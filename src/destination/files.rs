@@ -82,10 +82,7 @@ impl Destination for OtlpFiles<'_> {
         let manifest = ManifestData {
             format: "otlp",
             range: &cfg.range,
-            exported_at: match &cfg.now_given {
-                Some(text) => text.clone(),
-                None => cfg.now.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-            },
+            exported_at: cfg.exported_at(),
             stores: cfg.stores.iter().map(|s| s.display().to_string()).collect(),
             sources: run.files,
             source_counts: &written.books.per_file,
@@ -94,18 +91,19 @@ impl Destination for OtlpFiles<'_> {
             skipped_files: problems.skipped_files(),
             oversize_records: written.oversize,
             problems: &problems.kept(),
+            tally: &problems.tally(|f| run.path(f).display().to_string()),
             options: Options {
-                layout: out.layout.name(),
-                temporality: match cfg.temporality {
+                layout: Some(out.layout.name()),
+                temporality: Some(match cfg.temporality {
                     Temporality::Delta => "delta",
                     Temporality::Cumulative => "cumulative",
-                },
-                max_request_bytes: out.max_request_bytes as u64,
+                }),
+                max_request_bytes: Some(out.max_request_bytes as u64),
                 compression_level: zip.then_some(out.compression_level),
                 metric_events: cfg.metric_events.names(),
-                resource_attrs: &cfg.resource_attrs,
+                resource_attrs: Some(&cfg.resource_attrs),
                 late_days: cfg.late_days,
-                attribute_count_limit: cfg.attr_limit,
+                attribute_count_limit: Some(cfg.attr_limit),
             },
             files: &files,
         };

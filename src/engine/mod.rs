@@ -388,12 +388,12 @@ impl Books {
         let path = || run.path(f).display().to_string();
         let base = self.lines[f];
         for (rel, reason) in &report.problems {
-            problems.line(f, base + rel + 1, path, reason)?;
+            problems.line(f, base + rel + 1, path, reason.kind(), reason)?;
         }
-        if let Some(reason) = &report.file_problem {
+        if let Some(p) = &report.file_problem {
             if !self.file_reported[f] {
                 self.file_reported[f] = true;
-                problems.file(f, path, reason.clone())?;
+                problems.file(f, path, p.kind, p.reason.clone())?;
             }
         }
         self.lines[f] += report.lines;

@@ -122,6 +122,17 @@ pub enum FileError {
     Shrunk(Shrunk),
 }
 
+impl FileError {
+    /// The reason without the particulars, for the tally by reason.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FileError::Io(_) => "cannot read file",
+            FileError::UnsupportedSchema(_) => "unsupported schema_version",
+            FileError::Shrunk(_) => "file got shorter while read",
+        }
+    }
+}
+
 /// A file that got shorter after it was selected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shrunk {

@@ -51,9 +51,26 @@ pub struct UnitReport {
     /// Bytes of the unit's range (for progress).
     pub bytes: u64,
     /// The whole file is skipped or was cut short; reported once per file.
-    pub file_problem: Option<String>,
+    pub file_problem: Option<FileProblem>,
     /// The worker stopped early because the export was cancelled.
     pub cancelled: bool,
+}
+
+/// Why a file as a whole was skipped or cut short: its kind (for the
+/// tally by reason) and what the person reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileProblem {
+    pub kind: &'static str,
+    pub reason: String,
+}
+
+impl From<FileError> for FileProblem {
+    fn from(e: FileError) -> Self {
+        Self {
+            kind: e.kind(),
+            reason: e.to_string(),
+        }
+    }
 }
 
 /// Read buffers grown past this many times the unit (by a long line) are not kept.
@@ -91,7 +108,7 @@ pub fn run_unit<S: EventSink>(
     let (mut f, now) = match open_regular(path) {
         Ok(x) => x,
         Err(e) => {
-            report.file_problem = Some(format!("cannot read file: {e}"));
+            report.file_problem = Some(FileError::Io(e).into());
             return report;
         }
     };
@@ -104,12 +121,12 @@ pub fn run_unit<S: EventSink>(
     let header = match header {
         Ok(h) => h,
         Err(FileError::Io(e)) => {
-            report.file_problem = Some(format!("cannot read file: {e}"));
+            report.file_problem = Some(FileError::Io(e).into());
             return report;
         }
         Err(e) => {
             if unit.start == 0 {
-                report.file_problem = Some(e.to_string());
+                report.file_problem = Some(e.into());
             }
             return report;
         }
@@ -118,14 +135,14 @@ pub fn run_unit<S: EventSink>(
     let mut chunk = match read_chunk_in(&mut f, now, unit, file.size, opts.max_line, buf) {
         Ok(c) => c,
         Err(e) => {
-            report.file_problem = Some(format!("cannot read file: {e}"));
+            report.file_problem = Some(FileError::Io(e).into());
             return report;
         }
     };
     drop(f);
     PARSER.with(|p| p.borrow_mut().process(file, &header, &mut chunk, opts, sink, &mut report));
     if let Some(s) = chunk.shrunk {
-        report.file_problem = Some(s.to_string());
+        report.file_problem = Some(FileError::Shrunk(s).into());
     }
     if chunk.buf.capacity() <= KEEP_FACTOR * (unit.bytes() as usize + (64 << 10)) {
         READ_BUF.with(|b| *b.borrow_mut() = chunk.buf);

@@ -1,6 +1,7 @@
 //! The data that crosses stages, shared by all of them and depending on
 //! none: numbers as read ([`Num`]), validated trace and span ids
-//! ([`SpanIds`]), event counts ([`Counts`]), problems ([`Problem`]), the
+//! ([`SpanIds`]), event counts ([`Counts`]), problems ([`Problem`]) and their
+//! tally by reason ([`Tally`]), the
 //! encoded output of one unit of work on its way from a worker to the
 //! ordered writers ([`OtlpBatch`] and its segments), the buffers that
 //! travel back to be reused ([`Pools`]), and the signals ([`Signal`]), and what a send delivered
@@ -29,5 +30,5 @@ pub use ids::{HexId, SpanIds};
 pub use num::Num;
 pub use origin::{Delivered, Origins, RecordId, Tracker};
 pub use pool::Pools;
-pub use problem::Problem;
+pub use problem::{FileProblems, Problem, ReasonCount, Tally};
 pub use signal::Signal;

@@ -21,7 +21,8 @@
 //!
 //! An existing target that is neither a regular file nor a folder
 //! (`/dev/null`, a named pipe, a terminal) is never replaced, whatever
-//! `--force` says: a JSON export streams into it, like `-o -`.
+//! `--force` says: a JSON export streams into it, like `-o -`. A target that
+//! must be a file (`--manifest`) refuses a folder and a special file alike.
 
 use std::collections::HashSet;
 use std::io;
@@ -52,6 +53,12 @@ pub enum OutputError {
     NoParent(PathBuf),
     #[error("cannot write in {path}: {error}")]
     Io { path: PathBuf, error: io::Error },
+    #[error("--manifest {0}: it is a folder or not a regular file; --manifest writes a file, give it a file name")]
+    NotAFile(PathBuf),
+    #[error("--manifest {0} names the output itself; give the manifest its own name")]
+    ManifestIsOutput(PathBuf),
+    #[error("{output} was written, but its manifest was not: {error}")]
+    ManifestNotWritten { output: String, error: Box<OutputError> },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> OutputError + '_ {
@@ -125,6 +132,25 @@ pub fn check_target(target: &Path, force: bool, inputs: &Inputs) -> Result<Repla
         _ if !force => Err(OutputError::Exists(target.to_path_buf())),
         r => Ok(r),
     }
+}
+
+/// Checks a target that must be a file (`--manifest`) as [`check_target`]
+/// does; a folder or a special file there is refused, whatever `--force`
+/// says (not even an earlier export folder is replaced by a file).
+pub fn check_file_target(target: &Path, force: bool, inputs: &Inputs) -> Result<Replaceable, OutputError> {
+    match target.symlink_metadata() {
+        Ok(m) if m.is_dir() || is_special(target) => Err(OutputError::NotAFile(target.to_path_buf())),
+        _ => check_target(target, force, inputs),
+    }
+}
+
+/// Renames a finished temporary file onto a target that must be a file
+/// (`--manifest`), re-checked as [`check_file_target`] does.
+pub fn commit_file_only(staged: StagedFile, target: &Path, force: bool, inputs: &Inputs) -> Result<(), OutputError> {
+    if target.symlink_metadata().is_ok_and(|m| m.is_dir()) || is_special(target) {
+        return Err(OutputError::NotAFile(target.to_path_buf()));
+    }
+    commit_file(staged, target, force, inputs)
 }
 
 /// Checks `target` as [`check_target`] does, then removes what killed

@@ -1,9 +1,12 @@
 //! `manifest.json` (SPEC §6.7): what a reviewer audits an export by. The
 //! exporter, the range, the stores and every source file read (with its size
 //! and the first and last event taken from it), what was skipped and the
-//! first problems, the options that shaped the output, and every envelope
-//! file with its size, sha256 and record count. Key order is fixed and the
-//! time is the `--now` value when given, so reruns produce identical bytes.
+//! first problems (and, when anything was, the tally by reason and the files
+//! with the most problems), the options that shaped the output, and every
+//! envelope file with its size, sha256 and record count. Key order is fixed
+//! and the time is the `--now` value when given, so reruns produce identical
+//! bytes. A JSON or JSON Lines export writes the same manifest with
+//! `--manifest`: its one file is the output, and the OTLP options are null.
 //!
 //! It is written as it is serialized: the list of source files, which an
 //! archive of 300,000 files makes tens of MB long, never exists as a tree.
@@ -14,22 +17,23 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::model::{Counts, FileCounts, Problem};
+use crate::model::{Counts, FileCounts, Problem, ReasonCount, Tally};
 use crate::range::DateRange;
 use crate::store::StoreFile;
 use crate::timestamp::format_rfc3339;
 use crate::write::envelope::EntryInfo;
 
-/// The options that shaped the output.
+/// The options that shaped the output; `None` (null) for those that do not
+/// apply to it (the OTLP ones, for a JSON export).
 pub struct Options<'a> {
-    pub layout: &'a str,
-    pub temporality: &'a str,
-    pub max_request_bytes: u64,
+    pub layout: Option<&'a str>,
+    pub temporality: Option<&'a str>,
+    pub max_request_bytes: Option<u64>,
     pub compression_level: Option<i64>,
     pub metric_events: &'a [String],
-    pub resource_attrs: &'a [(String, String)],
+    pub resource_attrs: Option<&'a [(String, String)]>,
     pub late_days: u32,
-    pub attribute_count_limit: usize,
+    pub attribute_count_limit: Option<usize>,
 }
 
 /// Everything the manifest reports.
@@ -47,6 +51,9 @@ pub struct ManifestData<'a> {
     pub skipped_files: u64,
     pub oversize_records: u64,
     pub problems: &'a [Problem],
+    /// Every problem by reason, and the files with the most: listed when
+    /// anything was skipped.
+    pub tally: &'a Tally,
     pub options: Options<'a>,
     pub files: &'a [EntryInfo],
 }
@@ -75,6 +82,47 @@ impl Serialize for Sources<'_> {
     }
 }
 
+/// `skipped`: the counts and the first problems; when anything was
+/// skipped, also the tally by reason and the files with the most problems
+/// (so that an export with nothing skipped keeps its manifest's bytes).
+struct Skipped<'a, 'b>(&'a ManifestData<'b>);
+
+impl Serialize for Skipped<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let d = self.0;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("lines", &d.skipped_lines)?;
+        m.serialize_entry("files", &d.skipped_files)?;
+        m.serialize_entry("nonFiniteValues", &d.counts.dropped_values)?;
+        m.serialize_entry("oversizeRecords", &d.oversize_records)?;
+        m.serialize_entry(
+            "problems",
+            &d.problems
+                .iter()
+                .map(|p| json!({"file": p.file, "line": p.line, "reason": p.reason}))
+                .collect::<Vec<_>>(),
+        )?;
+        if d.skipped_lines + d.skipped_files > 0 {
+            let reasons = |v: &[ReasonCount]| {
+                v.iter()
+                    .map(|r| json!({"reason": r.reason, "count": r.count}))
+                    .collect::<Vec<_>>()
+            };
+            m.serialize_entry("linesByReason", &reasons(&d.tally.lines))?;
+            m.serialize_entry("filesByReason", &reasons(&d.tally.files))?;
+            m.serialize_entry(
+                "filesWithMostProblems",
+                &d.tally
+                    .top_files
+                    .iter()
+                    .map(|f| json!({"file": f.file, "problems": f.problems}))
+                    .collect::<Vec<_>>(),
+            )?;
+        }
+        m.end()
+    }
+}
+
 impl Serialize for ManifestData<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let c = &self.counts;
@@ -85,7 +133,7 @@ impl Serialize for ManifestData<'_> {
             &json!({"name": env!("CARGO_PKG_NAME"), "version": env!("CARGO_PKG_VERSION")}),
         )?;
         m.serialize_entry("format", self.format)?;
-        m.serialize_entry("layout", o.layout)?;
+        m.serialize_entry("layout", &o.layout)?;
         m.serialize_entry(
             "range",
             &json!({
@@ -109,20 +157,7 @@ impl Serialize for ManifestData<'_> {
                 "metrics": {"events": c.metric_events, "records": c.metric_points},
             }),
         )?;
-        m.serialize_entry(
-            "skipped",
-            &json!({
-                "lines": self.skipped_lines,
-                "files": self.skipped_files,
-                "nonFiniteValues": c.dropped_values,
-                "oversizeRecords": self.oversize_records,
-                "problems": self.problems.iter().map(|p| json!({
-                    "file": p.file,
-                    "line": p.line,
-                    "reason": p.reason,
-                })).collect::<Vec<_>>(),
-            }),
-        )?;
+        m.serialize_entry("skipped", &Skipped(self))?;
         m.serialize_entry(
             "options",
             &json!({
@@ -131,7 +166,7 @@ impl Serialize for ManifestData<'_> {
                 "maxRequestBytes": o.max_request_bytes,
                 "compressionLevel": o.compression_level,
                 "metricEvents": o.metric_events,
-                "resourceAttributes": o.resource_attrs.iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>(),
+                "resourceAttributes": o.resource_attrs.map(|a| a.iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>()),
                 "lateDays": o.late_days,
                 "attributeCountLimit": o.attribute_count_limit,
             }),
