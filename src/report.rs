@@ -455,13 +455,13 @@ impl Summary {
                 self.empty.as_deref().unwrap_or_default()
             ),
             Some(o) => format!(
-                "exported {} events ({} logs, {} spans, {} metric events -> {} points) from {} files to {}{} in {:.2}s",
-                n(c.events),
-                n(c.logs),
-                n(c.spans),
-                n(c.metric_events),
-                n(c.metric_points),
-                n(self.files_read),
+                "exported {} ({}, {}, {} -> {}) from {} to {}{} in {:.2}s",
+                counted(c.events, "event", "events"),
+                counted(c.logs, "log", "logs"),
+                counted(c.spans, "span", "spans"),
+                counted(c.metric_events, "metric event", "metric events"),
+                counted(c.metric_points, "point", "points"),
+                counted(self.files_read, "file", "files"),
                 to(o),
                 self.format
                     .map_or(String::new(), |f| format!(" as {}", f.description())),
@@ -475,9 +475,9 @@ impl Summary {
         };
         if self.skipped_lines + self.skipped_files > 0 {
             s.push_str(&format!(
-                "; skipped {} lines and {} files",
-                n(self.skipped_lines),
-                n(self.skipped_files)
+                "; skipped {} and {}",
+                counted(self.skipped_lines, "line", "lines"),
+                counted(self.skipped_files, "file", "files")
             ));
         }
         if self.oversize_records > 0 {
@@ -690,6 +690,25 @@ mod tests {
         assert_eq!(
             s.line(),
             "no events matched, nothing was written: why; skipped 2 lines and 0 files"
+        );
+    }
+
+    #[test]
+    fn summary_line_says_one_event_one_file_one_line_in_the_singular() {
+        let mut s = Summary {
+            files_read: 1,
+            skipped_lines: 1,
+            output: Some("out.json".to_string()),
+            format: Some(Format::Json),
+            elapsed_s: 0.5,
+            ..Summary::default()
+        };
+        s.counts.events = 1;
+        s.counts.logs = 1;
+        assert_eq!(
+            s.line(),
+            "exported 1 event (1 log, 0 spans, 0 metric events -> 0 points) from 1 file to out.json \
+             as a JSON array in 0.50s; skipped 1 line and 0 files"
         );
     }
 

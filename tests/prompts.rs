@@ -76,7 +76,7 @@ fn custom_range_asks_again_for_bad_and_reversed_days_and_ignores_spaces() {
     keys(&mut p, ENTER);
     p.exp_string("coder-telemetry-2026-11-21-to-2026-11-21.json").unwrap();
     keys(&mut p, ENTER);
-    p.exp_string("exported 1 events").unwrap();
+    p.exp_string("exported 1 event ").unwrap();
     p.exp_eof().unwrap();
     assert_eq!(exit_code(&mut p), 0);
     let out = std::fs::read(cwd.path().join("coder-telemetry-2026-11-21-to-2026-11-21.json")).unwrap();
