@@ -303,7 +303,7 @@ pub struct EntryEnd {
 }
 
 /// Writes entries as files of a folder. The bytes come in the spool's
-/// buffers of about [`BUFFER`] each, so each is written as it is: a
+/// buffers of about 256 KiB each, so each is written as it is: a
 /// `BufWriter` here copied most of them once more.
 pub struct FolderSink {
     dir: PathBuf,
