@@ -24,9 +24,9 @@ use std::sync::Arc;
 
 use clap::Parser as _;
 use coder_telemetry::config::{Config, FileOutput, Format, Layout, Output, Temporality, DEFAULT_ATTRIBUTE_LIMIT};
+use coder_telemetry::engine::chunk::{chunks_of, read_chunk, read_header, Chunk, ChunkBuf, Header};
 use coder_telemetry::engine::sinks::{JsonChunk, OtlpSink};
-use coder_telemetry::engine::unit::{read_chunk, read_header, units_of, ChunkBuf, Header, Unit};
-use coder_telemetry::engine::worker::{run_chunk, Discard, ParseOptions};
+use coder_telemetry::engine::worker::{run_chunk_buf, Discard, ParseOptions};
 use coder_telemetry::export::{export, Hooks};
 use coder_telemetry::model::{Pools, Segment, Signal};
 use coder_telemetry::range::{Preset, RangeSpec};
@@ -39,7 +39,7 @@ use coder_telemetry::write::sink::{EntryEnd, EntrySink, Spooled, ZipSink, ZipSty
 use coder_telemetry::write::Writer;
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 
-/// The unit size the export uses with two threads.
+/// The chunk size the export uses with two threads.
 const CHUNK: u64 = 1 << 20;
 /// No line limit in the stage benches.
 const MAX_LINE: usize = 16 << 20;
@@ -146,13 +146,13 @@ fn spooled(sink: impl EntrySink + 'static) -> Spooled {
     Spooled::new("bench", Box::new(sink)).expect("spool")
 }
 
-/// The first 1 MiB unit of the largest file, as a worker sees it, with its header.
+/// The first 1 MiB chunk of the largest file, as a worker sees it, with its header.
 fn sample_chunk(f: &Fixture) -> (usize, Header, ChunkBuf) {
     let (i, file) = f.files.iter().enumerate().max_by_key(|(_, p)| p.size).expect("a file");
     let path = file.path(std::slice::from_ref(&f.store));
-    let unit: Unit = units_of(i, file.size, CHUNK).next().expect("a unit");
+    let first: Chunk = chunks_of(i, file.size, CHUNK).next().expect("a chunk");
     let header = read_header(&path, file.size, MAX_LINE).expect("a header");
-    let chunk = read_chunk(&path, unit, file.size, MAX_LINE, Vec::new()).expect("read");
+    let chunk = read_chunk(&path, first, file.size, MAX_LINE, Vec::new()).expect("read");
     (i, header, chunk)
 }
 
@@ -212,7 +212,7 @@ fn stages_of(c: &mut Criterion, mix: &str) {
     g.bench_function("rows", |b| {
         b.iter_batched_ref(
             || clone_chunk(&chunk),
-            |c| run_chunk(file, &header, c, opts, &mut Discard),
+            |c| run_chunk_buf(file, &header, c, opts, &mut Discard),
             BatchSize::LargeInput,
         )
     });
@@ -225,7 +225,7 @@ fn stages_of(c: &mut Criterion, mix: &str) {
             || clone_chunk(&chunk),
             |c| {
                 let mut sink = JsonChunk::with_capacity(c.len);
-                run_chunk(file, &header, c, opts, &mut sink);
+                run_chunk_buf(file, &header, c, opts, &mut sink);
                 sink
             },
             BatchSize::LargeInput,
@@ -236,7 +236,7 @@ fn stages_of(c: &mut Criterion, mix: &str) {
             || clone_chunk(&chunk),
             |c| {
                 let mut sink = OtlpSink::new(&[], DEFAULT_ATTRIBUTE_LIMIT, &pools, c.len);
-                run_chunk(file, &header, c, opts, &mut sink);
+                run_chunk_buf(file, &header, c, opts, &mut sink);
                 sink.batch
             },
             BatchSize::LargeInput,
@@ -244,10 +244,10 @@ fn stages_of(c: &mut Criterion, mix: &str) {
     });
     g.finish();
 
-    // The write stage: the unit's OTLP batch, encoded once, written again and again.
+    // The write stage: the chunk's OTLP batch, encoded once, written again and again.
     let batch = {
         let mut sink = OtlpSink::new(&[], DEFAULT_ATTRIBUTE_LIMIT, &pools, chunk.len);
-        run_chunk(file, &header, &mut clone_chunk(&chunk), opts, &mut sink);
+        run_chunk_buf(file, &header, &mut clone_chunk(&chunk), opts, &mut sink);
         sink.batch
     };
     let encoded: u64 = batch
@@ -291,16 +291,16 @@ fn stages_of(c: &mut Criterion, mix: &str) {
     g.finish();
 
     // Metric points through the metric writer, which groups them per series
-    // (on the real mix, metrics are 98% of the OTLP output). The unit is
+    // (on the real mix, metrics are 98% of the OTLP output). The chunk is
     // encoded outside the timing, the writing timed, hashing included on its
-    // I/O thread; the throughput is the unit's input.
+    // I/O thread; the throughput is the chunk's input.
     let mut g = c.benchmark_group(format!("write/{mix}"));
     g.throughput(Throughput::Bytes(chunk.len as u64));
     g.bench_function("metrics-points", |b| {
         b.iter_batched(
             || {
                 let mut sink = OtlpSink::new(&[], DEFAULT_ATTRIBUTE_LIMIT, &pools, chunk.len);
-                run_chunk(file, &header, &mut clone_chunk(&chunk), opts, &mut sink);
+                run_chunk_buf(file, &header, &mut clone_chunk(&chunk), opts, &mut sink);
                 sink.batch.metrics
             },
             |metrics| {
@@ -314,13 +314,13 @@ fn stages_of(c: &mut Criterion, mix: &str) {
     });
     g.finish();
 
-    // The unit's whole OTLP output (logs, spans, metric envelope), then the
+    // The chunk's whole OTLP output (logs, spans, metric envelope), then the
     // two costs every byte of it pays on the way out: the manifest's sha256
     // and, in a zip, deflate level 1 (zlib-rs, as the zip writer runs it).
     let output = {
         let bytes = Arc::new(std::sync::Mutex::new(Vec::new()));
         let mut sink = OtlpSink::new(&[], DEFAULT_ATTRIBUTE_LIMIT, &pools, chunk.len);
-        run_chunk(file, &header, &mut clone_chunk(&chunk), opts, &mut sink);
+        run_chunk_buf(file, &header, &mut clone_chunk(&chunk), opts, &mut sink);
         let out = EnvelopeWriter::new(Signal::Log, Layout::Single, 1 << 20, spooled(Collect(bytes.clone())));
         let mut w = RecordWriter::new(out, pools.clone());
         w.write(clone_segments(&sink.batch.logs)).expect("write");
@@ -357,10 +357,10 @@ fn stages_of(c: &mut Criterion, mix: &str) {
             for (i, file) in f.files.iter().enumerate() {
                 let path = file.path(&stores);
                 let header = read_header(&path, file.size, MAX_LINE).expect("header");
-                for unit in units_of(i, file.size, CHUNK) {
-                    let mut c = read_chunk(&path, unit, file.size, MAX_LINE, Vec::new()).expect("read");
-                    let mut sink = OtlpSink::new(&[], DEFAULT_ATTRIBUTE_LIMIT, &pools, c.len);
-                    run_chunk(file, &header, &mut c, opts, &mut sink);
+                for c in chunks_of(i, file.size, CHUNK) {
+                    let mut data = read_chunk(&path, c, file.size, MAX_LINE, Vec::new()).expect("read");
+                    let mut sink = OtlpSink::new(&[], DEFAULT_ATTRIBUTE_LIMIT, &pools, data.len);
+                    run_chunk_buf(file, &header, &mut data, opts, &mut sink);
                 }
             }
         })

@@ -27,7 +27,7 @@ use crate::store::{self, StoreStats};
 pub struct Hooks {
     /// Told the total input bytes once the files are known.
     pub start: Box<dyn Fn(u64)>,
-    /// Told the input bytes of each finished unit.
+    /// Told the input bytes of each finished chunk.
     pub progress: Box<dyn Fn(u64) + Sync>,
 }
 

@@ -7,9 +7,9 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use crate::encode::metrics::Temporality;
+use crate::engine::chunk::{ChunkBuf, Header, OwnedHeader};
 use crate::engine::sinks::{JsonChunk, OtlpSink};
-use crate::engine::unit::{ChunkBuf, Header, OwnedHeader};
-use crate::engine::worker::{run_chunk, ParseOptions};
+use crate::engine::worker::{run_chunk_buf, ParseOptions};
 use crate::model::{Pools, Signal};
 use crate::range::{Preset, RangeSpec};
 use crate::route::MetricEvents;
@@ -87,7 +87,7 @@ pub fn probe_line(line: &[u8], with_header: bool) -> Probe {
     };
     let mut probe = Probe::default();
     let mut json = JsonChunk::with_capacity(line.len());
-    let report = run_chunk(&file, &header, &mut chunk(), opts, &mut json);
+    let report = run_chunk_buf(&file, &header, &mut chunk(), opts, &mut json);
     if let Some((_, e)) = report.problems.first() {
         probe.problem = Some(e.to_string());
         return probe;
@@ -96,7 +96,7 @@ pub fn probe_line(line: &[u8], with_header: bool) -> Probe {
 
     let pools = Arc::new(Pools::new(4, 1 << 20));
     let mut otlp = OtlpSink::new(&[], crate::encode::DEFAULT_ATTRIBUTE_LIMIT, &pools, line.len());
-    run_chunk(&file, &header, &mut chunk(), opts, &mut otlp);
+    run_chunk_buf(&file, &header, &mut chunk(), opts, &mut otlp);
     let outs: [Memory; 3] = Default::default();
     let bufs: Vec<_> = outs.iter().map(|m| m.0.clone()).collect();
     let [l, t, m] = outs;

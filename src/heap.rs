@@ -9,13 +9,13 @@
 //! rose with the store: the JSON export's from 45 to 51 MiB between a
 //! 1 GiB and a 10 GiB store, the synthetic mix's OTLP folder's from 50 to
 //! 68 MiB. The OTLP buffers are recycled besides (`model::Pools`), but
-//! their sizes still change from unit to unit. So, for every export:
+//! their sizes still change from chunk to chunk. So, for every export:
 //!
 //! - one arena for the whole process, so that what one thread frees the
 //!   next allocation on any thread can reuse;
 //! - every [`TRIM_EVERY`] bytes of input, `malloc_trim` hands the free
 //!   pages inside the heap back to the system (the consumers that take
-//!   units in order call it: the JSON merge and the ordered consumer).
+//!   chunks in order call it: the JSON merge and the ordered consumer).
 //!
 //! A send allocates besides whole requests (up to `--max-request-bytes`,
 //! 4 MiB) on the writer threads, copies and compresses them on the sender

@@ -2,7 +2,7 @@
 //!
 //! Problems are kept by their place in the input: entries of the store
 //! listing first, then (file in canonical order, line). Whatever order the
-//! units were consumed in (file order for OTLP, merge order for the JSON
+//! chunks were consumed in (file order for OTLP, merge order for the JSON
 //! array), the problems reported are the first ones in file order: the
 //! first [`SHOWN`] are printed, the first [`KEPT`] go to the manifest, the
 //! rest are counted: in total, by reason (the reason without its

@@ -231,7 +231,7 @@ fn line_of_300_mb_is_skipped_and_reported_not_read() {
 
 #[test]
 fn line_of_300_mb_sigterm_stops_reading_it() {
-    // Allowed in full, the line is read and parsed: a long unit.
+    // Allowed in full, the line is read and parsed: a long chunk.
     let s = long_line_store(300);
     sigterm_stops(s.path(), &["--format", "json", "--max-line-bytes", "1GiB"], "o.json");
 }

@@ -551,7 +551,7 @@ fn jsonl_output_is_the_arrays_elements_one_per_line_in_the_same_order() {
         for (name, extra) in [
             ("a.jsonl", &[][..]),
             ("b.NDJSON", &[][..]),
-            // Tiny units and one thread: the merge's writes cut differently.
+            // Tiny chunks and one thread: the merge's writes cut differently.
             ("c.jsonl", &["--chunk-bytes", "3000", "--threads", "1"][..]),
             ("d", &["--format", "jsonl"][..]),
         ] {

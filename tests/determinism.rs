@@ -330,8 +330,8 @@ fn parked_session_streams_merge_like_held_ones() {
 }
 
 /// 30 sessions interleaved on one day with 61-byte chunks: every stream is
-/// active at once, the units they hold exceed the merge's budget, and
-/// active streams park (next key and place in their front unit kept) and
+/// active at once, the chunks they hold exceed the merge's budget, and
+/// active streams park (next key and place in their front chunk kept) and
 /// are re-read. The bytes must be those of an unparked merge.
 #[test]
 fn parked_active_streams_merge_like_held_ones() {

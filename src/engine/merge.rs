@@ -1,27 +1,27 @@
 //! The JSON array's consumer (SPEC §5.3): a k-way merge of per-session
-//! streams by timestamp, asking the engine for units as the merge needs them.
+//! streams by timestamp, asking the engine for chunks as the merge needs them.
 //!
 //! A session stream is every selected file with the same `{session}` name
-//! part, in (date, part) order. A stream starts with one small head unit
+//! part, in (date, part) order. A stream starts with one small head chunk
 //! (enough to know its first key); once it emits, it is *active* and gets
-//! full units plus a bounded number parsed ahead. Units are cut when
+//! full chunks plus a bounded number parsed ahead. Chunks are cut when
 //! requested, sized so that the active streams together stay under
 //! [`MERGE_BUDGET`], and requested in the order streams run out of data,
-//! which is merge order. Head units share [`HEAD_BUDGET`] too: past it (tens
+//! which is merge order. Head chunks share [`HEAD_BUDGET`] too: past it (tens
 //! of thousands of sessions, a fleet archive), a stream whose first key is
 //! known is *parked*: its head is let go and read again when the merge
-//! gets near that key. An active stream parks the same way once the units
+//! gets near that key. An active stream parks the same way once the chunks
 //! requested and held exceed both budgets (30,000 sessions interleaved on
-//! one day are all active at once, each holding a unit): it keeps its next
-//! key and its place in its front unit, which is cut again exactly as
+//! one day are all active at once, each holding a chunk): it keeps its next
+//! key and its place in its front chunk, which is cut again exactly as
 //! before and re-read, earliest key first, as the budget frees up.
 //!
 //! So memory is bounded whether 2 or 30,000 sessions are in range: parsed
-//! units within MERGE_BUDGET plus HEAD_BUDGET of input (and about twice
+//! chunks within MERGE_BUDGET plus HEAD_BUDGET of input (and about twice
 //! that of elements), the engine's window, and per stream a few words plus
 //! its next key while parked. Ties on the timestamp go to the smaller
 //! `context.session_id`, then to the stream that comes first in canonical
-//! order, so the output never depends on the thread count or the unit size.
+//! order, so the output never depends on the thread count or the chunk size.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -32,30 +32,30 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::sinks::{JsonChunk, SEP};
-use super::unit::Unit;
-use super::{Books, Done, Engine, EngineError, Received, Run, Turn, UnitSink};
+use super::chunk::Chunk;
+use super::{Books, Done, Engine, EngineError, Received, Run, Turn, ChunkSink};
 use crate::heap::Trim;
 use crate::report::Problems;
 use super::runs::Runs;
 
-/// Input bytes the active streams may hold (units being consumed and parsed
+/// Input bytes the active streams may hold (chunks being consumed and parsed
 /// ahead); the encoded elements take about twice that.
 pub const MERGE_BUDGET: u64 = super::MEMORY_BUDGET / 12;
-/// Input bytes of all head units held together (streams not started yet).
+/// Input bytes of all head chunks held together (streams not started yet).
 pub const HEAD_BUDGET: u64 = super::MEMORY_BUDGET / 12;
-/// And at most this many units' worth, so that small test units exercise
+/// And at most this many chunks' worth, so that small test chunks exercise
 /// parking too.
-pub const HEAD_BUDGET_UNITS: u64 = 8;
+pub const HEAD_BUDGET_CHUNKS: u64 = 8;
 /// A parsed head holds about this many times its input: elements carry
-/// their context, plus the unit's keys, offsets and report.
+/// their context, plus the chunk's keys, offsets and report.
 const HEAD_FOOTPRINT: u64 = 4;
-/// The smallest merge unit: a dozen typical lines.
-const MIN_MERGE_UNIT: u64 = 8 << 10;
-/// Head units: small, but enough for a header and a first event.
-const MIN_HEAD_UNIT: u64 = 2 << 10;
-const MAX_HEAD_UNIT: u64 = 64 << 10;
+/// The smallest merge chunk: a dozen typical lines.
+const MIN_MERGE_CHUNK: u64 = 8 << 10;
+/// Head chunks: small, but enough for a header and a first event.
+const MIN_HEAD_CHUNK: u64 = 2 << 10;
+const MAX_HEAD_CHUNK: u64 = 64 << 10;
 
-impl UnitSink for JsonChunk {
+impl ChunkSink for JsonChunk {
     type Out = Box<Parsed>;
     fn finish(mut self) -> Box<Parsed> {
         let bytes = Arc::new(std::mem::take(&mut self.data));
@@ -63,36 +63,36 @@ impl UnitSink for JsonChunk {
     }
 }
 
-/// A parsed unit: its elements, shared with pending output runs.
+/// A parsed chunk: its elements, shared with pending output runs.
 pub struct Parsed {
     chunk: JsonChunk,
     bytes: Arc<Vec<u8>>,
 }
 
-/// A parsed unit with what it reported, waiting in its stream.
+/// A parsed chunk with what it reported, waiting in its stream.
 struct Slot {
     done: Done<Box<Parsed>>,
 }
 
-/// One session's files, cut into units as they are requested.
+/// One session's files, cut into chunks as they are requested.
 struct Stream {
     /// Its files: positions in [`Merger::order`], in (date, part) order.
     files: Range<usize>,
-    /// The file (position) and offset the next unit starts at.
+    /// The file (position) and offset the next chunk starts at.
     file_pos: usize,
     offset: u64,
-    /// Units requested and consumed so far (modulo 2^32: tags carry 32 bits).
+    /// Chunks requested and consumed so far (modulo 2^32: tags carry 32 bits).
     requested: u32,
     consumed: u32,
-    /// Requested, not yet consumed units, in order; `None` until parsed.
+    /// Requested, not yet consumed chunks, in order; `None` until parsed.
     slots: Slots,
-    /// Next element of the front unit.
+    /// Next element of the front chunk.
     cursor: usize,
     /// Emitting, and not finished.
     active: bool,
-    /// Its next key is known, its front unit was let go (see [`Merger::park`]).
+    /// Its next key is known, its front chunk was let go (see [`Merger::park`]).
     parked: bool,
-    /// While parked (and until re-requested): the end of the unit let go,
+    /// While parked (and until re-requested): the end of the chunk let go,
     /// which starts at `offset`, so that it is cut again exactly as before
     /// and `cursor` still points at the stream's next element.
     redo_end: Option<NonZeroU64>,
@@ -104,7 +104,7 @@ type HeapKey = Reverse<(i64, Arc<str>, u32)>;
 /// need not follow the session id here: this only orders re-reading.
 type ParkKey = Reverse<(i64, u32)>;
 
-/// A stream's queue of units, boxed: most of a fleet's streams are parked
+/// A stream's queue of chunks, boxed: most of a fleet's streams are parked
 /// or done at any time, and hold one word instead of four.
 #[derive(Default)]
 #[allow(clippy::box_collection)] // the point: one word inline, not four
@@ -119,7 +119,7 @@ impl Slots {
         self.len() == 0
     }
 
-    /// Whether every unit queued is parsed (none is in flight).
+    /// Whether every chunk queued is parsed (none is in flight).
     fn all_parsed(&self) -> bool {
         self.0.as_ref().is_none_or(|q| q.iter().all(Option::is_some))
     }
@@ -136,7 +136,7 @@ impl Slots {
         self.0.get_or_insert_default().push_back(slot);
     }
 
-    /// The front unit; the queue is let go once empty.
+    /// The front chunk; the queue is let go once empty.
     fn pop_front(&mut self) -> Option<Option<Box<Slot>>> {
         let q = self.0.as_mut()?;
         let front = q.pop_front();
@@ -151,10 +151,10 @@ impl Slots {
     }
 }
 
-/// Prefetch depth and unit size for `active` streams: enough parsed ahead
+/// Prefetch depth and chunk size for `active` streams: enough parsed ahead
 /// to keep every worker busy when few streams are open, and all of it
 /// within [`MERGE_BUDGET`].
-fn merge_shape(active: usize, workers: usize, chunk: u64) -> (u64, usize) {
+fn merge_shape(active: usize, workers: usize, chunk_bytes: u64) -> (u64, usize) {
     let active = active.max(1);
     let depth = if active >= 2 * workers {
         1
@@ -162,27 +162,27 @@ fn merge_shape(active: usize, workers: usize, chunk: u64) -> (u64, usize) {
         (2 * workers).div_ceil(active) + 1
     };
     let per_stream = MERGE_BUDGET / (active as u64 * (depth as u64 + 1));
-    let size = per_stream.max(MIN_MERGE_UNIT).min(chunk.max(1));
+    let size = per_stream.max(MIN_MERGE_CHUNK).min(chunk_bytes.max(1));
     (size, depth)
 }
 
-/// Input bytes that active streams' units may hold together: at most
-/// twice the engine's window of units, so that small test units exercise
+/// Input bytes that active streams' chunks may hold together: at most
+/// twice the engine's window of chunks, so that small test chunks exercise
 /// the parking of active streams too.
-fn merge_budget(window: usize, chunk: u64) -> u64 {
-    MERGE_BUDGET.min(2 * window as u64 * chunk.max(1))
+fn merge_budget(window: usize, chunk_bytes: u64) -> u64 {
+    MERGE_BUDGET.min(2 * window as u64 * chunk_bytes.max(1))
 }
 
-/// Input bytes that head units may hold together.
-fn head_budget(chunk: u64) -> u64 {
-    HEAD_BUDGET.min(HEAD_BUDGET_UNITS * chunk.max(1))
+/// Input bytes that head chunks may hold together.
+fn head_budget(chunk_bytes: u64) -> u64 {
+    HEAD_BUDGET.min(HEAD_BUDGET_CHUNKS * chunk_bytes.max(1))
 }
 
-/// The size of every stream's head unit.
-fn head_unit(streams: usize, chunk: u64) -> u64 {
-    (head_budget(chunk) / streams.max(1) as u64)
-        .clamp(MIN_HEAD_UNIT, MAX_HEAD_UNIT)
-        .min(chunk.max(1))
+/// The size of every stream's head chunk.
+fn head_chunk(streams: usize, chunk_bytes: u64) -> u64 {
+    (head_budget(chunk_bytes) / streams.max(1) as u64)
+        .clamp(MIN_HEAD_CHUNK, MAX_HEAD_CHUNK)
+        .min(chunk_bytes.max(1))
 }
 
 struct Merger<'e, 'r, 'a> {
@@ -192,7 +192,7 @@ struct Merger<'e, 'r, 'a> {
     /// File indices, grouped by stream.
     order: Vec<usize>,
     streams: Vec<Stream>,
-    head_unit: u64,
+    head_chunk: u64,
     /// Streams emitting and not finished.
     active: usize,
     /// Streams not started that hold their parsed head, and the most that
@@ -201,9 +201,9 @@ struct Merger<'e, 'r, 'a> {
     max_held: usize,
     /// First keys of parked streams, to take them back in merge order.
     parked: BinaryHeap<ParkKey>,
-    /// Streams that may want a unit, in the order they asked.
+    /// Streams that may want a chunk, in the order they asked.
     queue: VecDeque<usize>,
-    /// Input bytes of units requested and not yet consumed or let go.
+    /// Input bytes of chunks requested and not yet consumed or let go.
     requested_bytes: u64,
     /// The most `requested_bytes` may reach by parsing ahead.
     max_requested: u64,
@@ -225,30 +225,30 @@ impl<'e, 'r, 'a: 'r> Merger<'e, 'r, 'a> {
             .any(|(i, &f)| files[f].size > if i == 0 { st.offset } else { 0 })
     }
 
-    /// The next unit of stream `s`, of at most `size` bytes, if any is left.
-    fn next_unit(&mut self, s: usize, size: u64) -> Option<Unit> {
+    /// The next chunk of stream `s`, of at most `size` bytes, if any is left.
+    fn next_chunk(&mut self, s: usize, size: u64) -> Option<Chunk> {
         let files = self.run().files;
         let st = &mut self.streams[s];
         if let Some(end) = st.redo_end.take() {
-            let unit = Unit {
+            let chunk = Chunk {
                 file: self.order[st.files.clone()][st.file_pos],
                 start: st.offset,
                 end: end.get(),
             };
-            st.offset = unit.end;
-            return Some(unit);
+            st.offset = chunk.end;
+            return Some(chunk);
         }
         while let Some(&f) = self.order[st.files.clone()].get(st.file_pos) {
             let len = files[f].size;
             if st.offset < len {
                 let end = (st.offset + size.max(1)).min(len);
-                let unit = Unit {
+                let chunk = Chunk {
                     file: f,
                     start: st.offset,
                     end,
                 };
                 st.offset = end;
-                return Some(unit);
+                return Some(chunk);
             }
             st.file_pos += 1;
             st.offset = 0;
@@ -256,7 +256,7 @@ impl<'e, 'r, 'a: 'r> Merger<'e, 'r, 'a> {
         None
     }
 
-    /// Whether stream `s` may have another unit requested: a stream not yet
+    /// Whether stream `s` may have another chunk requested: a stream not yet
     /// started holds only its head; an active one parses ahead.
     fn eligible(&self, s: usize) -> bool {
         let st = &self.streams[s];
@@ -271,42 +271,42 @@ impl<'e, 'r, 'a: 'r> Merger<'e, 'r, 'a> {
         st.slots.len() <= depth && self.has_more(s)
     }
 
-    /// Lets go of the parsed units of stream `s`, keeping only its next key:
-    /// the stream is rewound to its front unit, which is read again (cut
+    /// Lets go of the parsed chunks of stream `s`, keeping only its next key:
+    /// the stream is rewound to its front chunk, which is read again (cut
     /// exactly as before, its cursor kept) when the merge gets near that
     /// key. A stream not started parks its head this way; an active one
-    /// once the units held exceed the budget ([`Merger::over_budget`]).
-    /// The front unit's problems were not recorded yet, so they are
-    /// recorded once, on the second reading. Only a stream with no unit
-    /// in flight is parked (its tags restart at the front unit).
+    /// once the chunks held exceed the budget ([`Merger::over_budget`]).
+    /// The front chunk's problems were not recorded yet, so they are
+    /// recorded once, on the second reading. Only a stream with no chunk
+    /// in flight is parked (its tags restart at the front chunk).
     fn park(&mut self, s: usize, next: i64) {
         let st = &mut self.streams[s];
         if let Some(Some(slot)) = st.slots.front() {
-            let unit = slot.done.unit;
-            if let Some(pos) = self.order[st.files.clone()].iter().position(|&f| f == unit.file) {
+            let chunk = slot.done.chunk;
+            if let Some(pos) = self.order[st.files.clone()].iter().position(|&f| f == chunk.file) {
                 st.file_pos = pos;
             }
-            st.offset = unit.start;
-            st.redo_end = NonZeroU64::new(unit.end);
+            st.offset = chunk.start;
+            st.redo_end = NonZeroU64::new(chunk.end);
             st.requested = st.consumed;
         }
         while let Some(slot) = st.slots.pop_front() {
             if let Some(slot) = slot {
-                self.requested_bytes -= slot.done.unit.bytes();
+                self.requested_bytes -= slot.done.chunk.bytes();
             }
         }
         st.parked = true;
         self.parked.push(Reverse((next, s as u32)));
     }
 
-    /// Whether the units requested and held exceed what the merge may
+    /// Whether the chunks requested and held exceed what the merge may
     /// hold: with tens of thousands of sessions interleaved, every stream
-    /// is active and holds a unit, so active streams park too.
+    /// is active and holds a chunk, so active streams park too.
     fn over_budget(&self) -> bool {
         self.requested_bytes > self.max_requested
     }
 
-    /// Whether stream `s` holds only parsed units (none in flight): it may park.
+    /// Whether stream `s` holds only parsed chunks (none in flight): it may park.
     fn parkable(&self, s: usize) -> bool {
         let st = &self.streams[s];
         !st.parked && !st.slots.is_empty() && st.slots.all_parsed()
@@ -321,7 +321,7 @@ impl<'e, 'r, 'a: 'r> Merger<'e, 'r, 'a> {
 
     /// Re-reads parked streams, earliest first, while the budgets allow:
     /// heads while fewer than `max_held` are held, active streams while
-    /// the units requested take less than half of `max_requested`.
+    /// the chunks requested take less than half of `max_requested`.
     fn refill(&mut self, scope: &rayon::ScopeFifo<'r>) {
         while let Some(&Reverse((_, s))) = self.parked.peek() {
             let s = s as usize;
@@ -367,44 +367,44 @@ impl<'e, 'r, 'a: 'r> Merger<'e, 'r, 'a> {
                 let b = self.run().budget;
                 merge_shape(self.active, b.workers, b.chunk).0
             } else {
-                self.head_unit
+                self.head_chunk
             };
-            // A stream's next unit is always read (the merge needs it);
+            // A stream's next chunk is always read (the merge needs it);
             // reading further ahead only within the budget, however many
-            // streams are open and whatever size their units were cut at.
+            // streams are open and whatever size their chunks were cut at.
             let ahead = !self.streams[s].slots.is_empty();
             if ahead && self.requested_bytes + size > self.max_requested {
                 continue;
             }
-            let Some(unit) = self.next_unit(s, size) else {
+            let Some(chunk) = self.next_chunk(s, size) else {
                 continue;
             };
-            self.requested_bytes += unit.bytes();
+            self.requested_bytes += chunk.bytes();
             let st = &mut self.streams[s];
             let tag = (s as u64) << 32 | u64::from(st.requested);
             st.requested = st.requested.wrapping_add(1);
             st.slots.push_back(None);
-            let hint = unit.bytes() as usize;
-            self.engine.submit(scope, tag, unit, move |_| JsonChunk::with_capacity(hint));
+            let hint = chunk.bytes() as usize;
+            self.engine.submit(scope, tag, chunk, move |_| JsonChunk::with_capacity(hint));
             if self.eligible(s) {
                 self.queue.push_back(s);
             }
         }
     }
 
-    /// Waits for one parsed unit and files it in its stream's slot.
+    /// Waits for one parsed chunk and files it in its stream's slot.
     fn receive(&mut self, scope: &rayon::ScopeFifo<'r>) -> Result<(), EngineError> {
-        // Elements are small (a line's worth): units never hand parts on.
+        // Elements are small (a line's worth): chunks never hand parts on.
         let Received::Done(tag, done) = self.engine.receive()? else {
-            return Err(EngineError::Internal("a JSON unit handed its output on in parts"));
+            return Err(EngineError::Internal("a JSON chunk handed its output on in parts"));
         };
         let (s, seq) = ((tag >> 32) as usize, tag & 0xFFFF_FFFF);
         let st = &mut self.streams[s];
         let at = (seq as u32).wrapping_sub(st.consumed) as usize;
         match st.slots.get_mut(at) {
             Some(slot) => *slot = Some(Box::new(Slot { done })),
-            // Its stream was parked meanwhile: the unit is read again later.
-            None => self.requested_bytes -= done.unit.bytes(),
+            // Its stream was parked meanwhile: the chunk is read again later.
+            None => self.requested_bytes -= done.chunk.bytes(),
         }
         if self.eligible(s) {
             self.queue.push_back(s);
@@ -413,7 +413,7 @@ impl<'e, 'r, 'a: 'r> Merger<'e, 'r, 'a> {
         Ok(())
     }
 
-    /// The merge key of stream `s`'s next element, consuming finished units
+    /// The merge key of stream `s`'s next element, consuming finished chunks
     /// (and recording them) on the way; `None` when it is done.
     fn head(&mut self, scope: &rayon::ScopeFifo<'r>, s: usize) -> Result<Option<HeapKey>, EngineError> {
         loop {
@@ -446,15 +446,15 @@ impl<'e, 'r, 'a: 'r> Merger<'e, 'r, 'a> {
         }
     }
 
-    /// Drops the finished front unit of stream `s`, recording what it found.
+    /// Drops the finished front chunk of stream `s`, recording what it found.
     fn consume_front(&mut self, scope: &rayon::ScopeFifo<'r>, s: usize) -> Result<(), EngineError> {
         let st = &mut self.streams[s];
         if let Some(Some(slot)) = st.slots.pop_front() {
-            self.requested_bytes -= slot.done.unit.bytes();
+            self.requested_bytes -= slot.done.chunk.bytes();
             st.cursor = 0;
             st.consumed = st.consumed.wrapping_add(1);
             let run = self.engine.run();
-            self.books.record(run, slot.done.unit, &slot.done.report, self.problems)?;
+            self.books.record(run, slot.done.chunk, &slot.done.report, self.problems)?;
             self.trim.advance(slot.done.report.bytes);
         }
         if self.eligible(s) {
@@ -508,13 +508,13 @@ fn session_streams(run: &Run<'_>) -> (Vec<usize>, Vec<Stream>) {
 
 /// Why [`emit`] wrote nothing.
 enum Emit {
-    /// The stream's head unit is not there (a bug, reported as a panic).
+    /// The stream's head chunk is not there (a bug, reported as a panic).
     Lost,
     Write(std::io::Error),
 }
 
 /// Writes the run of stream `s`'s elements that come before `next` (the
-/// next stream's head; all of them without one) as one slice of its unit,
+/// next stream's head; all of them without one) as one slice of its chunk,
 /// after the array's `[` when `first`. Returns the elements written.
 fn emit(st: &mut Stream, s: u32, next: Option<&HeapKey>, first: bool, runs: &mut Runs<'_>) -> Result<u64, Emit> {
     let Some(Some(slot)) = st.slots.front() else {
@@ -549,8 +549,8 @@ fn emit(st: &mut Stream, s: u32, next: Option<&HeapKey>, first: bool, runs: &mut
 pub fn run(run: &Run<'_>, out: &mut dyn Write, problems: &mut Problems) -> Result<Books, EngineError> {
     let (order, streams) = session_streams(run);
     let count = streams.len();
-    let chunk = run.budget.chunk;
-    let head_unit = head_unit(streams.len(), chunk);
+    let chunk_bytes = run.budget.chunk;
+    let head_chunk = head_chunk(streams.len(), chunk_bytes);
     let mut books = Books::new(run.files.len());
     let mut runs = Runs::new(out, run.cancel);
     let result = run.pool.in_place_scope_fifo(|scope| -> Result<(), EngineError> {
@@ -560,15 +560,15 @@ pub fn run(run: &Run<'_>, out: &mut dyn Write, problems: &mut Problems) -> Resul
             problems,
             order,
             queue: (0..streams.len()).collect(),
-            head_unit,
+            head_chunk,
             streams,
             active: 0,
             held: 0,
-            max_held: (head_budget(chunk) / (head_unit * HEAD_FOOTPRINT)).max(1) as usize,
+            max_held: (head_budget(chunk_bytes) / (head_chunk * HEAD_FOOTPRINT)).max(1) as usize,
             // Reserved, not touched: pages are used as streams park.
             parked: BinaryHeap::with_capacity(count),
             requested_bytes: 0,
-            max_requested: merge_budget(run.budget.window, chunk) + head_budget(chunk),
+            max_requested: merge_budget(run.budget.window, chunk_bytes) + head_budget(chunk_bytes),
             trim: Trim::default(),
         };
         m.pump(scope);
@@ -593,7 +593,7 @@ pub fn run(run: &Run<'_>, out: &mut dyn Write, problems: &mut Problems) -> Resul
                 m.held = m.held.saturating_sub(1);
             }
             if !matches!(m.streams[s].slots.front(), Some(Some(_))) {
-                // A head being re-read: wait for it (same unit, same first key).
+                // A head being re-read: wait for it (same chunk, same first key).
                 m.head(scope, s)?;
             }
             m.activate(scope, s);
@@ -635,31 +635,31 @@ mod tests {
             let (size, depth) = merge_shape(active, 2, 1 << 20);
             let held = size * active as u64 * (depth as u64 + 1);
             assert!(
-                held <= MERGE_BUDGET.max(MIN_MERGE_UNIT * active as u64 * 2),
+                held <= MERGE_BUDGET.max(MIN_MERGE_CHUNK * active as u64 * 2),
                 "{active}: {held}"
             );
         }
-        assert_eq!(merge_shape(100_000, 2, 1 << 20).0, MIN_MERGE_UNIT);
+        assert_eq!(merge_shape(100_000, 2, 1 << 20).0, MIN_MERGE_CHUNK);
         assert_eq!(merge_shape(3, 2, 100).0, 100);
     }
 
     #[test]
-    fn head_units_shrink_with_the_number_of_streams() {
-        assert_eq!(head_unit(1, 1 << 20), MAX_HEAD_UNIT);
-        assert_eq!(head_unit(1000, 1 << 20), 8 * 1024 * 1024 / 1000);
-        assert_eq!(head_unit(100_000, 1 << 20), MIN_HEAD_UNIT);
-        assert_eq!(head_unit(10, 100), 100);
+    fn head_chunks_shrink_with_the_number_of_streams() {
+        assert_eq!(head_chunk(1, 1 << 20), MAX_HEAD_CHUNK);
+        assert_eq!(head_chunk(1000, 1 << 20), 8 * 1024 * 1024 / 1000);
+        assert_eq!(head_chunk(100_000, 1 << 20), MIN_HEAD_CHUNK);
+        assert_eq!(head_chunk(10, 100), 100);
     }
 
     #[test]
-    fn the_merge_budget_is_a_few_windows_of_units_at_most() {
+    fn the_merge_budget_is_a_few_windows_of_chunks_at_most() {
         assert_eq!(merge_budget(6, 1 << 20), MERGE_BUDGET);
         assert_eq!(merge_budget(160, 64 << 10), MERGE_BUDGET);
         assert_eq!(merge_budget(4, 61), 488);
     }
 
     #[test]
-    fn head_budget_is_a_few_units_at_most() {
+    fn head_budget_is_a_few_chunks_at_most() {
         assert_eq!(head_budget(1 << 20), HEAD_BUDGET);
         assert_eq!(head_budget(100), 800);
     }

@@ -1,16 +1,16 @@
-//! The ordering engine: numbered units of work run by a bounded number of
-//! workers, with one cancellation and panic path, sized from one memory
-//! budget; and its two consumers, which ask it for units in the order they
-//! need them:
+//! The ordering engine: numbered chunks of the selected files, parsed by a
+//! bounded number of workers, with one cancellation and panic path, sized
+//! from one memory budget; and its two consumers, which ask it for chunks in
+//! the order they need them:
 //!
 //! ```text
-//! units (file order) --submit--> rayon workers: read, parse, route, encode
+//! chunks (file order) --submit--> rayon workers: read, parse, route, encode
 //!                    <--receive-- (tag, report, batch), any order
 //! ordered::run   the OTLP envelopes: in file order -> one writer per signal
 //! merge::run     the JSON array: per session stream, on demand -> k-way merge
 //! ```
 //!
-//! Memory is bounded by construction ([`Budget`]): at most `window` units
+//! Memory is bounded by construction ([`Budget`]): at most `window` chunks
 //! are between submission and consumption, each of about `chunk` bytes of
 //! input and a few times that of output; the chunk size shrinks as the
 //! thread count grows so that the window fits the budget, and there are
@@ -18,14 +18,14 @@
 //! store, the number of files or sessions, or `--threads`.
 //!
 //! Problems are kept by (file, line) in [`Problems`], so whatever order the
-//! units were consumed in, the first ones reported are the first in file
+//! chunks were consumed in, the first ones reported are the first in file
 //! order, for every format.
 
+pub mod chunk;
 pub mod merge;
 pub mod ordered;
 mod runs;
 pub mod sinks;
-pub mod unit;
 pub mod worker;
 
 use std::io;
@@ -40,22 +40,22 @@ use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError, Sender};
 use crate::model::{Counts, FileCounts};
 use crate::report::{Problems, StrictAbort};
 use crate::store::StoreFile;
-use unit::Unit;
-use worker::{run_unit, EventSink, ParseOptions, UnitReport};
+use chunk::Chunk;
+use worker::{run_chunk, EventSink, ParseOptions, ChunkReport};
 
 /// Memory the engine plans for (SPEC §9.1 caps peak RSS at 128 MiB; the
 /// rest is the program, thread stacks and the allocator's slack). It is
-/// spent as: 40 MiB for units in flight (input and encoded output), 24 MiB
-/// for the JSON merge's parsed units and heads ([`merge`]), 12 MiB for the
+/// spent as: 40 MiB for chunks in flight (input and encoded output), 24 MiB
+/// for the JSON merge's parsed chunks and heads ([`merge`]), 12 MiB for the
 /// metric writer's pending points ([`crate::write::series`]) and the
 /// writers' queues, the rest for the parser's tape of a long line.
 pub const MEMORY_BUDGET: u64 = 96 << 20;
-/// The share of it for units in flight: their input and encoded output.
-const UNITS_SHARE: u64 = MEMORY_BUDGET / 12 * 5;
-/// A unit in flight holds its input and its output, about this many times
+/// The share of it for chunks in flight: their input and encoded output.
+const CHUNKS_SHARE: u64 = MEMORY_BUDGET / 12 * 5;
+/// A chunk in flight holds its input and its output, about this many times
 /// its input (the real mix's OTLP is 2.9x its input).
-const UNIT_FOOTPRINT: u64 = 4;
-/// Units are not cut smaller than this, whatever the thread count.
+const CHUNK_FOOTPRINT: u64 = 4;
+/// Chunks are not cut smaller than this, whatever the thread count.
 const MIN_CHUNK: u64 = 64 << 10;
 
 /// How the budget is spent for a thread count.
@@ -63,21 +63,21 @@ const MIN_CHUNK: u64 = 64 << 10;
 pub struct Budget {
     /// Parse workers: never more than the window keeps busy.
     pub workers: usize,
-    /// Units between submission and consumption.
+    /// Chunks between submission and consumption.
     pub window: usize,
-    /// Input bytes of a unit.
+    /// Input bytes of a chunk.
     pub chunk: u64,
 }
 
 impl Budget {
-    /// The budget for `threads` cores, with units of at most `chunk_cap` bytes.
+    /// The budget for `threads` cores, with chunks of at most `chunk_cap` bytes.
     pub fn new(threads: usize, chunk_cap: u64) -> Self {
         let threads = threads.max(1);
         let chunk_cap = chunk_cap.max(1);
-        // Every worker with one unit in hand and one done, plus two.
+        // Every worker with one chunk in hand and one done, plus two.
         let want = 2 * threads as u64 + 2;
-        let chunk = (UNITS_SHARE / (UNIT_FOOTPRINT * want)).clamp(MIN_CHUNK.min(chunk_cap), chunk_cap);
-        let window = (UNITS_SHARE / (UNIT_FOOTPRINT * chunk)).clamp(2, want) as usize;
+        let chunk = (CHUNKS_SHARE / (CHUNK_FOOTPRINT * want)).clamp(MIN_CHUNK.min(chunk_cap), chunk_cap);
+        let window = (CHUNKS_SHARE / (CHUNK_FOOTPRINT * chunk)).clamp(2, want) as usize;
         Self {
             workers: threads.min((window / 2).max(1)),
             window,
@@ -85,17 +85,17 @@ impl Budget {
         }
     }
 
-    /// Output a unit may hold before it hands it on in parts: its share of
-    /// the units' budget. Typical units stay well within it.
+    /// Output a chunk may hold before it hands it on in parts: its share of
+    /// the chunks' budget. Typical chunks stay well within it.
     pub fn part_bytes(&self) -> usize {
-        usize::try_from(UNIT_FOOTPRINT * self.chunk).unwrap_or(usize::MAX)
+        usize::try_from(CHUNK_FOOTPRINT * self.chunk).unwrap_or(usize::MAX)
     }
 
-    /// The largest buffer worth keeping for reuse: twice what a unit's
-    /// output usually needs. A unit with a freak line grows buffers past
+    /// The largest buffer worth keeping for reuse: twice what a chunk's
+    /// output usually needs. A chunk with a freak line grows buffers past
     /// it, and those go back to the allocator rather than stay in a pool.
     pub fn kept_buffer_bytes(&self) -> usize {
-        usize::try_from(2 * UNIT_FOOTPRINT * self.chunk).unwrap_or(usize::MAX)
+        usize::try_from(2 * CHUNK_FOOTPRINT * self.chunk).unwrap_or(usize::MAX)
     }
 }
 
@@ -137,7 +137,7 @@ pub struct Run<'a> {
     pub budget: Budget,
     pub pool: &'a rayon::ThreadPool,
     pub cancel: &'a AtomicBool,
-    /// Called with the input bytes of each consumed unit.
+    /// Called with the input bytes of each consumed chunk.
     pub progress: &'a (dyn Fn(u64) + Sync),
 }
 
@@ -146,35 +146,35 @@ impl Run<'_> {
         self.files[file].path(self.stores)
     }
 
-    /// Every unit of file `file`.
-    pub fn units(&self, file: usize) -> impl Iterator<Item = Unit> {
-        unit::units_of(file, self.files[file].size, self.budget.chunk)
+    /// Every chunk of file `file`.
+    pub fn chunks(&self, file: usize) -> impl Iterator<Item = Chunk> {
+        chunk::chunks_of(file, self.files[file].size, self.budget.chunk)
     }
 }
 
-/// A sink a unit is encoded into, and what it becomes.
-pub trait UnitSink: EventSink {
+/// A sink a chunk is encoded into, and what it becomes.
+pub trait ChunkSink: EventSink {
     type Out: Send;
     fn finish(self) -> Self::Out;
 }
 
-impl UnitSink for worker::Discard {
+impl ChunkSink for worker::Discard {
     type Out = ();
     fn finish(self) {}
 }
 
-/// A consumed unit.
+/// A consumed chunk.
 pub struct Done<T> {
-    pub unit: Unit,
-    pub report: UnitReport,
+    pub chunk: Chunk,
+    pub report: ChunkReport,
     pub out: T,
 }
 
 /// What comes back from a worker.
 enum Msg<T> {
-    /// A unit is done: its report and the rest of its output.
-    Done(u64, Unit, std::thread::Result<(UnitReport, T)>),
-    /// Output of the consumer's next unit, handed on before the unit is done.
+    /// A chunk is done: its report and the rest of its output.
+    Done(u64, Chunk, std::thread::Result<(ChunkReport, T)>),
+    /// Output of the consumer's next chunk, handed on before the chunk is done.
     Part(u64, T),
 }
 
@@ -185,9 +185,9 @@ pub enum Received<T> {
 }
 
 /// Whose turn it is to hand output on early, and how many parts the
-/// consumer took: a unit whose output outgrows its share of the budget
+/// consumer took: a chunk whose output outgrows its share of the budget
 /// (one metric row with a million keys) passes it on in parts, but only
-/// once every unit before it is consumed, and one part at a time.
+/// once every chunk before it is consumed, and one part at a time.
 #[derive(Default)]
 pub struct Turn {
     state: Mutex<TurnState>,
@@ -196,7 +196,7 @@ pub struct Turn {
 
 #[derive(Default)]
 struct TurnState {
-    /// The unit the consumer waits for.
+    /// The chunk the consumer waits for.
     next: u64,
     /// Parts delivered so far.
     acked: u64,
@@ -214,7 +214,7 @@ impl Turn {
         self.cv.notify_all();
     }
 
-    /// The consumer now waits for unit `next`.
+    /// The consumer now waits for chunk `next`.
     pub fn advance(&self, next: u64) {
         self.update(|st| st.next = next);
     }
@@ -242,7 +242,7 @@ impl Turn {
     }
 }
 
-/// A worker's way to hand its unit's output on in parts ([`Turn`]).
+/// A worker's way to hand its chunk's output on in parts ([`Turn`]).
 pub struct Handoff<T> {
     tag: u64,
     turn: Arc<Turn>,
@@ -250,7 +250,7 @@ pub struct Handoff<T> {
 }
 
 impl<T> Handoff<T> {
-    /// Waits for the unit's turn, hands `part` to the consumer and waits
+    /// Waits for the chunk's turn, hands `part` to the consumer and waits
     /// until it is delivered. False if the consumer stopped meanwhile (the
     /// part is dropped).
     pub fn send(&self, part: T) -> bool {
@@ -266,7 +266,7 @@ impl<T> Handoff<T> {
     }
 }
 
-/// Submits units to the workers and receives them back, at most `window`
+/// Submits chunks to the workers and receives them back, at most `window`
 /// at a time.
 pub struct Engine<'r, 'a, T> {
     run: &'r Run<'a>,
@@ -292,7 +292,7 @@ impl<'r, 'a: 'r, T: Send + 'r> Engine<'r, 'a, T> {
         self.run
     }
 
-    /// Whether another unit may be submitted.
+    /// Whether another chunk may be submitted.
     pub fn has_room(&self) -> bool {
         self.inflight < self.run.budget.window
     }
@@ -301,12 +301,12 @@ impl<'r, 'a: 'r, T: Send + 'r> Engine<'r, 'a, T> {
         self.inflight
     }
 
-    /// Starts `unit` on a worker, encoded into the sink `make` builds (it
+    /// Starts `chunk` on a worker, encoded into the sink `make` builds (it
     /// may hand output on early through the [`Handoff`] it is given); `tag`
     /// comes back with it. A panic is caught and comes back too.
-    pub fn submit<S, F>(&mut self, scope: &rayon::ScopeFifo<'r>, tag: u64, unit: Unit, make: F)
+    pub fn submit<S, F>(&mut self, scope: &rayon::ScopeFifo<'r>, tag: u64, chunk: Chunk, make: F)
     where
-        S: UnitSink<Out = T>,
+        S: ChunkSink<Out = T>,
         F: FnOnce(Handoff<T>) -> S + Send + 'r,
     {
         self.inflight += 1;
@@ -320,27 +320,27 @@ impl<'r, 'a: 'r, T: Send + 'r> Engine<'r, 'a, T> {
         scope.spawn_fifo(move |_| {
             let result = catch_unwind(AssertUnwindSafe(|| {
                 let mut sink = make(handoff);
-                let file = &run.files[unit.file];
-                let report = run_unit(file, &file.path(run.stores), unit, run.opts, &mut sink);
+                let file = &run.files[chunk.file];
+                let report = run_chunk(file, &file.path(run.stores), chunk, run.opts, &mut sink);
                 (report, sink.finish())
             }));
-            let _ = tx.send(Msg::Done(tag, unit, result));
+            let _ = tx.send(Msg::Done(tag, chunk, result));
         });
     }
 
-    /// Waits for a unit, or a part of the next one, to come back; stops on
+    /// Waits for a chunk, or a part of the next one, to come back; stops on
     /// cancellation, and turns a worker's panic into an error naming the file.
     pub fn receive(&mut self) -> Result<Received<T>, EngineError> {
         loop {
             match self.rx.recv_timeout(Duration::from_millis(50)) {
                 _ if self.run.cancel.load(Ordering::Relaxed) => return Err(EngineError::Cancelled),
                 Ok(Msg::Part(tag, part)) => return Ok(Received::Part(tag, part)),
-                Ok(Msg::Done(tag, unit, result)) => {
+                Ok(Msg::Done(tag, chunk, result)) => {
                     self.inflight -= 1;
                     return match result {
-                        Ok((report, out)) => Ok(Received::Done(tag, Done { unit, report, out })),
+                        Ok((report, out)) => Ok(Received::Done(tag, Done { chunk, report, out })),
                         Err(p) => Err(EngineError::Panic {
-                            file: self.run.path(unit.file).display().to_string(),
+                            file: self.run.path(chunk.file).display().to_string(),
                             message: panic_message(p),
                         }),
                     };
@@ -360,8 +360,8 @@ fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "worker panicked".to_string())
 }
 
-/// The accounts of a run: each unit's problems numbered as lines of its
-/// file, counts per file and in all. Units of one file must be recorded in
+/// The accounts of a run: each chunk's problems numbered as lines of its
+/// file, counts per file and in all. Chunks of one file must be recorded in
 /// order (both consumers do); files may interleave.
 pub struct Books {
     /// Lines of each file recorded so far.
@@ -382,9 +382,9 @@ impl Books {
         }
     }
 
-    /// Records a consumed unit: its problems, counts and progress.
-    pub fn record(&mut self, run: &Run<'_>, unit: Unit, report: &UnitReport, problems: &mut Problems) -> Result<(), StrictAbort> {
-        let f = unit.file;
+    /// Records a consumed chunk: its problems, counts and progress.
+    pub fn record(&mut self, run: &Run<'_>, chunk: Chunk, report: &ChunkReport, problems: &mut Problems) -> Result<(), StrictAbort> {
+        let f = chunk.file;
         let path = || run.path(f).display().to_string();
         let base = self.lines[f];
         for (rel, reason) in &report.problems {
@@ -409,18 +409,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_budget_keeps_units_in_flight_within_their_share_whatever_the_threads() {
+    fn the_budget_keeps_chunks_in_flight_within_their_share_whatever_the_threads() {
         for threads in [1, 2, 4, 16, 64, 1024] {
             let b = Budget::new(threads, 1 << 20);
-            assert!(b.window as u64 * b.chunk * UNIT_FOOTPRINT <= UNITS_SHARE, "{threads}: {b:?}");
+            assert!(b.window as u64 * b.chunk * CHUNK_FOOTPRINT <= CHUNKS_SHARE, "{threads}: {b:?}");
             assert!(b.workers >= 1 && b.workers <= threads && b.workers <= b.window, "{threads}: {b:?}");
             assert!(b.chunk >= MIN_CHUNK && b.chunk <= 1 << 20, "{threads}: {b:?}");
         }
         assert_eq!(Budget::new(2, 1 << 20), Budget { workers: 2, window: 6, chunk: 1 << 20 });
-        // 1,024 threads: as many workers as a window of 64 KiB units keeps busy.
+        // 1,024 threads: as many workers as a window of 64 KiB chunks keeps busy.
         let b = Budget::new(1024, 1 << 20);
         assert_eq!((b.chunk, b.window, b.workers), (64 << 10, 160, 80));
-        // Tests cut tiny units: the cap wins.
+        // Tests cut tiny chunks: the cap wins.
         assert_eq!(Budget::new(4, 61).chunk, 61);
     }
 }

@@ -1,11 +1,11 @@
-//! The ordered consumer: every unit of every file, in file order.
+//! The ordered consumer: every chunk of every file, in file order.
 //!
-//! Units are submitted in file order while the window has room, come back
+//! Chunks are submitted in file order while the window has room, come back
 //! in any order, wait in a reorder buffer, and leave it in order: their
 //! problems and counts are recorded and their output delivered (to the
 //! envelope writers, for OTLP; nowhere, for the strict pre-check of a JSON
-//! export). A unit counts against the window from its submission until it
-//! leaves, so the reorder buffer is bounded too. A unit whose output
+//! export). A chunk counts against the window from its submission until it
+//! leaves, so the reorder buffer is bounded too. A chunk whose output
 //! outgrows its share hands it on in parts once it is the next to leave
 //! ([`super::Turn`]); those are delivered at once. Each delivery names the
 //! selected file the output came from.
@@ -14,15 +14,15 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::{Books, Engine, EngineError, Handoff, Received, Run, Turn, UnitSink};
+use super::{Books, Engine, EngineError, Handoff, Received, Run, Turn, ChunkSink};
 use crate::heap::Trim;
 use crate::report::Problems;
 
-/// Runs every unit through a sink `make` builds, delivering each unit's
+/// Runs every chunk through a sink `make` builds, delivering each chunk's
 /// output in file order with the index of its file; returns the books.
 pub fn run<S, F, D>(run: &Run<'_>, make: F, problems: &mut Problems, mut deliver: D) -> Result<Books, EngineError>
 where
-    S: UnitSink,
+    S: ChunkSink,
     F: Fn(Handoff<S::Out>) -> S + Sync,
     D: FnMut(usize, S::Out) -> Result<(), EngineError>,
 {
@@ -31,19 +31,19 @@ where
     let turn = Arc::new(Turn::default());
     let result = run.pool.in_place_scope_fifo(|scope| -> Result<(), EngineError> {
         let mut engine = Engine::new(run, turn.clone());
-        let mut units = (0..run.files.len()).flat_map(|f| run.units(f));
+        let mut chunks = (0..run.files.len()).flat_map(|f| run.chunks(f));
         let (mut submitted, mut next) = (0u64, 0u64);
         let mut waiting = BTreeMap::new();
-        // The file of each unit from `next` on, in submission order.
+        // The file of each chunk from `next` on, in submission order.
         let mut files = VecDeque::new();
         let mut exhausted = false;
         let mut trim = Trim::default();
         let result = (|| loop {
             while !exhausted && engine.inflight() + waiting.len() < run.budget.window {
-                match units.next() {
-                    Some(u) => {
-                        files.push_back(u.file);
-                        engine.submit(scope, submitted, u, make);
+                match chunks.next() {
+                    Some(chunk) => {
+                        files.push_back(chunk.file);
+                        engine.submit(scope, submitted, chunk, make);
                         submitted += 1;
                     }
                     None => exhausted = true,
@@ -53,21 +53,21 @@ where
                 return Ok(());
             }
             match engine.receive()? {
-                // Only the next unit hands parts on: deliver at once.
+                // Only the next chunk hands parts on: deliver at once.
                 Received::Part(tag, part) if tag == next => {
-                    let file = files.front().copied().ok_or(EngineError::Internal("a part of no unit"))?;
+                    let file = files.front().copied().ok_or(EngineError::Internal("a part of no chunk"))?;
                     deliver(file, part)?;
                     turn.ack();
                 }
-                Received::Part(..) => return Err(EngineError::Internal("a unit handed output on out of turn")),
+                Received::Part(..) => return Err(EngineError::Internal("a chunk handed output on out of turn")),
                 Received::Done(tag, done) => {
                     waiting.insert(tag, done);
                     while let Some(done) = waiting.remove(&next) {
                         next += 1;
-                        books.record(run, done.unit, &done.report, problems)?;
+                        books.record(run, done.chunk, &done.report, problems)?;
                         trim.advance(done.report.bytes);
                         files.pop_front();
-                        deliver(done.unit.file, done.out)?;
+                        deliver(done.chunk.file, done.out)?;
                         turn.advance(next);
                     }
                 }

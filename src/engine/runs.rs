@@ -1,9 +1,9 @@
 //! The JSON array's writer: runs of encoded elements written with `writev`
-//! straight from the parsed units' buffers, with no copy into a buffer.
-//! A run keeps its unit alive until written, so a flush happens after a few
-//! distinct units (however often the merge alternates between them), a
+//! straight from the parsed chunks' buffers, with no copy into a buffer.
+//! A run keeps its chunk alive until written, so a flush happens after a few
+//! distinct chunks (however often the merge alternates between them), a
 //! number of pieces (one `writev`'s worth) or of bytes, to bound memory, and
-//! each flush first looks at the cancel flag: a unit whose elements carry a
+//! each flush first looks at the cancel flag: a chunk whose elements carry a
 //! megabyte context each can expand to hundreds of megabytes, and Ctrl-C
 //! must stop it within a second (SPEC §9.2).
 
@@ -24,15 +24,15 @@ pub struct Runs<'w> {
     cancel: &'w AtomicBool,
     pending: Vec<Piece>,
     bytes: usize,
-    /// The distinct units the pending runs keep alive.
-    units: Vec<*const Vec<u8>>,
+    /// The distinct chunks the pending runs keep alive.
+    chunks: Vec<*const Vec<u8>>,
 }
 
 impl<'w> Runs<'w> {
     /// IOV_MAX on Linux: one `writev` takes them all.
     const MAX_PIECES: usize = 1024;
     const MAX_BYTES: usize = 1 << 20;
-    const MAX_UNITS: usize = 8;
+    const MAX_CHUNKS: usize = 8;
 
     pub fn new(out: &'w mut dyn Write, cancel: &'w AtomicBool) -> Self {
         Self {
@@ -40,7 +40,7 @@ impl<'w> Runs<'w> {
             cancel,
             pending: Vec::with_capacity(Self::MAX_PIECES),
             bytes: 0,
-            units: Vec::with_capacity(Self::MAX_UNITS),
+            chunks: Vec::with_capacity(Self::MAX_CHUNKS),
         }
     }
 
@@ -73,9 +73,9 @@ impl<'w> Runs<'w> {
 
     fn push_piece(&mut self, data: &Arc<Vec<u8>>, start: usize, end: usize) -> io::Result<()> {
         if start < end {
-            let unit = Arc::as_ptr(data);
-            if !self.units.contains(&unit) {
-                self.units.push(unit);
+            let chunk = Arc::as_ptr(data);
+            if !self.chunks.contains(&chunk) {
+                self.chunks.push(chunk);
             }
             self.bytes += end - start;
             self.pending.push(Piece::Run(Arc::clone(data), start, end));
@@ -84,7 +84,7 @@ impl<'w> Runs<'w> {
     }
 
     fn flush_if_full(&mut self) -> io::Result<()> {
-        if self.pending.len() >= Self::MAX_PIECES || self.bytes >= Self::MAX_BYTES || self.units.len() >= Self::MAX_UNITS {
+        if self.pending.len() >= Self::MAX_PIECES || self.bytes >= Self::MAX_BYTES || self.chunks.len() >= Self::MAX_CHUNKS {
             self.flush()?;
         }
         Ok(())
@@ -109,7 +109,7 @@ impl<'w> Runs<'w> {
         drop(slices);
         self.pending.clear();
         self.bytes = 0;
-        self.units.clear();
+        self.chunks.clear();
         Ok(())
     }
 }

@@ -1,5 +1,5 @@
-//! What workers encode each event into: the OTLP batch of a unit
-//! ([`OtlpSink`]) or the JSON-array elements of a unit with their merge keys
+//! What workers encode each event into: the OTLP batch of a chunk
+//! ([`OtlpSink`]) or the JSON-array elements of a chunk with their merge keys
 //! ([`JsonChunk`]).
 //!
 //! All per-record and per-point work happens here, in parallel: log and
@@ -16,7 +16,7 @@ use std::sync::Arc;
 use hashbrown::HashTable;
 
 use super::worker::EventSink;
-use super::{Handoff, UnitSink};
+use super::{Handoff, ChunkSink};
 use crate::encode::json::{write_context, write_element_head};
 use crate::encode::metrics::{count_points, for_each_point, write_point_attrs, write_point_body};
 use crate::encode::resource::{write_resource, write_scope};
@@ -24,9 +24,9 @@ use crate::encode::{logs, protobuf, spans, Encoding, Event};
 use crate::model::{BlockHead, BlockKey, MetricKind, MetricSegment, OtlpBatch, PointRec, Pools, Segment, SeriesDef, Signal};
 use crate::store::StoreFile;
 
-/// The OTLP [`EventSink`]: encodes each event into the unit's batch.
+/// The OTLP [`EventSink`]: encodes each event into the chunk's batch.
 ///
-/// A batch that outgrows `part_bytes` (a unit of freak rows: a metric row
+/// A batch that outgrows `part_bytes` (a chunk of freak rows: a metric row
 /// with a million keys is 100 MB of points) is handed on in parts
 /// ([`Handoff`]): between events, or between the points of one event.
 /// The writers continue the block and the series where the part ended,
@@ -46,7 +46,7 @@ pub struct OtlpSink<'a> {
     handoff: Option<Handoff<OtlpBatch>>,
     /// Output held before the next hand-off.
     part_bytes: usize,
-    /// The same, once the unit has handed output on.
+    /// The same, once the chunk has handed output on.
     later_parts: usize,
     /// The consumer stopped taking parts: the rest is dropped (the export
     /// is failing or cancelled).
@@ -54,7 +54,7 @@ pub struct OtlpSink<'a> {
 }
 
 impl<'a> OtlpSink<'a> {
-    /// A sink for a unit of `input` bytes that keeps its whole output.
+    /// A sink for a chunk of `input` bytes that keeps its whole output.
     pub fn new(resource_attrs: &'a [(String, String)], attr_limit: usize, pools: &'a Pools, input: usize) -> Self {
         Self {
             batch: OtlpBatch::default(),
@@ -121,7 +121,7 @@ impl<'a> OtlpSink<'a> {
         };
         let part = std::mem::take(&mut self.batch);
         self.stopped |= !h.send(part);
-        // The unit is the consumer's next now: smaller parts cost no
+        // The chunk is the consumer's next now: smaller parts cost no
         // waiting, and hold less while they queue for the writers.
         self.part_bytes = self.later_parts;
     }
@@ -196,7 +196,7 @@ impl<'a> OtlpSink<'a> {
 }
 
 /// Whether `key` starts no new block after the last segment's: within a
-/// unit (one file) only the deployment URL can change.
+/// chunk (all in one file) only the deployment URL can change.
 fn same_block(key: Option<&BlockKey>, ev: &Event<'_>) -> bool {
     key.is_some_and(|k| k.deployment.as_deref() == ev.ctx.deployment_url)
 }
@@ -256,7 +256,7 @@ impl EventSink for OtlpSink<'_> {
     }
 }
 
-impl UnitSink for OtlpSink<'_> {
+impl ChunkSink for OtlpSink<'_> {
     type Out = OtlpBatch;
     fn finish(self) -> OtlpBatch {
         self.batch
@@ -319,14 +319,14 @@ fn find_series(
 
 /// A header context this long or longer is not copied into each element but
 /// written from one shared buffer: a file's rows all carry it, and a large
-/// one (a 400 KB `os_version`) would otherwise make a unit's output
+/// one (a 400 KB `os_version`) would otherwise make a chunk's output
 /// thousands of times its input.
 const SHARED_CONTEXT: usize = 4096;
 
 /// The separator written before every element but the first.
 pub const SEP: &[u8] = b",\n";
 
-/// Encoded JSON-array elements of one unit with their merge keys.
+/// Encoded JSON-array elements of one chunk with their merge keys.
 #[derive(Default)]
 pub struct JsonChunk {
     /// Each element preceded by `,\n`, so that a run of consecutive
@@ -352,7 +352,7 @@ struct CachedContext {
 }
 
 impl JsonChunk {
-    /// A sink for a unit of `input` bytes of rows.
+    /// A sink for a chunk of `input` bytes of rows.
     pub fn with_capacity(input: usize) -> Self {
         Self {
             data: Vec::with_capacity(2 * input),

@@ -1,12 +1,12 @@
-//! A worker's loop over one unit: read its file's header and its chunk,
-//! split lines (memchr), parse (simd-json, in place), resolve context,
+//! A worker's loop over one chunk: read its file's header and the chunk's
+//! bytes, split lines (memchr), parse (simd-json, in place), resolve context,
 //! route, filter by range, and hand each event to a sink that encodes it
-//! ([`super::sinks`]). Problems are collected with unit-relative line
+//! ([`super::sinks`]). Problems are collected with chunk-relative line
 //! numbers; the ordered stage turns them into file line numbers.
 //!
-//! A unit opens its file once, for its header and its lines. The worker
+//! A chunk opens its file once, for its header and its lines. The worker
 //! checks for cancellation between lines, and keeps its parser and read
-//! buffers from one unit to the next unless a very long line grew
+//! buffers from one chunk to the next unless a very long line grew
 //! them (then they are let go, so a 16 MiB line does not cost its memory
 //! for the rest of the run).
 
@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use simd_json::{Buffers, Tape};
 
-use super::unit::{line_at, open_regular, read_chunk_in, read_header_in, ChunkBuf, FileError, Header, Unit};
+use super::chunk::{line_at, open_regular, read_chunk_in, read_header_in, Chunk, ChunkBuf, FileError, Header};
 use crate::encode::Event;
 use crate::model::{Counts, Signal};
 use crate::range::DateRange;
@@ -30,7 +30,7 @@ pub struct ParseOptions<'a> {
     pub metrics: &'a MetricEvents,
     /// Lines longer than this are skipped and reported without being held.
     pub max_line: usize,
-    /// Set on Ctrl-C or a failure elsewhere: a worker stops inside its unit.
+    /// Set on Ctrl-C or a failure elsewhere: a worker stops inside its chunk.
     pub cancel: &'a AtomicBool,
 }
 
@@ -40,15 +40,15 @@ pub trait EventSink {
     fn event(&mut self, file: &StoreFile, ev: &Event<'_>, signal: Signal) -> (u64, u64);
 }
 
-/// What a unit found besides its records.
+/// What a chunk found besides its records.
 #[derive(Debug, Default)]
-pub struct UnitReport {
-    /// Lines whose first byte lies in the unit.
+pub struct ChunkReport {
+    /// Lines whose first byte lies in the chunk.
     pub lines: u64,
-    /// (unit-relative line index, reason).
+    /// (chunk-relative line index, reason).
     pub problems: Vec<(u64, RowError)>,
     pub counts: Counts,
-    /// Bytes of the unit's range (for progress).
+    /// Bytes of the chunk's range (for progress).
     pub bytes: u64,
     /// The whole file is skipped or was cut short; reported once per file.
     pub file_problem: Option<FileProblem>,
@@ -73,7 +73,7 @@ impl From<FileError> for FileProblem {
     }
 }
 
-/// Read buffers grown past this many times the unit (by a long line) are not kept.
+/// Read buffers grown past this many times the chunk (by a long line) are not kept.
 const KEEP_FACTOR: usize = 4;
 /// A tape grown past this many nodes (by a long line) is not kept.
 const KEEP_TAPE: usize = 1 << 20;
@@ -84,27 +84,27 @@ const KEEP_BUFFERS_LINE: usize = 1 << 20;
 const KEEP_HEAD_BUF: usize = 256 << 10;
 
 thread_local! {
-    /// Each worker thread keeps its parser and read buffer from one unit to
-    /// the next: no allocation per unit, no heap fragmentation.
+    /// Each worker thread keeps its parser and read buffer from one chunk to
+    /// the next: no allocation per chunk, no heap fragmentation.
     static PARSER: RefCell<Parser> = RefCell::new(Parser::default());
     static READ_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
     /// And the buffer it reads its file's header through.
     static HEAD_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Reads and parses `unit` of `file` (at `path`) into `sink`.
-pub fn run_unit<S: EventSink>(
+/// Reads and parses `chunk` of `file` (at `path`) into `sink`.
+pub fn run_chunk<S: EventSink>(
     file: &StoreFile,
     path: &std::path::Path,
-    unit: Unit,
+    chunk: Chunk,
     opts: ParseOptions<'_>,
     sink: &mut S,
-) -> UnitReport {
-    let mut report = UnitReport {
-        bytes: unit.bytes(),
-        ..UnitReport::default()
+) -> ChunkReport {
+    let mut report = ChunkReport {
+        bytes: chunk.bytes(),
+        ..ChunkReport::default()
     };
-    // One open (and one fstat) per unit, for its header and its lines.
+    // One open (and one fstat) per chunk, for its header and its lines.
     let (mut f, now) = match open_regular(path) {
         Ok(x) => x,
         Err(e) => {
@@ -117,7 +117,7 @@ pub fn run_unit<S: EventSink>(
     if scratch.capacity() <= KEEP_HEAD_BUF {
         HEAD_BUF.with(|b| *b.borrow_mut() = scratch);
     }
-    // Only the first unit of a file says why the whole file is skipped.
+    // Only the first chunk of a file says why the whole file is skipped.
     let header = match header {
         Ok(h) => h,
         Err(FileError::Io(e)) => {
@@ -125,14 +125,14 @@ pub fn run_unit<S: EventSink>(
             return report;
         }
         Err(e) => {
-            if unit.start == 0 {
+            if chunk.start == 0 {
                 report.file_problem = Some(e.into());
             }
             return report;
         }
     };
     let buf = READ_BUF.with(|b| std::mem::take(&mut *b.borrow_mut()));
-    let mut chunk = match read_chunk_in(&mut f, now, unit, file.size, opts.max_line, buf) {
+    let mut data = match read_chunk_in(&mut f, now, chunk, file.size, opts.max_line, buf) {
         Ok(c) => c,
         Err(e) => {
             report.file_problem = Some(FileError::Io(e).into());
@@ -140,26 +140,26 @@ pub fn run_unit<S: EventSink>(
         }
     };
     drop(f);
-    PARSER.with(|p| p.borrow_mut().process(file, &header, &mut chunk, opts, sink, &mut report));
-    if let Some(s) = chunk.shrunk {
+    PARSER.with(|p| p.borrow_mut().process(file, &header, &mut data, opts, sink, &mut report));
+    if let Some(s) = data.shrunk {
         report.file_problem = Some(FileError::Shrunk(s).into());
     }
-    if chunk.buf.capacity() <= KEEP_FACTOR * (unit.bytes() as usize + (64 << 10)) {
-        READ_BUF.with(|b| *b.borrow_mut() = chunk.buf);
+    if data.buf.capacity() <= KEEP_FACTOR * (chunk.bytes() as usize + (64 << 10)) {
+        READ_BUF.with(|b| *b.borrow_mut() = data.buf);
     }
     report
 }
 
-/// Like [`run_unit`], for a unit already in memory (the fuzz probe and tests).
+/// Like [`run_chunk`], for a chunk already in memory (the fuzz probe and tests).
 #[cfg(any(test, feature = "internals"))]
-pub fn run_chunk<S: EventSink>(
+pub fn run_chunk_buf<S: EventSink>(
     file: &StoreFile,
     header: &Header,
     chunk: &mut ChunkBuf,
     opts: ParseOptions<'_>,
     sink: &mut S,
-) -> UnitReport {
-    let mut report = UnitReport::default();
+) -> ChunkReport {
+    let mut report = ChunkReport::default();
     Parser::default().process(file, header, chunk, opts, sink, &mut report);
     report
 }
@@ -188,7 +188,7 @@ impl Parser {
         chunk: &mut ChunkBuf,
         opts: ParseOptions<'_>,
         sink: &mut S,
-        report: &mut UnitReport,
+        report: &mut ChunkReport,
     ) {
         let mut pos = chunk.first;
         let mut index = 0;

@@ -1,4 +1,4 @@
-//! The encoded output of one unit of work, on its way from a worker to the
+//! The encoded output of one chunk of a file, on its way from a worker to the
 //! ordered writers: log and span records as final bytes, metric points
 //! grouped by series with their bodies already written, all in segments
 //! that share a resource block key (SPEC §6.3).
@@ -171,8 +171,8 @@ impl MetricSegment {
     }
 }
 
-/// Everything one unit of work sends to the envelope writers (or one part
-/// of it, for a unit whose output outgrew its share).
+/// Everything one chunk sends to the envelope writers (or one part
+/// of it, for a chunk whose output outgrew its share).
 #[derive(Debug, Default)]
 pub struct OtlpBatch {
     pub logs: Vec<Segment>,

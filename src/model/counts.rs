@@ -1,4 +1,4 @@
-//! Event counts of a unit of work, a file, or a whole export.
+//! Event counts of a chunk, a file, or a whole export.
 
 /// What was exported, dropped and skipped.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 //! none: numbers as read ([`Num`]), validated trace and span ids
 //! ([`SpanIds`]), event counts ([`Counts`]), problems ([`Problem`]) and their
 //! tally by reason ([`Tally`]), the
-//! encoded output of one unit of work on its way from a worker to the
+//! encoded output of one chunk of a file on its way from a worker to the
 //! ordered writers ([`OtlpBatch`] and its segments), the buffers that
 //! travel back to be reused ([`Pools`]), and the signals ([`Signal`]), and what a send delivered
 //! ([`DeliverySummary`]).

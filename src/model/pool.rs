@@ -1,17 +1,17 @@
 //! Buffers that travel from workers to writers and back, owned by one run.
 //!
-//! Every unit of work fills a few large buffers (encoded records, point
+//! Every chunk fills a few large buffers (encoded records, point
 //! lists) on a worker thread, and a writer thread is done with them once
 //! written. Left to the allocator, those hand-offs between threads at
 //! ever-changing sizes leave holes in the heap, and on a long run resident
 //! memory crept with the amount of data although the live heap stayed flat
 //! (SPEC §9.1). The writers hand the buffers back instead
 //! ([`Pools::recycle_segment`], [`Pools::recycle_metrics`]),
-//! and the next unit takes them with their capacity.
+//! and the next chunk takes them with their capacity.
 //!
 //! A pool keeps at most as many buffers as the run keeps in flight (the
 //! window, plus the writers' queues), lets go of the oldest when full, and
-//! of buffers a freak unit grew past its size limit.
+//! of buffers a freak chunk grew past its size limit.
 
 use std::sync::Mutex;
 

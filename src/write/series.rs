@@ -10,7 +10,7 @@
 //! [`FLUSH_BYTES`] of output, or the block ends, every series with pending
 //! points is written as a metric entry, split when a request cap needs it
 //! ("a bounded buffer may flush early, continuing the series in a new
-//! entry"). Flushes fall on points, not on unit boundaries, so the output
+//! entry"). Flushes fall on points, not on chunk boundaries, so the output
 //! does not depend on how the input was cut.
 //!
 //! Memory is bounded by the flush: the segments still holding pending

@@ -1,22 +1,22 @@
-//! Units of work: byte ranges of the selected files, read as newline-aligned
-//! chunks with their file's header.
+//! Chunks: byte ranges of the selected files, each parsed by one worker,
+//! read as newline-aligned buffers with their file's header.
 //!
-//! A unit is a range `[start, end)` of one file and owns every line whose
-//! first byte lies in it, so units can be read and parsed in any order and
+//! A chunk is a range `[start, end)` of one file and owns every line whose
+//! first byte lies in it, so chunks can be read and parsed in any order and
 //! on any thread: a reader starts one byte early to see whether a line
 //! begins at `start`, and reads past `end` only to finish its last line. A
-//! line longer than a unit is read whole by the unit where it begins, up to
+//! line longer than a chunk is read whole by the chunk where it begins, up to
 //! `--max-line-bytes`: a longer one is skipped and reported without being
-//! held (SPEC §7.1, §9.1); the units inside it own nothing.
+//! held (SPEC §7.1, §9.1); the chunks inside it own nothing.
 //!
-//! Every unit reads its file's header itself (the first non-blank line): a
+//! Every chunk reads its file's header itself (the first non-blank line): a
 //! v1 header gives the context its rows need (§2.1), and a header with a
 //! newer schema version makes the file unreadable (§2.3). Nothing is kept
-//! per file between units, so 300,000 files cost no more than 3.
+//! per file between chunks, so 300,000 files cost no more than 3.
 //!
 //! Files are opened without following symbolic links and without blocking
 //! (a FIFO swapped in after the listing must not hang the export), and only
-//! a regular file is read (§7.1). Every unit compares the file's size with
+//! a regular file is read (§7.1). Every chunk compares the file's size with
 //! the size it had when selected: a file that got shorter is read as far as
 //! it goes and the missing bytes are reported (§7.1), never silently lost.
 
@@ -33,28 +33,28 @@ pub const PAD: usize = simd_json::INPUT_PADDING;
 /// How much more to read at a time while finishing a line that crosses `end`.
 const EXTEND: usize = 64 * 1024;
 
-/// One unit of work.
+/// One chunk: a byte range of one file, read and parsed by one worker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Unit {
+pub struct Chunk {
     /// Index into the selected files.
     pub file: usize,
     pub start: u64,
     pub end: u64,
 }
 
-impl Unit {
+impl Chunk {
     pub fn bytes(&self) -> u64 {
         self.end - self.start
     }
 }
 
-/// Cuts a file of `size` bytes into units of about `chunk` bytes.
-pub fn units_of(file: usize, size: u64, chunk: u64) -> impl Iterator<Item = Unit> {
-    let chunk = chunk.max(1);
-    (0..size.div_ceil(chunk)).map(move |i| Unit {
+/// Cuts a file of `size` bytes into chunks of about `chunk_bytes` bytes.
+pub fn chunks_of(file: usize, size: u64, chunk_bytes: u64) -> impl Iterator<Item = Chunk> {
+    let chunk_bytes = chunk_bytes.max(1);
+    (0..size.div_ceil(chunk_bytes)).map(move |i| Chunk {
         file,
-        start: i * chunk,
-        end: ((i + 1) * chunk).min(size),
+        start: i * chunk_bytes,
+        end: ((i + 1) * chunk_bytes).min(size),
     })
 }
 
@@ -102,12 +102,12 @@ impl OwnedHeader {
     }
 }
 
-/// A file's header, as a unit sees it.
+/// A file's header, as a chunk sees it.
 #[derive(Clone, Debug, Default)]
 pub struct Header {
     /// The context, when the first non-blank line is a valid header.
     pub header: Option<OwnedHeader>,
-    /// File offset of the header line, which the unit holding it skips.
+    /// File offset of the header line, which the chunk holding it skips.
     pub offset: Option<u64>,
 }
 
@@ -138,7 +138,7 @@ impl FileError {
 pub struct Shrunk {
     /// Its size when the export selected it.
     pub selected: u64,
-    /// Its size when a unit of it was read.
+    /// Its size when a chunk of it was read.
     pub now: u64,
 }
 
@@ -178,7 +178,7 @@ pub fn open_regular(path: &Path) -> io::Result<(File, u64)> {
     Ok((f, meta.len()))
 }
 
-/// The bytes of one unit, with the lines it owns located.
+/// The bytes of one chunk, with the lines it owns located.
 pub struct ChunkBuf {
     /// Data followed by [`PAD`] zero bytes.
     pub buf: Vec<u8>,
@@ -186,7 +186,7 @@ pub struct ChunkBuf {
     pub len: usize,
     /// Offset in `buf` of the first owned line.
     pub first: usize,
-    /// Lines starting at or after this offset belong to the next unit.
+    /// Lines starting at or after this offset belong to the next chunk.
     pub limit: usize,
     /// File offset of `buf[0]`.
     pub base: u64,
@@ -194,7 +194,7 @@ pub struct ChunkBuf {
     pub at_eof: bool,
     /// Set when the file is now shorter than when it was selected.
     pub shrunk: Option<Shrunk>,
-    /// The unit owns one more line after the data, longer than
+    /// The chunk owns one more line after the data, longer than
     /// `--max-line-bytes`: it was not read.
     pub oversize: bool,
 }
@@ -241,28 +241,28 @@ fn read_up_to(f: &mut File, buf: &mut Vec<u8>, n: usize) -> io::Result<usize> {
     Ok(buf.len() - before)
 }
 
-/// Reads the lines a unit owns, up to the file's selected `size`, into a
-/// buffer the caller reuses from unit to unit. A line longer than
+/// Reads the lines a chunk owns, up to the file's selected `size`, into a
+/// buffer the caller reuses from chunk to chunk. A line longer than
 /// `max_line` is not read (see [`ChunkBuf::oversize`]).
 #[cfg(any(test, feature = "internals"))]
-pub fn read_chunk(path: &Path, unit: Unit, size: u64, max_line: usize, buf: Vec<u8>) -> io::Result<ChunkBuf> {
+pub fn read_chunk(path: &Path, chunk: Chunk, size: u64, max_line: usize, buf: Vec<u8>) -> io::Result<ChunkBuf> {
     let (mut f, now) = open_regular(path)?;
-    read_chunk_in(&mut f, now, unit, size, max_line, buf)
+    read_chunk_in(&mut f, now, chunk, size, max_line, buf)
 }
 
 /// [`read_chunk`] from a file already open ([`open_regular`]) that holds
-/// `now` bytes: a unit opens its file once for its header and its lines.
-pub fn read_chunk_in(f: &mut File, now: u64, unit: Unit, size: u64, max_line: usize, buf: Vec<u8>) -> io::Result<ChunkBuf> {
+/// `now` bytes: a chunk opens its file once for its header and its lines.
+pub fn read_chunk_in(f: &mut File, now: u64, chunk: Chunk, size: u64, max_line: usize, buf: Vec<u8>) -> io::Result<ChunkBuf> {
     let mut buf = buf;
     // A file that shrank is read as far as it goes, and says so.
     let shrunk = (now < size).then_some(Shrunk { selected: size, now });
     let size = size.min(now);
-    let from = unit.start.saturating_sub(1);
+    let from = chunk.start.saturating_sub(1);
     if from >= size {
         return Ok(ChunkBuf::empty(from, shrunk, buf));
     }
     f.seek(SeekFrom::Start(from))?;
-    let want = (unit.end.min(size) - from) as usize;
+    let want = (chunk.end.min(size) - from) as usize;
     buf.clear();
     buf.reserve(want + EXTEND + PAD);
     let got = read_up_to(f, &mut buf, want)?;
@@ -275,7 +275,7 @@ pub fn read_chunk_in(f: &mut File, now: u64, unit: Unit, size: u64, max_line: us
         s => s,
     };
     let end = from + got as u64;
-    let first = if unit.start == 0 {
+    let first = if chunk.start == 0 {
         0
     } else {
         match memchr::memchr(b'\n', &buf) {
@@ -338,7 +338,7 @@ pub fn read_header(path: &Path, size: u64, max_line: usize) -> Result<Header, Fi
 const HEAD_BLOCK: u64 = 4096;
 
 /// [`read_header`] from a file already open that holds `now` bytes, read
-/// through `scratch` (a buffer the caller keeps from unit to unit).
+/// through `scratch` (a buffer the caller keeps from chunk to chunk).
 pub fn read_header_in(f: &mut File, now: u64, size: u64, max_line: usize, scratch: &mut Vec<u8>) -> Result<Header, FileError> {
     if size == 0 {
         // The file was opened: an unreadable one is reported by the caller.
@@ -346,12 +346,12 @@ pub fn read_header_in(f: &mut File, now: u64, size: u64, max_line: usize, scratc
     }
     // Block by block until the first non-blank line (a BOM and blank lines
     // may come first); a longer line is read on to its end.
-    let mut unit = Unit {
+    let mut block = Chunk {
         file: 0,
         start: 0,
         end: size.min(HEAD_BLOCK),
     };
-    let mut chunk = read_chunk_in(f, now, unit, size, max_line, std::mem::take(scratch))?;
+    let mut chunk = read_chunk_in(f, now, block, size, max_line, std::mem::take(scratch))?;
     if let Some(s) = chunk.shrunk.filter(|s| s.now == 0) {
         // Emptied since it was selected: nothing of it can be exported.
         *scratch = chunk.buf;
@@ -364,9 +364,9 @@ pub fn read_header_in(f: &mut File, now: u64, size: u64, max_line: usize, scratc
                 break Ok(Header::default());
             }
             // Only blank lines so far: read the next block.
-            unit.start = chunk.base + chunk.len as u64;
-            unit.end = (unit.start + EXTEND as u64).min(size);
-            chunk = read_chunk_in(f, now, unit, size, max_line, chunk.buf)?;
+            block.start = chunk.base + chunk.len as u64;
+            block.end = (block.start + EXTEND as u64).min(size);
+            chunk = read_chunk_in(f, now, block, size, max_line, chunk.buf)?;
             pos = chunk.first;
             continue;
         }
@@ -426,10 +426,10 @@ mod tests {
     use super::*;
     use std::io::Write;
 
-    fn lines_of(path: &Path, size: u64, chunk: u64, max_line: usize) -> Vec<(u64, String)> {
+    fn lines_of(path: &Path, size: u64, chunk_bytes: u64, max_line: usize) -> Vec<(u64, String)> {
         let mut out = Vec::new();
-        for u in units_of(0, size, chunk) {
-            let c = read_chunk(path, u, size, max_line, Vec::new()).unwrap();
+        for chunk in chunks_of(0, size, chunk_bytes) {
+            let c = read_chunk(path, chunk, size, max_line, Vec::new()).unwrap();
             let mut pos = c.first;
             while pos < c.limit && pos < c.len {
                 let (a, b, next) = line_at(&c, pos);
@@ -444,7 +444,7 @@ mod tests {
     }
 
     #[test]
-    fn every_line_is_owned_by_exactly_one_unit_whatever_the_unit_size() {
+    fn every_line_is_owned_by_exactly_one_chunk_whatever_the_chunk_size() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("f");
         let text =
@@ -463,8 +463,8 @@ mod tests {
                 "last-no-newline"
             ]
         );
-        for chunk in 1..size + 2 {
-            assert_eq!(lines_of(&p, size, chunk, 1 << 20), whole, "unit size {chunk}");
+        for chunk_bytes in 1..size + 2 {
+            assert_eq!(lines_of(&p, size, chunk_bytes, 1 << 20), whole, "chunk size {chunk_bytes}");
         }
     }
 
@@ -476,17 +476,17 @@ mod tests {
         let text = format!("a\n{long}\nb\n");
         std::fs::write(&p, &text).unwrap();
         let size = text.len() as u64;
-        for chunk in [1u64, 7, 100, 4096, 1 << 20] {
-            let got = lines_of(&p, size, chunk, 1000);
+        for chunk_bytes in [1u64, 7, 100, 4096, 1 << 20] {
+            let got = lines_of(&p, size, chunk_bytes, 1000);
             let names: Vec<&str> = got
                 .iter()
                 .map(|x| if x.1.len() > 1000 { "read!" } else { x.1.as_str() })
                 .collect();
-            // Units smaller than the line skip it at the limit; a unit
-            // holding all of it reads it (it is in the unit already).
-            assert!(names == ["a", "<oversize>", "b"] || names == ["a", "read!", "b"], "{chunk}: {names:?}");
-            if chunk < 1000 {
-                assert_eq!(names, ["a", "<oversize>", "b"], "{chunk}");
+            // Chunks smaller than the line skip it at the limit; a chunk
+            // holding all of it reads it (it is in the chunk already).
+            assert!(names == ["a", "<oversize>", "b"] || names == ["a", "read!", "b"], "{chunk_bytes}: {names:?}");
+            if chunk_bytes < 1000 {
+                assert_eq!(names, ["a", "<oversize>", "b"], "{chunk_bytes}");
             }
         }
     }
