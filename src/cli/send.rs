@@ -288,8 +288,13 @@ fn port_mixup(endpoint: &str, protocol: Protocol) -> Option<String> {
 /// flags; a later one replaces an earlier one of the same name.
 fn headers(a: &SendArgs, warnings: &mut Vec<String>) -> Result<PerSignal<Vec<(String, String)>>, UsageError> {
     let mut flags = Vec::new();
-    for h in &a.headers {
-        flags.push(parse_header_flag(h).map_err(|e| usage(format!("--header: {e}")))?);
+    for (n, h) in a.headers.iter().enumerate() {
+        let which = if a.headers.len() > 1 {
+            format!(" (the {})", ordinal(n + 1))
+        } else {
+            String::new()
+        };
+        flags.push(parse_header_flag(h).map_err(|e| usage(format!("--header{which}: {e}")))?);
     }
     let mut from_env = |var: &str| match env(var) {
         Some(v) => {
@@ -309,6 +314,17 @@ fn headers(a: &SendArgs, warnings: &mut Vec<String>) -> Result<PerSignal<Vec<(St
         }
         h
     }))
+}
+
+/// `1` -> `1st`, `2` -> `2nd`: which of several flags.
+fn ordinal(n: usize) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (1, x) if x != 11 => "st",
+        (2, x) if x != 12 => "nd",
+        (3, x) if x != 13 => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
 }
 
 /// Each signal's TLS material: the flag, else the signal's own variable,

@@ -84,11 +84,30 @@ fn shown_key(key: &str) -> String {
 /// out and described by its key (never its value), as the OTel SDKs do.
 pub fn parse_headers(text: &str) -> (Vec<(String, String)>, Vec<String>) {
     let (mut out, mut bad) = (Vec::new(), Vec::new());
-    for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+    for (n, item) in text.split(',').map(str::trim).filter(|s| !s.is_empty()).enumerate() {
         let Some((k, v)) = item.split_once('=') else {
-            bad.push(format!("the entry {} has no '=value'", shown_key(item)));
+            // Without '=' nothing tells the name from the value: only a
+            // curl-style `Name: value` entry is named (by its name).
+            bad.push(match curl_name(item) {
+                Some(name) => format!(
+                    "entry {} ({name}: ...) has no '=value'; the variable takes Name=value pairs",
+                    n + 1
+                ),
+                None => format!("entry {} has no '=value'", n + 1),
+            });
             continue;
         };
+        if k.contains(':') {
+            // `Name: value=...`: the part before '=' holds a value.
+            bad.push(match curl_name(k) {
+                Some(name) => format!(
+                    "entry {} ({name}: ...) is not Name=value; the variable takes Name=value pairs",
+                    n + 1
+                ),
+                None => format!("entry {} is not Name=value", n + 1),
+            });
+            continue;
+        }
         let Some(key) = percent_decode(k.trim()) else {
             bad.push(format!(
                 "the name {} is not valid percent-encoding",
@@ -111,6 +130,14 @@ pub fn parse_headers(text: &str) -> (Vec<(String, String)>, Vec<String>) {
     (out, bad)
 }
 
+/// The name of a curl-style `Name: value` entry, when what comes before
+/// the colon is a header name; never any of what follows it.
+fn curl_name(entry: &str) -> Option<&str> {
+    let (name, _) = entry.split_once(':')?;
+    let name = name.trim();
+    check_header(name, "").is_ok().then_some(name)
+}
+
 /// Parses one `--header`: `Name=value`, or curl's `Name: value`. The error
 /// names the key, never the value.
 pub fn parse_header_flag(text: &str) -> Result<(String, String), String> {
@@ -119,12 +146,8 @@ pub fn parse_header_flag(text: &str) -> Result<(String, String), String> {
     let (k, v) = match (colon, equals) {
         (Some(c), e) if e.is_none_or(|e| c < e) => (&text[..c], &text[c + 1..]),
         (_, Some(e)) => (&text[..e], &text[e + 1..]),
-        _ => {
-            return Err(format!(
-                "{} is not Name=value or 'Name: value'",
-                shown_key(text.split_whitespace().next().unwrap_or(""))
-            ))
-        }
+        // Nothing tells the name from the value: show neither.
+        _ => return Err("expected Name=value or 'Name: value'".to_string()),
     };
     let (k, v) = (k.trim(), v.trim());
     check_header(k, v)?;
@@ -776,7 +799,7 @@ mod tests {
         let (h, bad) = parse_headers("x-honeycomb-team=SECRET,x-honeycomb-dataset,bad name=SECRET2,k=SECRET3%0Ax");
         assert_eq!(h, vec![("x-honeycomb-team".to_string(), "SECRET".to_string())]);
         assert_eq!(bad.len(), 3, "{bad:?}");
-        assert!(bad[0].contains("x-honeycomb-dataset"), "{bad:?}");
+        assert!(bad[0].contains("entry 2 has no '=value'"), "{bad:?}");
         assert!(bad.iter().all(|b| !b.contains("SECRET")), "{bad:?}");
     }
 
@@ -793,7 +816,18 @@ mod tests {
         let e = parse_header_flag("bad name: SECRET").unwrap_err();
         assert!(!e.contains("SECRET") && e.contains("bad name"), "{e}");
         let e = parse_header_flag("SECRETONLY").unwrap_err();
-        assert!(e.contains("Name=value"), "{e}");
+        assert!(e.contains("Name=value") && !e.contains("SECRET"), "{e}");
+    }
+
+    #[test]
+    fn a_headers_entry_without_a_name_separator_never_echoes_its_text() {
+        let (h, bad) = parse_headers("Authorization: Bearer SECRET1,SECRET2,Authorization: Basic SECRET3=,k=v");
+        assert_eq!(h, vec![("k".to_string(), "v".to_string())]);
+        assert_eq!(bad.len(), 3, "{bad:?}");
+        assert!(bad.iter().all(|b| !b.contains("SECRET")), "{bad:?}");
+        assert!(bad[0].contains("entry 1 (Authorization: ...)"), "{bad:?}");
+        assert!(bad[1].contains("entry 2 has no '=value'"), "{bad:?}");
+        assert!(bad[2].contains("entry 3 (Authorization: ...)"), "{bad:?}");
     }
 
     #[test]
