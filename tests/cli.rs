@@ -905,6 +905,37 @@ fn manifest_follows_the_force_rules_and_is_refused_for_otlp() {
 }
 
 #[test]
+fn an_output_or_manifest_named_like_a_telemetry_file_inside_the_store_was_read_back_by_later_exports() {
+    let s = daily_store();
+    let before = events_for(s.path(), &[]);
+    let out = tempfile::tempdir().unwrap();
+    let elsewhere = out.path().join("out.json");
+    for (output, manifest) in [
+        (s.path().join("telemetry-2030-01-02-yy.jsonl"), None),
+        (elsewhere.clone(), Some(s.path().join("telemetry-2030-01-01-mm.jsonl"))),
+    ] {
+        let mut args = vec!["-o".to_string(), output.display().to_string()];
+        if let Some(m) = &manifest {
+            args.extend(["--manifest".to_string(), m.display().to_string()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        export(s.path(), &args)
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains("named like a telemetry file"));
+        assert!(
+            !output.exists() && manifest.as_ref().is_none_or(|m| !m.exists()),
+            "{args:?}"
+        );
+    }
+    // The store reads as it did; another name in the store is fine.
+    assert_eq!(events_for(s.path(), &[]), before);
+    let plain = s.path().join("export.json");
+    export(s.path(), &["-o", plain.to_str().unwrap()]).assert().success();
+    assert_eq!(events_for(s.path(), &[]), before);
+}
+
+#[test]
 fn the_send_line_says_one_request_and_one_record_in_the_singular() {
     let s = Store::new();
     s.file(

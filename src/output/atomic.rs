@@ -49,8 +49,13 @@ pub enum OutputError {
     WontReplace { path: PathBuf, why: String },
     #[error("{0} is not a regular file or folder; --format otlp writes a folder or a .zip file")]
     Special(PathBuf),
-    #[error("the output folder {0} does not exist")]
+    #[error("the folder {0} does not exist")]
     NoParent(PathBuf),
+    #[error(
+        "refusing to write {0}: it is named like a telemetry file and lies in the store, where later exports would \
+         read it as telemetry; give it another name or folder"
+    )]
+    TelemetryNameInStore(PathBuf),
     #[error("cannot write in {path}: {error}")]
     Io { path: PathBuf, error: io::Error },
     #[error("--manifest {0}: it is a folder or not a regular file; --manifest writes a file, give it a file name")]
@@ -128,7 +133,7 @@ pub fn check_target(target: &Path, force: bool, inputs: &Inputs) -> Result<Repla
         return Err(OutputError::NoParent(parent));
     }
     match replaceable(target, inputs)? {
-        Replaceable::Nothing => Ok(Replaceable::Nothing),
+        Replaceable::Nothing => refuse_telemetry_name_in_store(target, inputs).map(|()| Replaceable::Nothing),
         _ if !force => Err(OutputError::Exists(target.to_path_buf())),
         r => Ok(r),
     }
@@ -161,6 +166,23 @@ pub fn prepare_target(target: &Path, force: bool, inputs: &Inputs) -> Result<Vec
         .into_iter()
         .map(|stale| format!("removed {}, left behind by an export that was killed", stale.display()))
         .collect())
+}
+
+/// A new file or folder named like a telemetry file (`telemetry-DATE-...`)
+/// inside a store would be read back by every later export of it (or
+/// reported as a bad file each time): refused (an existing one is refused
+/// by [`replaceable`]).
+fn refuse_telemetry_name_in_store(target: &Path, inputs: &Inputs) -> Result<(), OutputError> {
+    if crate::store::parse_name(&file_name(target)) == Ok(None) {
+        return Ok(());
+    }
+    let Ok(parent) = parent_of(target).canonicalize() else {
+        return Ok(());
+    };
+    if inputs.stores.iter().any(|s| parent.starts_with(s)) {
+        return Err(OutputError::TelemetryNameInStore(target.to_path_buf()));
+    }
+    Ok(())
 }
 
 /// What is at `target` now, and whether `--force` may replace it.
@@ -438,7 +460,10 @@ fn rename_with(from: &Path, to: &Path, how: &Rename) -> io::Result<bool> {
 /// Moves `tmp` onto `target` under the `--force` rules, re-checked now.
 fn commit(tmp: &Path, target: &Path, force: bool, inputs: &Inputs) -> Result<(), OutputError> {
     let how = match replaceable(target, inputs)? {
-        Replaceable::Nothing => Rename::NoReplace,
+        Replaceable::Nothing => {
+            refuse_telemetry_name_in_store(target, inputs)?;
+            Rename::NoReplace
+        }
         _ if !force => return Err(OutputError::AppearedMeanwhile(target.to_path_buf())),
         Replaceable::File if tmp.is_file() => Rename::Replace,
         _ => Rename::Exchange,
