@@ -936,6 +936,19 @@ fn an_output_or_manifest_named_like_a_telemetry_file_inside_the_store_was_read_b
 }
 
 #[test]
+fn the_port_4317_warning_was_printed_once_per_signal() {
+    let s = daily_store();
+    let out = bin()
+        .args(["send", s.path().to_str().unwrap(), "--now", NOW, "--dry-run", "--quiet"])
+        .args(["--endpoint", "http://localhost:4317"])
+        .assert()
+        .success();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert_eq!(err.matches("uses port 4317").count(), 1, "{err}");
+    assert!(err.contains("http://localhost:4317 uses port 4317"), "{err}");
+}
+
+#[test]
 fn the_send_line_says_one_request_and_one_record_in_the_singular() {
     let s = Store::new();
     s.file(

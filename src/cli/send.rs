@@ -271,14 +271,18 @@ fn port_mixup(endpoint: &str, protocol: Protocol) -> Option<String> {
         .unwrap_or("")
         .rsplit(':')
         .next();
+    // Named by scheme, host and port: the same line for every signal.
+    let shown = redact_url(endpoint);
+    let origin = match shown.find("://") {
+        Some(i) => shown[i + 3..].find('/').map_or(&*shown, |j| &shown[..i + 3 + j]),
+        None => shown.split('/').next().unwrap_or(&shown),
+    };
     match (protocol, port) {
         (Protocol::Grpc, Some("4318")) => Some(format!(
-            "{} uses port 4318, where OTLP/HTTP usually listens; OTLP/gRPC is on 4317 (or pass --protocol http/protobuf)",
-            redact_url(endpoint)
+            "{origin} uses port 4318, where OTLP/HTTP usually listens; OTLP/gRPC is on 4317 (or pass --protocol http/protobuf)"
         )),
         (Protocol::HttpProtobuf | Protocol::HttpJson, Some("4317")) => Some(format!(
-            "{} uses port 4317, where OTLP/gRPC usually listens; OTLP/HTTP is on 4318 (or pass --protocol grpc)",
-            redact_url(endpoint)
+            "{origin} uses port 4317, where OTLP/gRPC usually listens; OTLP/HTTP is on 4318 (or pass --protocol grpc)"
         )),
         _ => None,
     }

@@ -81,9 +81,10 @@ impl Failure {
             Some(s) if self.grpc => format!("gRPC status {s}"),
             Some(s) => s.to_string(),
         };
+        let records = if self.records == 1 { "1 record".to_string() } else { format!("{} records", self.records) };
         format!(
-            "{}: a request of {} records to {} failed ({status}): {}",
-            self.signal, self.records, self.url, self.message
+            "{}: a request of {records} to {} failed ({status}): {}",
+            self.signal, self.url, self.message
         )
     }
 }
@@ -140,5 +141,28 @@ impl DeliverySummary {
             })),
             "journal_damaged_lines": self.journal_damaged,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_request_of_one_record_says_record() {
+        let mut f = Failure {
+            signal: "traces",
+            url: "http://h:4318/v1/traces".into(),
+            status: Some(400),
+            grpc: false,
+            records: 1,
+            message: "bad".into(),
+        };
+        assert_eq!(
+            f.describe(),
+            "traces: a request of 1 record to http://h:4318/v1/traces failed (400): bad"
+        );
+        f.records = 2;
+        assert!(f.describe().contains("a request of 2 records"), "{}", f.describe());
     }
 }
