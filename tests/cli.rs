@@ -949,6 +949,22 @@ fn the_port_4317_warning_was_printed_once_per_signal() {
 }
 
 #[test]
+fn an_endpoint_with_a_space_in_its_host_failed_per_request_instead_of_a_usage_error() {
+    let s = daily_store();
+    for (protocol, endpoint) in [
+        ("http/protobuf", "http://u:PASSWX@local host:4318"),
+        ("grpc", "http://u:PASSWX@bad^host:4317"),
+    ] {
+        bin()
+            .args(["send", s.path().to_str().unwrap(), "--now", NOW, "--quiet"])
+            .args(["--protocol", protocol, "--endpoint", endpoint])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("not a valid URL").and(predicate::str::contains("PASSWX").not()));
+    }
+}
+
+#[test]
 fn the_send_line_says_one_request_and_one_record_in_the_singular() {
     let s = Store::new();
     s.file(

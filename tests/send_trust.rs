@@ -207,9 +207,8 @@ fn an_invalid_header_flag_is_refused_naming_its_key_never_its_value() {
         if h.starts_with("x-key") {
             assert!(err.contains("x-key"), "{err}");
         }
-        if h != "SECRET-v4l" {
-            assert!(!err.contains("SECRET"), "{h}: {err}");
-        }
+        // Not even a bare `--header TOKEN`: it may be the secret itself.
+        assert!(!err.contains("SECRET"), "{h}: {err}");
     }
 }
 
@@ -226,7 +225,11 @@ fn a_malformed_otel_headers_entry_is_skipped_and_the_valid_api_key_still_sent() 
         .assert()
         .success();
     let err = text(&o.get_output().stderr);
-    assert!(err.contains("x-honeycomb-dataset") && err.contains("warning"), "{err}");
+    // A bare token may be the secret itself: named by its place, not echoed.
+    assert!(
+        err.contains("entry 2 has no '=value'") && err.contains("warning"),
+        "{err}"
+    );
     assert!(!err.contains("SECRET"), "{err}");
     assert!(srv.seen()[0]
         .headers

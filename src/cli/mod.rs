@@ -942,7 +942,20 @@ fn check_url(from: &str, url: &str) -> Result<String, UsageError> {
             redact_url(u)
         )));
     }
+    valid_uri(from, u)?;
     Ok(u.to_string())
+}
+
+/// A URL the HTTP stack can use: checked now, so that a space or another
+/// character no URL holds is a usage error, not a failure per request.
+fn valid_uri(from: &str, u: &str) -> Result<(), UsageError> {
+    match u.parse::<http::Uri>() {
+        Ok(uri) if uri.host().is_some_and(|h| !h.is_empty()) => Ok(()),
+        _ => Err(usage(format!(
+            "{from} {}: not a valid URL (a space, or a character a URL cannot hold, in its host or path?)",
+            redact_url(u)
+        ))),
+    }
 }
 
 /// The stores to read, and what to say about a default one.

@@ -17,8 +17,8 @@ use coder_telemetry::deliver::{
 use coder_telemetry::range::{Preset, RangeSpec};
 
 use super::{
-    check_url, parse_now, range_spec, size_flag, stores, usage, CompressionArg, ConfigError, PreparedSend, Run,
-    SendArgs, UsageError,
+    check_url, parse_now, range_spec, size_flag, stores, usage, valid_uri, CompressionArg, ConfigError, PreparedSend,
+    Run, SendArgs, UsageError,
 };
 
 /// The signals' names in variable names, in [`Signal::ALL`]'s order.
@@ -237,7 +237,9 @@ fn grpc_server(from: &str, b: &str, insecure: bool) -> Result<String, UsageError
             redact_url(b)
         )));
     }
-    Ok(grpc_server_url(b, insecure))
+    let url = grpc_server_url(b, insecure);
+    valid_uri(from, &url)?;
+    Ok(url)
 }
 
 /// An OTLP/HTTP base URL with `/v1/<sig>` appended; one that already ends
