@@ -946,6 +946,16 @@ fn the_port_4317_warning_was_printed_once_per_signal() {
     let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     assert_eq!(err.matches("uses port 4317").count(), 1, "{err}");
     assert!(err.contains("http://localhost:4317 uses port 4317"), "{err}");
+    // A malformed boolean is warned about (once), as the OTel spec asks.
+    let out = bin()
+        .args(["send", s.path().to_str().unwrap(), "--now", NOW, "--dry-run", "--quiet"])
+        .args(["--protocol", "grpc", "--endpoint", "localhost:4318"])
+        .env("OTEL_EXPORTER_OTLP_INSECURE", "maybe")
+        .assert()
+        .success();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert_eq!(err.matches("OTEL_EXPORTER_OTLP_INSECURE=\"maybe\"").count(), 1, "{err}");
+    assert_eq!(err.matches("uses port 4318").count(), 1, "{err}");
 }
 
 #[test]

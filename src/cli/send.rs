@@ -36,7 +36,9 @@ pub fn config(a: &SendArgs) -> Result<PreparedSend, ConfigError> {
     let headers = headers(a, &mut warnings)?;
     let tls = tls(a)?;
     let timeout = timeout(a, &mut warnings)?;
-    warnings.dedup();
+    // Each once, in order (a common variable warns for every signal).
+    let mut seen = std::collections::HashSet::new();
+    warnings.retain(|w| seen.insert(w.clone()));
     if !(1..=64).contains(&a.concurrency) {
         return Err(usage(format!("--concurrency {}: expected 1 to 64", a.concurrency)).into());
     }
@@ -189,8 +191,18 @@ fn endpoints(
     let mut endpoints: PerSignal<String> = Default::default();
     let mut missing = Vec::new();
     for (i, sig) in Signal::ALL.map(Signal::name).iter().enumerate() {
-        let insecure =
-            a.insecure || signal_var(NAMES[i], "INSECURE").is_some_and(|(_, v)| v.trim().eq_ignore_ascii_case("true"));
+        let insecure = a.insecure
+            || signal_var(NAMES[i], "INSECURE").is_some_and(|(k, v)| {
+                let v = v.trim();
+                if !v.eq_ignore_ascii_case("true") && !v.eq_ignore_ascii_case("false") {
+                    // As the OTel specification asks of a boolean variable.
+                    warnings.push(format!(
+                        "ignoring {k}={}: expected true or false; using false",
+                        shown(v)
+                    ));
+                }
+                v.eq_ignore_ascii_case("true")
+            });
         let grpc = protocols[i] == Protocol::Grpc;
         let server = |from: &str, b: &str| grpc_server(from, b, insecure);
         let base = |from: &str, b: &str| {
