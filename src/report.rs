@@ -368,11 +368,16 @@ impl Summary {
         let events = counted(counts.events, "event", "events");
         let from = counted(files, "file", "files");
         let mut line = if d.dry_run {
+            let bytes = counted(total(|s| s.bytes), "byte", "bytes");
+            // gRPC's compression is tonic's, done as a message is sent.
+            let size = if d.grpc_compresses {
+                format!("{bytes}, compressed by gRPC as they are sent")
+            } else {
+                format!("{bytes}, {} compressed", n(total(|s| s.wire_bytes)))
+            };
             format!(
-                "dry run: would send {events} from {from} as {} ({}, {} compressed) to {}",
+                "dry run: would send {events} from {from} as {} ({size}) to {}",
                 per.join(", "),
-                counted(total(|s| s.bytes), "byte", "bytes"),
-                n(total(|s| s.wire_bytes)),
                 d.endpoints.join(", ")
             )
         } else if d.stopped.is_some() {
@@ -618,6 +623,10 @@ mod tests {
             "{line}"
         );
         assert!(line.contains("(1 byte, 0 compressed)"), "{line}");
+        // Over gRPC with compression, tonic compresses as it sends.
+        d.grpc_compresses = true;
+        let line = s.send_line(&d);
+        assert!(line.contains("(1 byte, compressed by gRPC as they are sent)"), "{line}");
     }
 
     #[test]

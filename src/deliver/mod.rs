@@ -416,6 +416,8 @@ impl Dispatcher {
         let summary = DeliverySummary {
             dry_run: settings.dry_run,
             protocol: settings.protocol_names(),
+            grpc_compresses: (0..3)
+                .any(|i| settings.protocols[i] == Protocol::Grpc && settings.compressions[i] != Compression::None),
             endpoints: shown_endpoints(&settings.endpoints),
             journal_damaged: journal.damaged,
             ..Default::default()

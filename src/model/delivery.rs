@@ -60,6 +60,9 @@ pub struct Unrecorded {
 pub struct DeliverySummary {
     pub dry_run: bool,
     pub protocol: String,
+    /// Some signal goes over gRPC with compression: tonic compresses its
+    /// messages as it sends them, so a dry run has no compressed size.
+    pub grpc_compresses: bool,
     pub endpoints: Vec<String>,
     pub signals: [SignalStats; 3],
     pub failures: Vec<Failure>,
