@@ -98,10 +98,11 @@ fn run(cfg: &Config, dest: &mut dyn Destination, cancel: &AtomicBool, hooks: Hoo
     };
     let written = dest.write(&run, &inputs, &mut problems)?;
     let counts = written.books.total;
+    let read = written.books.files_read();
     // A send that stopped part way did not count what it did not read.
     let stopped = written.delivery.as_ref().is_some_and(|d| d.stopped.is_some());
     let empty = (counts.events == 0 && !stopped).then(|| {
-        let mut why = why_empty(cfg, &stats, files.len(), &counts);
+        let mut why = why_empty(cfg, &stats, read, &counts);
         if let Some(kept) = dest.untouched() {
             why.push_str("; ");
             why.push_str(&kept);
@@ -112,7 +113,7 @@ fn run(cfg: &Config, dest: &mut dyn Destination, cancel: &AtomicBool, hooks: Hoo
         counts,
         stores: given(&cfg.stores),
         range: Some(cfg.range.clone()),
-        files_read: files.len() as u64,
+        files_read: read,
         skipped_lines: problems.skipped_lines(),
         skipped_files: problems.skipped_files(),
         oversize_records: written.oversize,
@@ -135,7 +136,7 @@ fn given(stores: &[PathBuf]) -> Vec<String> {
 /// Why an export matched no events (§8.3): the window, and what each store
 /// holds (how many telemetry files, from which day to which), or that it
 /// holds none and which subfolder looks like the store.
-fn why_empty(cfg: &Config, stats: &[StoreStats], read: usize, counts: &Counts) -> String {
+fn why_empty(cfg: &Config, stats: &[StoreStats], read: u64, counts: &Counts) -> String {
     let at = |t: i64| chrono::DateTime::from_timestamp_nanos(t).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let window = match (cfg.range.start, cfg.range.end) {
         (None, None) => "all time".to_string(),

@@ -7,6 +7,7 @@ mod common;
 
 use common::*;
 use serde_json::{json, Value};
+use std::path::Path;
 
 const NAME: &str = "telemetry-2026-11-20-s1.jsonl";
 
@@ -492,4 +493,95 @@ fn problems_are_tallied_by_reason_and_the_files_with_the_most_are_named() {
         keys,
         ["lines", "files", "nonFiniteValues", "oversizeRecords", "problems"]
     );
+}
+
+/// The source files a manifest lists, by name.
+fn source_names(m: &Value) -> Vec<String> {
+    m["sourceFiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Exports `store` into every format (JSON and JSON Lines with a manifest,
+/// OTLP in a zip and a folder) and sends it dry; asserts that each read
+/// `read` files, skipped `skipped` as a whole, and that the manifests list
+/// only `read`.
+fn assert_files_read(store: &Path, extra: &[&str], read: &[&str], skipped: &str) {
+    let out = tempfile::tempdir().unwrap();
+    let p = |n: &str| out.path().join(n).to_str().unwrap().to_string();
+    let n = read.len();
+    let from = format!("from {n} file{} to", if n == 1 { "" } else { "s" });
+    for (fmt, target, manifest) in [
+        ("json", p("x.json"), Some(p("x-manifest.json"))),
+        ("jsonl", p("x.jsonl"), Some(p("l-manifest.json"))),
+        ("otlp", p("x.zip"), None),
+        ("otlp", p("x-dir"), None),
+    ] {
+        let mut args = vec!["--summary-json", "--format", fmt, "-o", &target];
+        if let Some(m) = &manifest {
+            args.extend(["--manifest", m.as_str()]);
+        }
+        args.extend(extra);
+        let o = export(store, &args).assert().success();
+        let sum = json(&o.get_output().stdout);
+        let stderr = String::from_utf8_lossy(&o.get_output().stderr).into_owned();
+        assert_eq!(sum["files_read"], n, "{fmt}: {sum}");
+        assert_eq!(sum["skipped_files"], 1, "{fmt}: {sum}");
+        assert!(sum["problems"][0]["file"].as_str().unwrap().ends_with(skipped), "{sum}");
+        assert!(stderr.contains(&from), "{fmt}: {stderr}");
+        let m = match &manifest {
+            Some(m) => json(&std::fs::read(m).unwrap()),
+            None => json(&read_output(Path::new(&target))["manifest.json"]),
+        };
+        assert_eq!(source_names(&m), read, "{fmt}");
+        assert_eq!(m["skipped"]["files"], 1, "{fmt}");
+        assert!(m["skipped"]["problems"][0]["file"].as_str().unwrap().ends_with(skipped));
+    }
+    let url = format!("http://127.0.0.1:{}", peers::free_port());
+    let o = peers::send_cmd(store, &[&["--endpoint", &url, "--dry-run"], extra].concat())
+        .assert()
+        .success();
+    let sum = json(&o.get_output().stdout);
+    assert_eq!(
+        (&sum["files_read"], &sum["skipped_files"]),
+        (&json!(n), &json!(1)),
+        "send: {sum}"
+    );
+}
+
+#[test]
+fn a_file_with_an_unsupported_schema_version_is_skipped_not_read_in_every_format() {
+    let s = Store::new();
+    s.file(NAME, &[header("s1"), good(1)]);
+    let mut h: Value = serde_json::from_str(&header("s2")).unwrap();
+    h["schema_version"] = json!(99);
+    // Many chunks: only the first says why, none of them is read.
+    let bad = "telemetry-2026-11-20-s2.jsonl";
+    let rows: Vec<String> = std::iter::once(h.to_string()).chain((0..40).map(good)).collect();
+    s.file(bad, &rows);
+    let late = "telemetry-2026-11-21-s3.jsonl";
+    s.file(late, &[header("s3"), good(3)]);
+    for chunk in ["1MiB", "256"] {
+        assert_files_read(s.path(), &["--chunk-bytes", chunk], &[NAME, late], bad);
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn an_unreadable_file_is_skipped_not_read_in_every_format() {
+    use std::os::unix::fs::PermissionsExt;
+    // SAFETY: a plain libc call.
+    if unsafe { libc::geteuid() } == 0 {
+        eprintln!("skipped: root reads a file of mode 000");
+        return;
+    }
+    let s = Store::new();
+    s.file(NAME, &[header("s1"), good(1)]);
+    let bad = "telemetry-2026-11-20-s2.jsonl";
+    let path = s.file(bad, &[header("s2"), good(2)]);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).unwrap();
+    assert_files_read(s.path(), &[], &[NAME], bad);
 }

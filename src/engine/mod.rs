@@ -368,6 +368,8 @@ pub struct Books {
     lines: Vec<u64>,
     /// Whether the file's own problem (unreadable, cut short) was reported.
     file_reported: Vec<bool>,
+    /// Whether a chunk of the file was read.
+    read: Vec<bool>,
     pub total: Counts,
     pub per_file: Vec<FileCounts>,
 }
@@ -377,6 +379,7 @@ impl Books {
         Self {
             lines: vec![0; files],
             file_reported: vec![false; files],
+            read: vec![false; files],
             total: Counts::default(),
             per_file: vec![FileCounts::default(); files],
         }
@@ -396,11 +399,25 @@ impl Books {
                 problems.file(f, path, p.kind, p.reason.clone())?;
             }
         }
+        // A file is skipped as a whole while none of its chunks was read
+        // and one could not be: its first chunk, or every one, says why.
+        if report.read {
+            self.read[f] = true;
+            self.per_file[f].skipped = false;
+        } else if report.file_problem.is_some() && !self.read[f] {
+            self.per_file[f].skipped = true;
+        }
         self.lines[f] += report.lines;
         self.total.add(&report.counts);
         self.per_file[f].add(&report.counts);
         (run.progress)(report.bytes);
         Ok(())
+    }
+
+    /// The source files read, if only in part: every selected file but
+    /// those skipped as a whole.
+    pub fn files_read(&self) -> u64 {
+        self.per_file.iter().filter(|c| !c.skipped).count() as u64
     }
 }
 

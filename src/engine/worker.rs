@@ -52,6 +52,10 @@ pub struct ChunkReport {
     pub bytes: u64,
     /// The whole file is skipped or was cut short; reported once per file.
     pub file_problem: Option<FileProblem>,
+    /// The chunk's bytes were read (if only in part, from a file that got
+    /// shorter): false when its file could not be opened, its header read
+    /// or its schema_version is unsupported.
+    pub read: bool,
     /// The worker stopped early because the export was cancelled.
     pub cancelled: bool,
 }
@@ -140,6 +144,7 @@ pub fn run_chunk<S: EventSink>(
         }
     };
     drop(f);
+    report.read = true;
     PARSER.with(|p| p.borrow_mut().process(file, &header, &mut data, opts, sink, &mut report));
     if let Some(s) = data.shrunk {
         report.file_problem = Some(FileError::Shrunk(s).into());
@@ -159,7 +164,10 @@ pub fn run_chunk_buf<S: EventSink>(
     opts: ParseOptions<'_>,
     sink: &mut S,
 ) -> ChunkReport {
-    let mut report = ChunkReport::default();
+    let mut report = ChunkReport {
+        read: true,
+        ..ChunkReport::default()
+    };
     Parser::default().process(file, header, chunk, opts, sink, &mut report);
     report
 }

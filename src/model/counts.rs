@@ -53,6 +53,11 @@ pub struct FileCounts {
     pub events: u64,
     pub first: Option<i64>,
     pub last: Option<i64>,
+    /// Skipped as a whole: no chunk of it could be read (it could not be
+    /// opened, its header has an unsupported schema_version, it is no longer
+    /// a regular file). Not a source file read: neither counted as read nor
+    /// listed in the manifest, only among the skipped files (§6.7, §7.1).
+    pub skipped: bool,
 }
 
 impl FileCounts {

@@ -43,7 +43,8 @@ pub struct ManifestData<'a> {
     pub exported_at: String,
     /// The store folders as given.
     pub stores: Vec<String>,
-    /// The source files read, and what each gave.
+    /// The source files selected, and what each gave: those skipped as a
+    /// whole are not listed (not read).
     pub sources: &'a [StoreFile],
     pub source_counts: &'a [FileCounts],
     pub counts: Counts,
@@ -64,12 +65,14 @@ fn time(t: Option<i64>) -> serde_json::Value {
     })
 }
 
-/// The source files, serialized one at a time.
+/// The source files read, serialized one at a time: a file skipped as a
+/// whole (unreadable, unsupported schema_version) was not read, and is
+/// among the skipped files instead.
 struct Sources<'a>(&'a [StoreFile], &'a [FileCounts]);
 
 impl Serialize for Sources<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().zip(self.1).map(|(f, c)| {
+        s.collect_seq(self.0.iter().zip(self.1).filter(|(_, c)| !c.skipped).map(|(f, c)| {
             json!({
                 "name": &*f.name,
                 "store": f.store,
