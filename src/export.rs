@@ -66,7 +66,12 @@ pub fn send(
 fn run(cfg: &Config, dest: &mut dyn Destination, cancel: &AtomicBool, hooks: Hooks) -> Result<Summary, ExportError> {
     let started = Instant::now();
     let (listing, stats) = store::list_all(&cfg.stores)?;
-    let store::Listing { mut files, rejected } = store::select(listing, &cfg.range, cfg.late_days, cfg.shard);
+    let store::Listing {
+        mut files,
+        mut rejected,
+    } = store::select(listing, &cfg.range, cfg.late_days, cfg.shard);
+    // Met in canonical order, among the files (for --strict, the first).
+    rejected.sort_by(|a, b| a.key().cmp(&b.key()));
     let ids = store::stat_sizes(&mut files, &cfg.stores);
     let inputs = Inputs::new(&cfg.stores, ids);
     let notes = dest.prepare(&inputs)?;
@@ -79,7 +84,12 @@ fn run(cfg: &Config, dest: &mut dyn Destination, cancel: &AtomicBool, hooks: Hoo
         .map_err(|e| ExportError::Threads(e.to_string()))?;
     let mut problems = Problems::new(cfg.strict);
     for r in &rejected {
-        problems.listing(&r.path.display().to_string(), r.kind, r.reason.clone())?;
+        problems.listing(
+            r.position(&files),
+            &r.path.display().to_string(),
+            r.kind,
+            r.reason.clone(),
+        )?;
     }
     (hooks.start)(files.iter().map(|f| f.size).sum());
     let run = Run {

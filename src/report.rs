@@ -1,7 +1,9 @@
 //! Problems (bad lines and files, SPEC §7) and the end-of-run summary (§8.4).
 //!
-//! Problems are kept by their place in the input: entries of the store
-//! listing first, then (file in canonical order, line). Whatever order the
+//! Problems are kept by their place in the input: (file in canonical order,
+//! line), with the entries of the store listing that are not read (a
+//! folder, a link, a name that cannot be read) placed among the files by
+//! the same order of names (§1.3, §11.1). Whatever order the
 //! chunks were consumed in (file order for OTLP, merge order for the JSON
 //! array), the problems reported are the first ones in file order: the
 //! first [`SHOWN`] are printed, the first [`KEPT`] go to the manifest, the
@@ -37,9 +39,11 @@ pub const TOP_FILES: usize = 5;
 #[error("--strict: stopped at the first problem: {0}")]
 pub struct StrictAbort(pub Problem);
 
-/// Where a problem is: the listing (before every file), or a file's line
-/// (0 for the file as a whole).
-type Place = (u8, usize, u64);
+/// Where a problem is: (selected file number, 1, line) for a file's line
+/// (0 for the file as a whole); (the number of selected files before it
+/// in canonical order, 0, 0) for an entry of the store listing, so that it
+/// comes just before the first file after it.
+type Place = (usize, u8, u64);
 
 /// The first problems, by place, and counts of all: in total, by reason
 /// and by file.
@@ -54,10 +58,17 @@ pub struct Problems {
     /// Problems of each selected file, by its number (grown as needed:
     /// eight bytes per file up to the last one with a problem).
     per_file: Vec<u64>,
-    /// The first store entries skipped at listing, one problem each: only
-    /// the first [`TOP_FILES`] can be among the files with the most.
-    listed: Vec<String>,
+    /// The first store entries skipped at listing (by place, then as met),
+    /// one problem each: only the first [`TOP_FILES`] can be among the files
+    /// with the most.
+    listed: Vec<(Listed, String)>,
+    /// Store entries skipped at listing so far.
+    listings: u64,
 }
+
+/// Where an entry of the listing is: its place among the selected files,
+/// then the order it was met in.
+type Listed = (usize, u64);
 
 /// Adds one to `reason`'s count, allocating only for a reason not met yet.
 fn count(map: &mut BTreeMap<Cow<'static, str>, u64>, reason: Cow<'static, str>) {
@@ -93,6 +104,7 @@ impl Problems {
             file_reasons: BTreeMap::new(),
             per_file: Vec::new(),
             listed: Vec::new(),
+            listings: 0,
         }
     }
 
@@ -116,15 +128,26 @@ impl Problems {
         self.per_file[file] += 1;
     }
 
-    /// An entry of the store listing that is not read (SPEC §7.1); `kind`
+    /// An entry of the store listing that is not read (SPEC §7.1), which
+    /// canonical order places after `before` of the selected files; `kind`
     /// is the reason without the particulars, for the tally.
-    pub fn listing(&mut self, path: &str, kind: &'static str, reason: String) -> Result<(), StrictAbort> {
+    pub fn listing(
+        &mut self,
+        before: usize,
+        path: &str,
+        kind: &'static str,
+        reason: String,
+    ) -> Result<(), StrictAbort> {
         self.files += 1;
         count(&mut self.file_reasons, Cow::Borrowed(kind));
-        if self.listed.len() < TOP_FILES {
-            self.listed.push(path.to_string());
+        let at = (before, self.listings);
+        self.listings += 1;
+        let i = self.listed.partition_point(|(p, _)| *p <= at);
+        if i < TOP_FILES {
+            self.listed.insert(i, (at, path.to_string()));
+            self.listed.truncate(TOP_FILES);
         }
-        self.add((0, 0, 0), || Problem {
+        self.add((before, 0, 0), || Problem {
             file: path.to_string(),
             line: None,
             reason,
@@ -143,7 +166,7 @@ impl Problems {
         self.lines += 1;
         count(&mut self.line_reasons, kind);
         self.count_file(file);
-        self.add((1, file, line), || Problem {
+        self.add((file, 1, line), || Problem {
             file: path(),
             line: Some(line),
             reason: reason.to_string(),
@@ -161,7 +184,7 @@ impl Problems {
         self.files += 1;
         count(&mut self.file_reasons, Cow::Borrowed(kind));
         self.count_file(file);
-        self.add((1, file, 0), || Problem {
+        self.add((file, 1, 0), || Problem {
             file: path(),
             line: None,
             reason,
@@ -171,13 +194,19 @@ impl Problems {
     /// Every problem by reason, and the [`TOP_FILES`] files with the most
     /// (ties in file order); `path_of` names selected file number `f`.
     pub fn tally(&self, path_of: impl Fn(usize) -> String) -> Tally {
-        // (problems, place): listing entries before the selected files.
-        let mut top: Vec<(u64, (u8, usize))> = self.listed.iter().enumerate().map(|(i, _)| (1, (0, i))).collect();
+        // (problems, place): a listing entry (0, its number in `listed`)
+        // before the file it comes before, a selected file (1, 0).
+        let mut top: Vec<(u64, (usize, u8, usize))> = self
+            .listed
+            .iter()
+            .enumerate()
+            .map(|(i, ((before, _), _))| (1, (*before, 0, i)))
+            .collect();
         for (f, &n) in self.per_file.iter().enumerate() {
             if n == 0 {
                 continue;
             }
-            top.push((n, (1, f)));
+            top.push((n, (f, 1, 0)));
             if top.len() > 4 * TOP_FILES {
                 top.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
                 top.truncate(TOP_FILES);
@@ -190,8 +219,12 @@ impl Problems {
             files: by_count(&self.file_reasons),
             top_files: top
                 .into_iter()
-                .map(|(problems, (kind, i))| FileProblems {
-                    file: if kind == 0 { self.listed[i].clone() } else { path_of(i) },
+                .map(|(problems, (f, kind, i))| FileProblems {
+                    file: if kind == 0 {
+                        self.listed[i].1.clone()
+                    } else {
+                        path_of(f)
+                    },
                     problems,
                 })
                 .collect(),
@@ -510,7 +543,7 @@ mod tests {
             p.line(1, i + 1, || "a.jsonl".into(), "bad".into(), &"bad").unwrap();
         }
         p.file(1, || "a.jsonl".into(), "cut short", "cut short".into()).unwrap();
-        p.listing("x.jsonl", "a folder", "a folder".into()).unwrap();
+        p.listing(0, "x.jsonl", "a folder", "a folder".into()).unwrap();
         assert_eq!((p.skipped_lines(), p.skipped_files()), (140, 2));
         let kept: Vec<String> = p.kept().iter().map(|x| x.to_string()).collect();
         assert_eq!(kept.len(), KEPT);
@@ -540,7 +573,9 @@ mod tests {
         p.file(1, || name(1), "file got shorter while read", "cut".into())
             .unwrap();
         p.file(7, || name(7), "cannot read file", "gone".into()).unwrap();
-        p.listing("x.jsonl", "not a regular file", "a folder".into()).unwrap();
+        // Named before every selected file.
+        p.listing(0, "x.jsonl", "not a regular file", "a folder".into())
+            .unwrap();
         let t = p.tally(name);
         let reasons = |v: &[ReasonCount]| v.iter().map(|r| (r.reason.clone(), r.count)).collect::<Vec<_>>();
         assert_eq!(
@@ -556,7 +591,7 @@ mod tests {
             ]
         );
         let top: Vec<(String, u64)> = t.top_files.iter().map(|f| (f.file.clone(), f.problems)).collect();
-        // Ties in file order: the listing's entries before the selected files.
+        // Ties in file order: the listing's entry (named before the selected files) first.
         assert_eq!(
             top,
             [
@@ -586,6 +621,48 @@ mod tests {
                 ("f34.jsonl".to_string(), 7)
             ]
         );
+    }
+
+    #[test]
+    fn listing_entries_take_their_place_among_the_files_everywhere() {
+        // Files 0..3 selected; a folder and a link named between files 1 and
+        // 2 (met in that order), every file with one problem but file 0.
+        let name = |f: usize| format!("f{f}.jsonl");
+        let mut p = Problems::new(false);
+        p.listing(2, "dir.jsonl", "not a regular file", "a folder".into())
+            .unwrap();
+        p.listing(2, "link.jsonl", "not a regular file", "a link".into())
+            .unwrap();
+        p.line(3, 4, || name(3), "invalid JSON".into(), &"bad").unwrap();
+        p.line(2, 9, || name(2), "invalid JSON".into(), &"bad").unwrap();
+        p.line(1, 7, || name(1), "invalid JSON".into(), &"bad").unwrap();
+        let kept: Vec<String> = p.kept().iter().map(|x| x.to_string()).collect();
+        assert_eq!(
+            kept,
+            [
+                "f1.jsonl:7: bad",
+                "dir.jsonl: a folder",
+                "link.jsonl: a link",
+                "f2.jsonl:9: bad",
+                "f3.jsonl:4: bad"
+            ]
+        );
+        assert_eq!(p.shown(), p.kept());
+        let top: Vec<String> = p.tally(name).top_files.into_iter().map(|f| f.file).collect();
+        assert_eq!(top, ["f1.jsonl", "dir.jsonl", "link.jsonl", "f2.jsonl", "f3.jsonl"]);
+
+        // Only the first TOP_FILES entries by place can be named, whatever
+        // the order they were met in; ties with files in file order.
+        let mut p = Problems::new(false);
+        for (before, n) in [(9, "z1"), (9, "z2"), (0, "a"), (3, "c"), (9, "z3"), (9, "z4"), (1, "b")] {
+            p.listing(before, n, "not a regular file", "a folder".into()).unwrap();
+        }
+        p.line(0, 1, || name(0), "invalid JSON".into(), &"bad").unwrap();
+        p.line(2, 1, || name(2), "invalid JSON".into(), &"bad").unwrap();
+        let top: Vec<String> = p.tally(name).top_files.into_iter().map(|f| f.file).collect();
+        assert_eq!(top, ["a", "f0.jsonl", "b", "f2.jsonl", "c"]);
+        let first: Vec<String> = p.kept().iter().take(7).map(|x| x.file.clone()).collect();
+        assert_eq!(first, ["a", "f0.jsonl", "b", "f2.jsonl", "c", "z1", "z2"]);
     }
 
     #[test]

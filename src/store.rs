@@ -135,6 +135,8 @@ pub enum StoreError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rejected {
     pub path: PathBuf,
+    /// Which store it is in: the position of its folder among those given.
+    pub store: usize,
     /// The day in its name, for selection by range.
     pub day: i64,
     /// The session name part, when the name could be read (for `--shard`).
@@ -229,6 +231,9 @@ pub fn list_all(dirs: &[PathBuf]) -> Result<(Listing, Vec<StoreStats>), StoreErr
         for f in &mut l.files {
             f.store = i;
         }
+        for r in &mut l.rejected {
+            r.store = i;
+        }
         all.files.append(&mut l.files);
         all.rejected.append(&mut l.rejected);
     }
@@ -263,6 +268,7 @@ pub fn list(dir: &Path) -> Result<Listing, StoreError> {
         };
         let reject = |day, session: Option<&str>, kind: &'static str, reason: String| Rejected {
             path: entry.path(),
+            store: 0,
             day,
             session: session.map(str::to_string),
             kind,
@@ -302,6 +308,61 @@ pub fn list(dir: &Path) -> Result<Listing, StoreError> {
 /// (date, session, part, store): strings, strings, integers, positions (§1.3, §11.1).
 pub fn sort_canonical(files: &mut [StoreFile]) {
     files.sort_by(|a, b| (a.date(), a.session(), a.part, a.store).cmp(&(b.date(), b.session(), b.part, b.store)));
+}
+
+/// Where an entry with a telemetry name falls in canonical order (§1.3,
+/// §11.1): (date, session, part as an integer, store), then the name itself.
+/// Read from the name's bytes alone, so that an entry that is not read (a
+/// folder, a link, a name that is not UTF-8, a part too large for a number)
+/// is placed among the files by the same rule as they are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CanonicalKey<'a> {
+    date: &'a [u8],
+    session: &'a [u8],
+    /// The part's digits without leading zeros, by (length, digits): its
+    /// value, however large; no part reads as 0.
+    part: (usize, &'a [u8]),
+    store: usize,
+    name: &'a [u8],
+}
+
+/// The canonical key of the entry named `name` in store number `store`.
+pub fn canonical_key(name: &[u8], store: usize) -> CanonicalKey<'_> {
+    let (date, tail) = split_name(name).unwrap_or((b"", name));
+    let (session, part) = match tail.iter().position(|&b| b == b'.') {
+        Some(i) => (&tail[..i], &tail[i + 1..]),
+        None => (tail, &b""[..]),
+    };
+    let zeros = part.iter().take_while(|&&b| b == b'0').count();
+    let part = &part[zeros..];
+    CanonicalKey {
+        date,
+        session,
+        part: (part.len(), part),
+        store,
+        name,
+    }
+}
+
+impl StoreFile {
+    /// Its place in canonical order, comparable with a [`Rejected`] entry's.
+    pub fn key(&self) -> CanonicalKey<'_> {
+        canonical_key(self.name.as_bytes(), self.store)
+    }
+}
+
+impl Rejected {
+    /// Its place in canonical order, comparable with a [`StoreFile`]'s.
+    pub fn key(&self) -> CanonicalKey<'_> {
+        let name = self.path.file_name().unwrap_or(self.path.as_os_str());
+        canonical_key(name.as_encoded_bytes(), self.store)
+    }
+
+    /// How many of `files` (in canonical order) come before it.
+    pub fn position(&self, files: &[StoreFile]) -> usize {
+        let key = self.key();
+        files.partition_point(|f| f.key() < key)
+    }
 }
 
 /// `--shard K/N`: sessions whose name part hashes (FNV-1a 64) to K-1 mod N.
@@ -560,6 +621,52 @@ mod tests {
                 "telemetry-2026-11-21-a.jsonl"
             ]
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn entries_not_read_are_placed_among_the_files_by_the_same_order() {
+        let files: Vec<_> = [
+            "telemetry-2025-11-17-zz.jsonl",
+            "telemetry-2025-11-18-97b8234a.jsonl",
+            "telemetry-2025-11-18-97b8234a.2.jsonl",
+            "telemetry-2025-11-18-97b8234a.10.jsonl",
+            "telemetry-2025-11-18-e.jsonl",
+        ]
+        .into_iter()
+        .map(file)
+        .collect();
+        let mut sorted = files.clone();
+        sort_canonical(&mut sorted);
+        assert_eq!(sorted, files);
+        let at = |name: &[u8], store| {
+            use std::os::unix::ffi::OsStrExt;
+            Rejected {
+                path: Path::new("/s").join(std::ffi::OsStr::from_bytes(name)),
+                store,
+                day: 0,
+                session: None,
+                kind: "not a regular file",
+                reason: String::new(),
+            }
+            .position(&files)
+        };
+        assert_eq!(at(b"telemetry-2025-11-16-zz.jsonl", 0), 0);
+        assert_eq!(at(b"telemetry-2025-11-18-dir.jsonl", 0), 4);
+        assert_eq!(at(b"telemetry-2025-11-18-link.jsonl", 0), 5);
+        assert_eq!(at(b"telemetry-2025-11-18-97b8234a.3.jsonl", 0), 3);
+        // A part too large for a number comes after every part that is one.
+        assert_eq!(
+            at(b"telemetry-2025-11-18-97b8234a.123456789012345678901234.jsonl", 0),
+            4
+        );
+        // The same name in a later store comes after the file of the first.
+        assert_eq!(at(b"telemetry-2025-11-18-97b8234a.2.jsonl", 1), 3);
+        assert_eq!(at(b"telemetry-2025-11-18-\xff.jsonl", 0), 5);
+        // Parts as integers, leading zeros or not.
+        let key = |n: &'static str| canonical_key(n.as_bytes(), 0);
+        assert!(key("telemetry-2025-11-18-a.9.jsonl") < key("telemetry-2025-11-18-a.010.jsonl"));
+        assert!(key("telemetry-2025-11-18-a.jsonl") < key("telemetry-2025-11-18-a.1.jsonl"));
     }
 
     #[test]

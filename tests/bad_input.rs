@@ -585,3 +585,73 @@ fn an_unreadable_file_is_skipped_not_read_in_every_format() {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).unwrap();
     assert_files_read(s.path(), &[], &[NAME], bad);
 }
+
+#[cfg(unix)]
+#[test]
+fn problems_and_the_files_with_the_most_follow_the_store_order_with_entries_not_read_among_the_files() {
+    let s = Store::new();
+    let bad_at_2 = |session: &str| vec![header(session), "{broken".to_string(), good(1)];
+    let early = "telemetry-2026-11-17-zz.jsonl";
+    let real = "telemetry-2026-11-18-97b8234a.1.jsonl";
+    s.file(early, &bad_at_2("zz"));
+    s.file(real, &bad_at_2("97b8234a"));
+    // Named like telemetry files, dated on and after the real ones: four,
+    // enough to push a real file out of the five most if they came first.
+    let dir = "telemetry-2026-11-18-dir.jsonl";
+    let link = "telemetry-2026-11-18-link.jsonl";
+    let dir2 = "telemetry-2026-11-19-dir.jsonl";
+    let link2 = "telemetry-2026-11-20-link.jsonl";
+    for d in [dir, dir2] {
+        std::fs::create_dir(s.path().join(d)).unwrap();
+    }
+    for l in [link, link2] {
+        std::os::unix::fs::symlink(s.path().join(real), s.path().join(l)).unwrap();
+    }
+    let path = |n: &str| s.path().join(n).display().to_string();
+    let order = [early, real, dir, link, dir2, link2];
+    let out = tempfile::tempdir().unwrap();
+    let (target, manifest) = (out.path().join("x.json"), out.path().join("m.json"));
+    let zip = out.path().join("x.zip");
+    for args in [
+        vec!["-o", target.to_str().unwrap(), "--manifest", manifest.to_str().unwrap()],
+        vec!["-o", zip.to_str().unwrap()],
+    ] {
+        let o = export(s.path(), &[&["--summary-json"], &args[..]].concat())
+            .assert()
+            .success();
+        let sum = json(&o.get_output().stdout);
+        let stderr = String::from_utf8_lossy(&o.get_output().stderr).into_owned();
+        let files = |v: &Value| -> Vec<String> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["file"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let all: Vec<String> = order.iter().map(|n| path(n)).collect();
+        assert_eq!(files(&sum["problems"]), all, "{sum}");
+        assert_eq!(sum["problems"][0]["line"], 2);
+        assert_eq!(sum["problems"][1]["line"], 2);
+        assert_eq!(files(&sum["files_with_most_problems"]), all[..5], "{sum}");
+        let at = |n: &str| {
+            stderr
+                .find(&format!("{}:", path(n)))
+                .unwrap_or_else(|| panic!("{n} in {stderr}"))
+        };
+        for w in order.windows(2) {
+            assert!(at(w[0]) < at(w[1]), "{} before {}: {stderr}", w[0], w[1]);
+        }
+        let names: Vec<String> = all[..5].iter().map(|p| format!("{p} (1)")).collect();
+        assert!(
+            stderr.contains(&format!("files with the most problems: {}", names.join(", "))),
+            "{stderr}"
+        );
+        let m = if zip.exists() {
+            json(&read_output(&zip)["manifest.json"])
+        } else {
+            json(&std::fs::read(&manifest).unwrap())
+        };
+        assert_eq!(files(&m["skipped"]["problems"]), all);
+        assert_eq!(files(&m["skipped"]["filesWithMostProblems"]), all[..5]);
+    }
+}
