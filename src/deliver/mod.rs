@@ -85,29 +85,26 @@ fn shown_key(key: &str) -> String {
 pub fn parse_headers(text: &str) -> (Vec<(String, String)>, Vec<String>) {
     let (mut out, mut bad) = (Vec::new(), Vec::new());
     for (n, item) in text.split(',').map(str::trim).filter(|s| !s.is_empty()).enumerate() {
-        let Some((k, v)) = item.split_once('=') else {
-            // Without '=' nothing tells the name from the value: only a
-            // curl-style `Name: value` entry is named (by its name).
-            bad.push(match curl_name(item) {
-                Some(name) => format!(
-                    "entry {} ({name}: ...) has no '=value'; the variable takes Name=value pairs",
-                    n + 1
-                ),
-                None => format!("entry {} has no '=value'", n + 1),
-            });
-            continue;
+        let (k, v) = match item.split_once('=') {
+            Some((k, v)) if !k.contains(':') => (k, v),
+            // Without '=' nothing tells the name from the value, and in
+            // `Name: value=...` the part before '=' holds a value: only a
+            // curl-style `Name:` is named, never what follows it.
+            split => {
+                let (part, what) = match split {
+                    None => (item, "has no '=value'"),
+                    Some((k, _)) => (k, "is not Name=value"),
+                };
+                bad.push(match curl_name(part) {
+                    Some(name) => format!(
+                        "entry {} ({name}: ...) {what}; the variable takes Name=value pairs",
+                        n + 1
+                    ),
+                    None => format!("entry {} {what}", n + 1),
+                });
+                continue;
+            }
         };
-        if k.contains(':') {
-            // `Name: value=...`: the part before '=' holds a value.
-            bad.push(match curl_name(k) {
-                Some(name) => format!(
-                    "entry {} ({name}: ...) is not Name=value; the variable takes Name=value pairs",
-                    n + 1
-                ),
-                None => format!("entry {} is not Name=value", n + 1),
-            });
-            continue;
-        }
         let Some(key) = percent_decode(k.trim()) else {
             bad.push(format!(
                 "the name {} is not valid percent-encoding",
