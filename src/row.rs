@@ -164,6 +164,36 @@ fn static_num(s: StaticNode) -> Option<Num> {
     }
 }
 
+/// A line's bytes as read, kept beside the parse of a copy of it, so that
+/// an encoder may copy a run of it instead of writing it again
+/// (`encode::json`). The parser leaves each string of the row where its
+/// token began in the copy (which began at address `parsed_at`), written
+/// over with its unescaped text when it has escapes; without one it is
+/// the line's own bytes at the same offset.
+#[derive(Clone, Copy, Debug)]
+pub struct RawLine<'a> {
+    pub bytes: &'a [u8],
+    pub parsed_at: usize,
+    /// The line holds a `\`: some string may differ from its token.
+    pub escapes: bool,
+}
+
+impl RawLine<'_> {
+    /// Whether `s`, a string of this line's row, is the whole content of
+    /// the string token at byte `offset - 1` of the line, as it stands (no
+    /// escape in it).
+    #[inline]
+    pub fn holds_at(&self, s: &str, offset: usize) -> bool {
+        let end = offset + s.len();
+        s.as_ptr() as usize == self.parsed_at.wrapping_add(offset)
+            && offset > 0
+            && self.bytes.get(offset - 1) == Some(&b'"')
+            && self.bytes.get(end) == Some(&b'"')
+            // Without a `\` the token ends at the first `"`, which is at `end`.
+            && !(self.escapes && memchr::memchr(b'\\', &self.bytes[offset..end]).is_some())
+    }
+}
+
 /// One event row, borrowed from the line buffer and its tape.
 #[derive(Clone, Copy, Debug)]
 pub struct Row<'t> {

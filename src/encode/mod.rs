@@ -15,18 +15,20 @@ pub mod resource;
 pub mod spans;
 pub mod write;
 
-use crate::row::{Context, Pairs, Row, Scalar};
+use crate::row::{Context, Pairs, RawLine, Row, Scalar};
 use write::{write_f64, write_str};
 
 /// An event ready to encode: the row, its full context (header or inline,
-/// plus `deployment_url`), its checked ids when it is a span, and its
-/// effective schema version (§2.4).
+/// plus `deployment_url`), its checked ids when it is a span, its
+/// effective schema version (§2.4), and the line as read when the sink
+/// asked for it and the line has no escapes.
 #[derive(Clone, Copy, Debug)]
 pub struct Event<'t> {
     pub row: Row<'t>,
     pub ctx: Context<'t>,
     pub ids: Option<crate::model::SpanIds<'t>>,
     pub schema_version: u64,
+    pub raw: Option<RawLine<'t>>,
 }
 
 impl Event<'_> {
@@ -222,6 +224,7 @@ pub(crate) mod testing {
                     ctx,
                     ids: crate::route::span_ids(&row).ok(),
                     schema_version: row.schema_version.unwrap_or(1),
+                    raw: None,
                 };
                 f(&ev)
             }

@@ -43,8 +43,9 @@ fn escape_mask(w: u64) -> u64 {
     below | has_zero(w ^ (ONES * b'"' as u64)) | has_zero(w ^ (ONES * b'\\' as u64))
 }
 
+/// The eight bytes of `bytes` at `i`, little endian (zero past the end).
 #[inline(always)]
-fn word_at(bytes: &[u8], i: usize) -> u64 {
+pub fn word_at(bytes: &[u8], i: usize) -> u64 {
     let w: [u8; 8] = bytes[i..i + 8].try_into().unwrap_or([0; 8]);
     u64::from_le_bytes(w)
 }
@@ -119,11 +120,32 @@ fn write_byte(out: &mut Vec<u8>, b: u8) {
 
 /// Writes a string lowercased (ASCII only): ids are output in lowercase hex.
 pub fn write_str_lower(out: &mut Vec<u8>, s: &str) {
-    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+    if has_ascii_upper(s.as_bytes()) {
         write_str(out, &s.to_ascii_lowercase());
     } else {
         write_str(out, s);
     }
+}
+
+/// Whether `bytes` hold an ASCII capital: eight bytes at a time (ids are
+/// 16 or 32 hex digits), with a SWAR range test on each byte's low seven
+/// bits, bytes >= 0x80 masked out.
+#[inline]
+pub fn has_ascii_upper(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let upper = |w: u64| {
+        let low = w & !HIGH;
+        // High bit set where low >= b'A', and where low > b'Z'; no carries cross bytes.
+        let from_a = low + ONES * (0x80 - u64::from(b'A'));
+        let past_z = low + ONES * (0x80 - u64::from(b'Z') - 1);
+        from_a & !past_z & !w & HIGH
+    };
+    let mut words = bytes.chunks_exact(8);
+    let found = words
+        .by_ref()
+        .any(|c| upper(u64::from_le_bytes(c.try_into().unwrap_or([0; 8]))) != 0);
+    found || words.remainder().iter().any(u8::is_ascii_uppercase)
 }
 
 #[inline]
@@ -215,6 +237,18 @@ mod tests {
         let mut v = Vec::new();
         f(&mut v);
         String::from_utf8(v).unwrap()
+    }
+
+    #[test]
+    fn has_ascii_upper_finds_capitals_anywhere_and_nothing_else() {
+        for b in 0..=255u8 {
+            for at in 0..20 {
+                let mut v = vec![b'a'; 20];
+                v[at] = b;
+                assert_eq!(has_ascii_upper(&v), b.is_ascii_uppercase(), "byte {b:#x} at {at}");
+            }
+        }
+        assert!(!has_ascii_upper("00ff\u{e9}\u{c9}\u{17f}z@[`{".as_bytes()));
     }
 
     #[test]

@@ -368,6 +368,8 @@ impl JsonChunk {
 }
 
 impl EventSink for JsonChunk {
+    const WANTS_RAW: bool = true;
+
     fn event(&mut self, _file: &StoreFile, ev: &Event<'_>, signal: Signal) -> (u64, u64) {
         self.data.extend_from_slice(SEP);
         write_element_head(&mut self.data, ev);

@@ -15,12 +15,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use simd_json::{Buffers, Tape};
 
-use super::chunk::{line_at, open_regular, read_chunk_in, read_header_in, Chunk, ChunkBuf, FileError, Header};
+use super::chunk::{line_at, open_regular, read_chunk_in, read_header_in, Chunk, ChunkBuf, FileError, Header, PAD};
 use crate::encode::Event;
 use crate::model::{Counts, Signal};
 use crate::range::DateRange;
 use crate::route::{route, span_ids, MetricEvents};
-use crate::row::{parse_tape, Line, RowError};
+use crate::row::{parse_tape, Line, RawLine, RowError};
 use crate::store::StoreFile;
 
 /// What the workers need to know about the export.
@@ -37,6 +37,10 @@ pub struct ParseOptions<'a> {
 /// Receives each exported event; returns (points written, values dropped)
 /// for metric events, (0, 0) otherwise.
 pub trait EventSink {
+    /// Whether the sink reads [`Event::raw`]: then a line is parsed in a
+    /// copy, and the line as read goes with its event.
+    const WANTS_RAW: bool = false;
+
     fn event(&mut self, file: &StoreFile, ev: &Event<'_>, signal: Signal) -> (u64, u64);
 }
 
@@ -84,6 +88,9 @@ const KEEP_TAPE: usize = 1 << 20;
 /// A line longer than this leaves simd-json's scratch buffers (about six
 /// bytes per input byte for a row of many short keys) as soon as it is parsed.
 const KEEP_BUFFERS_LINE: usize = 1 << 20;
+/// Lines up to this long go with their event as read, for sinks that want
+/// them ([`EventSink::WANTS_RAW`]): the copy they are parsed in stays small.
+const RAW_LINE: usize = 64 << 10;
 /// A header buffer grown past this (by a long header line) is not kept.
 const KEEP_HEAD_BUF: usize = 256 << 10;
 
@@ -176,6 +183,8 @@ pub fn run_chunk_buf<S: EventSink>(
 pub struct Parser {
     tape: Option<Tape<'static>>,
     buffers: Buffers,
+    /// Where a line is parsed when its bytes as read must stay as they were.
+    copy: Vec<u8>,
 }
 
 impl Default for Parser {
@@ -183,6 +192,7 @@ impl Default for Parser {
         Self {
             tape: Some(Tape::null().reset()),
             buffers: Buffers::new(64 * 1024),
+            copy: Vec::new(),
         }
     }
 }
@@ -246,9 +256,35 @@ impl Parser {
         sink: &mut S,
         counts: &mut Counts,
     ) -> Result<(), RowError> {
-        crate::row::fix_lone_surrogates(&mut chunk.buf[a..b]);
+        let len = b - a;
+        let escapes = memchr::memchr(b'\\', &chunk.buf[a..b]).is_some();
         let mut tape = self.tape.take().unwrap_or_else(Tape::null).reset();
-        let parsed = simd_json::fill_tape_padded(&mut chunk.buf[a..], b - a, &mut self.buffers, &mut tape);
+        let in_copy = S::WANTS_RAW && len <= RAW_LINE;
+        let (parsed, raw) = if in_copy {
+            // The parser writes a string with escapes over itself, so it
+            // parses a copy: the line stays as read, and each string of
+            // the copy is where its token is in the line.
+            self.copy.clear();
+            self.copy.extend_from_slice(&chunk.buf[a..b]);
+            if escapes {
+                crate::row::fix_lone_surrogates(&mut self.copy);
+            }
+            self.copy.resize(len + PAD, 0);
+            let parsed_at = self.copy.as_ptr() as usize;
+            let parsed = simd_json::fill_tape_padded(&mut self.copy, len, &mut self.buffers, &mut tape);
+            let raw = RawLine {
+                bytes: &chunk.buf[a..b],
+                parsed_at,
+                escapes,
+            };
+            (parsed, Some(raw))
+        } else {
+            if escapes {
+                crate::row::fix_lone_surrogates(&mut chunk.buf[a..b]);
+            }
+            let parsed = simd_json::fill_tape_padded(&mut chunk.buf[a..], len, &mut self.buffers, &mut tape);
+            (parsed, None)
+        };
         if b - a > KEEP_BUFFERS_LINE {
             // The tape borrows the line, not these: let them go now, not
             // after the event, which a row of many keys hands to the
@@ -256,11 +292,12 @@ impl Parser {
             self.buffers = Buffers::new(64 * 1024);
         }
         let result = match parsed {
-            Ok(()) => event(file, header, &tape.0, opts, sink, counts),
+            Ok(()) => event(file, header, &tape.0, raw, opts, sink, counts),
             Err(_) => Ok(()),
         };
         self.tape = Some(tape.reset());
         match parsed {
+            Err(e) if in_copy => Err(json_error(&e, &self.copy[..len])),
             Err(e) => Err(json_error(&e, &chunk.buf[a..b])),
             Ok(()) => result,
         }
@@ -323,6 +360,7 @@ fn event<S: EventSink>(
     file: &StoreFile,
     header: &Header,
     nodes: &[simd_json::Node<'_>],
+    raw: Option<RawLine<'_>>,
     opts: ParseOptions<'_>,
     sink: &mut S,
     counts: &mut Counts,
@@ -358,6 +396,7 @@ fn event<S: EventSink>(
         ctx,
         ids,
         schema_version,
+        raw,
     };
     let (points, dropped) = sink.event(file, &ev, signal);
     counts.saw(ev.row.time_nanos);
