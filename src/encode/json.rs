@@ -15,7 +15,7 @@ use crate::row::{Context, RawLine, Scalar, CONTEXT_KEYS};
 /// Most rows a real store holds are written the way this writes them
 /// (JavaScript's `JSON.stringify`, keys in this order, `deployment_url`
 /// last): their bytes up to `schema_version` are the line's own. When the
-/// line came with the event, [`FromLine`] copies each piece the line holds
+/// line came with the event, `FromLine` copies each piece the line holds
 /// already, and writes from the first one it does not.
 pub fn write_element_head(out: &mut Vec<u8>, ev: &Event<'_>) {
     match ev.raw {
