@@ -21,7 +21,7 @@ use write::{write_f64, write_str};
 /// An event ready to encode: the row, its full context (header or inline,
 /// plus `deployment_url`), its checked ids when it is a span, its
 /// effective schema version (§2.4), and the line as read when the sink
-/// asked for it and the line has no escapes.
+/// asked for it ([`RawLine`]).
 #[derive(Clone, Copy, Debug)]
 pub struct Event<'t> {
     pub row: Row<'t>,

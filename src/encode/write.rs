@@ -43,7 +43,8 @@ fn escape_mask(w: u64) -> u64 {
     below | has_zero(w ^ (ONES * b'"' as u64)) | has_zero(w ^ (ONES * b'\\' as u64))
 }
 
-/// The eight bytes of `bytes` at `i`, little endian (zero past the end).
+/// The eight bytes of `bytes` at `i`, little endian; callers keep
+/// `i + 8 <= bytes.len()`.
 #[inline(always)]
 pub fn word_at(bytes: &[u8], i: usize) -> u64 {
     let w: [u8; 8] = bytes[i..i + 8].try_into().unwrap_or([0; 8]);

@@ -1,5 +1,6 @@
 //! A worker's loop over one chunk: read its file's header and the chunk's
-//! bytes, split lines (memchr), parse (simd-json, in place), resolve context,
+//! bytes, split lines (memchr), parse (simd-json, in place, or in a copy
+//! for a sink that reads the line as read), resolve context,
 //! route, filter by range, and hand each event to a sink that encodes it
 //! ([`super::sinks`]). Problems are collected with chunk-relative line
 //! numbers; the ordered stage turns them into file line numbers.
