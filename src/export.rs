@@ -29,6 +29,9 @@ pub struct Hooks {
     pub start: Box<dyn Fn(u64)>,
     /// Told the input bytes of each finished chunk.
     pub progress: Box<dyn Fn(u64) + Sync>,
+    /// Told the input bytes of each chunk a worker reads: in all, more than
+    /// the store's when the JSON merge let chunks go and read them again.
+    pub read: Box<dyn Fn(u64) + Sync>,
 }
 
 impl Default for Hooks {
@@ -36,6 +39,7 @@ impl Default for Hooks {
         Self {
             start: Box::new(|_| {}),
             progress: Box::new(|_| {}),
+            read: Box::new(|_| {}),
         }
     }
 }
@@ -105,6 +109,7 @@ fn run(cfg: &Config, dest: &mut dyn Destination, cancel: &AtomicBool, hooks: Hoo
         pool: &pool,
         cancel,
         progress: &*hooks.progress,
+        read: &*hooks.read,
     };
     let written = dest.write(&run, &inputs, &mut problems)?;
     let counts = written.books.total;

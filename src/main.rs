@@ -295,6 +295,7 @@ fn hooks(bar: &Option<ProgressBar>) -> Hooks {
                 b.inc(n)
             }
         }),
+        read: Box::new(|_| {}),
     }
 }
 

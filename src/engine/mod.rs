@@ -139,6 +139,8 @@ pub struct Run<'a> {
     pub cancel: &'a AtomicBool,
     /// Called with the input bytes of each consumed chunk.
     pub progress: &'a (dyn Fn(u64) + Sync),
+    /// Called with the input bytes of each chunk a worker reads.
+    pub read: &'a (dyn Fn(u64) + Sync),
 }
 
 impl Run<'_> {
@@ -318,6 +320,7 @@ impl<'r, 'a: 'r, T: Send + 'r> Engine<'r, 'a, T> {
         };
         let run = self.run;
         scope.spawn_fifo(move |_| {
+            (run.read)(chunk.bytes());
             let result = catch_unwind(AssertUnwindSafe(|| {
                 let mut sink = make(handoff);
                 let file = &run.files[chunk.file];
@@ -351,6 +354,7 @@ impl<'r, 'a: 'r, T: Send + 'r> Engine<'r, 'a, T> {
             }
         }
     }
+
 }
 
 fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
