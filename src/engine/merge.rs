@@ -16,6 +16,14 @@
 //! key and its place in its front chunk, which is cut again exactly as
 //! before and re-read, earliest key first, as the budget frees up.
 //!
+//! Two rules keep both cores busy without reading anything twice. The next
+//! few streams to start (by first key) are *primed*: they request their
+//! first full chunk before they emit, so the merge does not wait on a worker
+//! at each session's start. And reading ahead stops short of the budget by
+//! two chunks, room for what the merge needs next; a stream refused asks
+//! again once the budget frees up (without that room, each needed chunk
+//! pushed the merge over, a stream parked and was read again at once).
+//!
 //! So memory is bounded whether 2 or 30,000 sessions are in range: parsed
 //! chunks within MERGE_BUDGET plus HEAD_BUDGET of input (and about twice
 //! that of elements), the engine's window, and per stream a few words plus
@@ -49,6 +57,9 @@ pub const HEAD_BUDGET_CHUNKS: u64 = 8;
 /// A parsed head holds about this many times its input: elements carry
 /// their context, plus the chunk's keys, offsets and report.
 const HEAD_FOOTPRINT: u64 = 4;
+/// Streams not started that may request their first chunk ahead
+/// ([`Merger::prime`]).
+const PRIMED_STREAMS: usize = 4;
 /// The smallest merge chunk: a dozen typical lines.
 const MIN_MERGE_CHUNK: u64 = 8 << 10;
 /// Head chunks: small, but enough for a header and a first event.
@@ -92,6 +103,11 @@ struct Stream {
     active: bool,
     /// Its next key is known, its front chunk was let go (see [`Merger::park`]).
     parked: bool,
+    /// Not started, and among the next to start: it may request its first
+    /// chunk after its head ([`Merger::prime`]).
+    primed: bool,
+    /// Refused a chunk ahead for the budget; asks again once it frees up.
+    deferred: bool,
     /// While parked (and until re-requested): the end of the chunk let go,
     /// which starts at `offset`, so that it is cut again exactly as before
     /// and `cursor` still points at the stream's next element.
@@ -203,6 +219,14 @@ struct Merger<'e, 'r, 'a> {
     parked: BinaryHeap<ParkKey>,
     /// Streams that may want a chunk, in the order they asked.
     queue: VecDeque<usize>,
+    /// First keys of streams whose head is parsed, to prime them in the
+    /// order they start; entries go stale (the stream parked or started)
+    /// and are skipped.
+    upcoming: BinaryHeap<ParkKey>,
+    /// Streams primed and not started yet.
+    primed: usize,
+    /// Streams refused a chunk ahead for the budget, in the order they asked.
+    deferred: Vec<usize>,
     /// Input bytes of chunks requested and not yet consumed or let go.
     requested_bytes: u64,
     /// The most `requested_bytes` may reach by parsing ahead.
@@ -266,7 +290,7 @@ impl<'e, 'r, 'a: 'r> Merger<'e, 'r, 'a> {
         let depth = if st.active {
             merge_shape(self.active, self.run().budget.workers, self.run().budget.chunk).1
         } else {
-            0
+            usize::from(st.primed)
         };
         st.slots.len() <= depth && self.has_more(s)
     }
@@ -296,7 +320,11 @@ impl<'e, 'r, 'a: 'r> Merger<'e, 'r, 'a> {
             }
         }
         st.parked = true;
+        if std::mem::take(&mut st.primed) {
+            self.primed -= 1;
+        }
         self.parked.push(Reverse((next, s as u32)));
+        self.retry();
     }
 
     /// Whether the chunks requested and held exceed what the merge may
@@ -347,11 +375,39 @@ impl<'e, 'r, 'a: 'r> Merger<'e, 'r, 'a> {
     /// Marks stream `s` as emitting; it may now parse ahead.
     fn activate(&mut self, scope: &rayon::ScopeFifo<'r>, s: usize) {
         if !self.streams[s].active {
-            self.streams[s].active = true;
+            let st = &mut self.streams[s];
+            st.active = true;
+            if std::mem::take(&mut st.primed) {
+                self.primed -= 1;
+            }
             self.active += 1;
             self.queue.push_back(s);
             self.pump(scope);
+            self.prime(scope);
         }
+    }
+
+    /// Lets the next streams to start, in the order of their first keys,
+    /// request their first chunk after the head. A stream's head is small
+    /// (a few KiB when hundreds of sessions are in range); requested only
+    /// once the stream started, its next chunk was not parsed when the
+    /// merge reached the head's end, and both cores waited for it, once
+    /// per session. The budget still bounds what is read ahead.
+    fn prime(&mut self, scope: &rayon::ScopeFifo<'r>) {
+        while self.primed < PRIMED_STREAMS {
+            let Some(Reverse((_, s))) = self.upcoming.pop() else {
+                break;
+            };
+            let s = s as usize;
+            let st = &mut self.streams[s];
+            if st.active || st.parked || st.primed || !matches!(st.slots.front(), Some(Some(_))) {
+                continue;
+            }
+            st.primed = true;
+            self.primed += 1;
+            self.queue.push_back(s);
+        }
+        self.pump(scope);
     }
 
     /// Starts queued requests while the engine has room.
@@ -363,17 +419,25 @@ impl<'e, 'r, 'a: 'r> Merger<'e, 'r, 'a> {
             if !self.eligible(s) || self.run().cancel.load(Ordering::Relaxed) {
                 continue;
             }
-            let size = if self.streams[s].active {
+            let size = if self.streams[s].active || self.streams[s].primed {
                 let b = self.run().budget;
                 merge_shape(self.active, b.workers, b.chunk).0
             } else {
                 self.head_chunk
             };
             // A stream's next chunk is always read (the merge needs it);
-            // reading further ahead only within the budget, however many
-            // streams are open and whatever size their chunks were cut at.
+            // reading ahead leaves room in the budget for two chunks of the
+            // largest size for those. When reading ahead took it all, each
+            // of them pushed the merge over and made a stream park, be read
+            // again soon after, and park again (3x the CPU). A stream
+            // refused asks again as soon as the budget frees up.
             let ahead = !self.streams[s].slots.is_empty();
-            if ahead && self.requested_bytes + size > self.max_requested {
+            let reserve = 2 * self.run().budget.chunk;
+            if ahead && self.requested_bytes + size + reserve > self.max_requested {
+                let st = &mut self.streams[s];
+                if !std::mem::replace(&mut st.deferred, true) {
+                    self.deferred.push(s);
+                }
                 continue;
             }
             let Some(chunk) = self.next_chunk(s, size) else {
@@ -392,19 +456,46 @@ impl<'e, 'r, 'a: 'r> Merger<'e, 'r, 'a> {
         }
     }
 
+    /// Queues again the streams refused a chunk ahead: the budget freed up.
+    fn retry(&mut self) {
+        for s in self.deferred.drain(..) {
+            self.streams[s].deferred = false;
+            self.queue.push_back(s);
+        }
+    }
+
     /// Waits for one parsed chunk and files it in its stream's slot.
     fn receive(&mut self, scope: &rayon::ScopeFifo<'r>) -> Result<(), EngineError> {
+        let received = self.engine.receive()?;
+        self.file(scope, received)
+    }
+
+    /// Files a parsed chunk in its stream's slot and requests more.
+    fn file(&mut self, scope: &rayon::ScopeFifo<'r>, received: Received<Box<Parsed>>) -> Result<(), EngineError> {
         // Elements are small (a line's worth): chunks never hand parts on.
-        let Received::Done(tag, done) = self.engine.receive()? else {
+        let Received::Done(tag, done) = received else {
             return Err(EngineError::Internal("a JSON chunk handed its output on in parts"));
         };
         let (s, seq) = ((tag >> 32) as usize, tag & 0xFFFF_FFFF);
         let st = &mut self.streams[s];
         let at = (seq as u32).wrapping_sub(st.consumed) as usize;
         match st.slots.get_mut(at) {
-            Some(slot) => *slot = Some(Box::new(Slot { done })),
+            Some(slot) => {
+                // A head of a stream that is held, not parked: it may be
+                // primed once its turn nears. (A fleet's heads are mostly
+                // parked: a place for each would grow with the sessions.)
+                if at == 0 && !st.active && self.held <= self.max_held && self.upcoming.len() < 2 * self.max_held {
+                    if let Some(&(t, _)) = done.out.chunk.keys.first() {
+                        self.upcoming.push(Reverse((t, s as u32)));
+                    }
+                }
+                *slot = Some(Box::new(Slot { done }));
+            }
             // Its stream was parked meanwhile: the chunk is read again later.
-            None => self.requested_bytes -= done.chunk.bytes(),
+            None => {
+                self.requested_bytes -= done.chunk.bytes();
+                self.retry();
+            }
         }
         if self.eligible(s) {
             self.queue.push_back(s);
@@ -460,6 +551,7 @@ impl<'e, 'r, 'a: 'r> Merger<'e, 'r, 'a> {
         if self.eligible(s) {
             self.queue.push_back(s);
         }
+        self.retry();
         self.pump(scope);
         Ok(())
     }
@@ -498,6 +590,8 @@ fn session_streams(run: &Run<'_>) -> (Vec<usize>, Vec<Stream>) {
                 cursor: 0,
                 active: false,
                 parked: false,
+                primed: false,
+                deferred: false,
                 redo_end: None,
             });
             start = i;
@@ -560,6 +654,9 @@ pub fn run(run: &Run<'_>, out: &mut dyn Write, problems: &mut Problems) -> Resul
             problems,
             order,
             queue: (0..streams.len()).collect(),
+            upcoming: BinaryHeap::new(),
+            primed: 0,
+            deferred: Vec::new(),
             head_chunk,
             streams,
             active: 0,
@@ -584,6 +681,7 @@ pub fn run(run: &Run<'_>, out: &mut dyn Write, problems: &mut Problems) -> Resul
             }
         }
         let mut written = 0u64;
+        m.prime(scope);
         while let Some(Reverse((_, _, s32))) = heap.pop() {
             let s = s32 as usize;
             if m.streams[s].parked {
@@ -607,7 +705,11 @@ pub fn run(run: &Run<'_>, out: &mut dyn Write, problems: &mut Problems) -> Resul
                 Emit::Write(e) => written_or_cancelled(e),
             })?;
             if let Some(k) = m.head(scope, s)? {
-                if m.over_budget() && m.parkable(s) {
+                // Not the stream needed next: parked, it would be read again
+                // at once, and again after its next run, while what holds
+                // the budget stays held.
+                let needed_next = heap.peek().is_none_or(|top| k > *top);
+                if !needed_next && m.over_budget() && m.parkable(s) {
                     m.park(s, (k.0).0);
                 }
                 heap.push(k);
