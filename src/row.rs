@@ -174,11 +174,19 @@ fn static_num(s: StaticNode) -> Option<Num> {
 pub struct RawLine<'a> {
     pub bytes: &'a [u8],
     pub parsed_at: usize,
-    /// The line holds a `\`: some string may differ from its token.
-    pub escapes: bool,
+    /// Where the line's `\` are, when it has one (some string may then
+    /// differ from its token): the first, and one past the last.
+    pub escapes: Option<(usize, usize)>,
 }
 
 impl RawLine<'_> {
+    /// The span of `line` from its first `\` to past its last, if any.
+    pub fn escape_span(line: &[u8]) -> Option<(usize, usize)> {
+        let first = memchr::memchr(b'\\', line)?;
+        let last = memchr::memrchr(b'\\', line).unwrap_or(first);
+        Some((first, last + 1))
+    }
+
     /// Whether `s`, a string of this line's row, is the whole content of
     /// the string token at byte `offset - 1` of the line, as it stands (no
     /// escape in it).
@@ -190,7 +198,8 @@ impl RawLine<'_> {
             && self.bytes.get(offset - 1) == Some(&b'"')
             && self.bytes.get(end) == Some(&b'"')
             // Without a `\` the token ends at the first `"`, which is at `end`.
-            && !(self.escapes && memchr::memchr(b'\\', &self.bytes[offset..end]).is_some())
+            && !matches!(self.escapes, Some((first, last))
+                if offset < last && first < end && memchr::memchr(b'\\', &self.bytes[offset..end]).is_some())
     }
 }
 

@@ -1,9 +1,10 @@
 //! The JSON-array element (SPEC §5.2): a self-contained snake_case event,
 //! whatever key style the input used, with its full context inside. The
 //! pipeline writes the head and the context separately, to share a file's
-//! context bytes. A head the line already holds, byte for byte, is copied
-//! from the line (most rows of a real store: the extension writes them in
-//! this form). tests/end_to_end.rs checks whole elements the binary wrote.
+//! context bytes. What the line already holds of the head, byte for byte,
+//! is copied from the line (all of it for most rows of a real store: the
+//! extension writes them in this form; all but the keys for a camelCase
+//! row). tests/end_to_end.rs checks whole elements the binary wrote.
 
 use super::write::{has_ascii_upper, with_num_text, word_at, write_str, write_str_lower, write_u64};
 use super::{write_scalar_as_str, Event, Sep};
@@ -35,10 +36,11 @@ fn head_from_line(out: &mut Vec<u8>, ev: &Event<'_>, raw: RawLine<'_>) -> bool {
         copied: 0,
         at: 0,
         copying: true,
+        whole: true,
         out,
     };
     head(&mut w, ev);
-    let whole = w.copying;
+    let whole = w.whole;
     w.stop_copying();
     whole
 }
@@ -92,20 +94,28 @@ impl Head for Vec<u8> {
 }
 
 /// Writes the head into `out` by copying the line while the line holds
-/// each next piece where the last one ended, and by writing from the
-/// first piece it does not hold. A string is held at once when it is the
-/// whole token there as it stands ([`RawLine::holds_at`]): no `\\` in it,
-/// so no `"` either, and the parser refuses raw control characters, so it
-/// needs no escape and is written as it stands. One with escapes is
-/// written, then compared with the line.
+/// each next piece where the last one ended, and by writing each piece it
+/// does not hold. A string is held at once when it is the whole token
+/// there as it stands ([`RawLine::holds_at`]): no `\\` in it, so no `"`
+/// either, and the parser refuses raw control characters, so it needs no
+/// escape and is written as it stands. One with escapes is written, then
+/// compared with the line.
+///
+/// After a piece the line does not hold (a camelCase key, a boolean
+/// property, which the element writes as a string), copying starts again
+/// at the next string of the row that stands as it is in the line: the
+/// parser left it where its token is, so its place in the line is known,
+/// and from there every next piece is compared with the line again.
 struct FromLine<'a, 'b> {
     raw: RawLine<'a>,
     /// `out` ends with the line's bytes up to here...
     copied: usize,
     /// ...and the line's bytes up to here are what `out` must get next.
     at: usize,
-    /// Every piece so far was the line's.
+    /// The last piece was the line's: the next is looked for at `at`.
     copying: bool,
+    /// Every piece so far was the line's.
+    whole: bool,
     out: &'b mut Vec<u8>,
 }
 
@@ -117,13 +127,30 @@ impl FromLine<'_, '_> {
         self.copied = self.at;
     }
 
-    /// From here on every piece is written.
+    /// From here on every piece is written, until [`Self::resume_at`].
     #[inline]
     fn stop_copying(&mut self) {
         if self.copying {
             self.catch_up();
             self.copying = false;
+            self.whole = false;
         }
+    }
+
+    /// While writing: copies again from the token of `s`, a string of the
+    /// row, when it stands in the line as it is (`out` holds every piece
+    /// so far, so the line's bytes from that token on are what it needs
+    /// next, as far as the pieces say so); whether it did, `s` included.
+    #[inline(never)]
+    fn resume_at(&mut self, s: &str) -> bool {
+        let offset = (s.as_ptr() as usize).wrapping_sub(self.raw.parsed_at);
+        let held = offset <= self.raw.bytes.len() && self.raw.holds_at(s, offset);
+        if held {
+            self.copied = offset - 1;
+            self.at = offset + s.len() + 1;
+            self.copying = true;
+        }
+        held
     }
 
     /// Whether the line holds `b` at `at`; moves past it if so.
@@ -188,7 +215,10 @@ impl Head for FromLine<'_, '_> {
             self.at += s.len() + 2;
             return;
         }
-        if self.copying && self.raw.escapes {
+        if !self.copying && self.resume_at(s) {
+            return;
+        }
+        if self.copying && self.raw.escapes.is_some() {
             // Escaped the way this writer escapes it (as JavaScript does)?
             self.catch_up();
             let mark = self.out.len();
@@ -199,6 +229,7 @@ impl Head for FromLine<'_, '_> {
                 self.copied = end;
             } else {
                 self.copying = false;
+                self.whole = false;
             }
             return;
         }
@@ -209,11 +240,9 @@ impl Head for FromLine<'_, '_> {
     fn id(&mut self, s: &str) {
         if has_ascii_upper(s.as_bytes()) {
             self.stop_copying();
-        }
-        if self.copying {
-            self.str(s);
-        } else {
             write_str_lower(self.out, s);
+        } else {
+            self.str(s);
         }
     }
     #[inline]
@@ -373,9 +402,9 @@ mod tests {
     /// piece was the line's. `None` when `text` is not an event row.
     fn both(text: &str) -> Option<(String, String, bool)> {
         let line = text.as_bytes();
-        let escapes = line.contains(&b'\\');
+        let escapes = RawLine::escape_span(line);
         let mut copy = line.to_vec();
-        if escapes {
+        if escapes.is_some() {
             fix_lone_surrogates(&mut copy);
         }
         copy.resize(line.len() + simd_json::INPUT_PADDING, 0);

@@ -8,7 +8,9 @@
 //! value) is written as it will appear, and points are tied to their series
 //! through a hash table, so that the ordered writers only splice bytes.
 //! Each signal is encoded in its request's body encoding (OTLP/JSON, or
-//! OTLP/protobuf for a send that speaks it) straight from the event.
+//! OTLP/protobuf for a send that speaks it) straight from the event. A
+//! JSON element's context is written once per file (header) or per run of
+//! rows with the same inline context, and copied into the others.
 
 use std::hash::BuildHasher;
 use std::sync::Arc;
@@ -21,6 +23,7 @@ use crate::encode::json::{write_context, write_element_head};
 use crate::encode::metrics::{count_points, for_each_point, write_point_attrs, write_point_body};
 use crate::encode::resource::{write_resource, write_scope};
 use crate::encode::{logs, protobuf, spans, Encoding, Event};
+use crate::row::Context;
 use crate::model::{BlockHead, BlockKey, MetricKind, MetricSegment, OtlpBatch, PointRec, Pools, Segment, SeriesDef, Signal};
 use crate::store::StoreFile;
 
@@ -343,12 +346,64 @@ pub struct JsonChunk {
     pub sids: Vec<Arc<str>>,
     /// The context bytes of header-context rows, and their deployment URL.
     context: Option<CachedContext>,
+    /// The last inline (v0) context written, when short: a file's rows
+    /// mostly repeat the same one.
+    inline: InlineContext,
 }
 
 /// A header context's bytes, for the deployment URL they were written with.
 struct CachedContext {
     deployment: Option<Box<str>>,
     bytes: Arc<[u8]>,
+}
+
+/// An inline context's fields (the eight and the deployment URL, their
+/// text one after the other) and the bytes written for them; `bytes` is
+/// empty when nothing is cached.
+#[derive(Default)]
+struct InlineContext {
+    lens: [Option<u32>; 9],
+    text: Vec<u8>,
+    bytes: Vec<u8>,
+}
+
+impl InlineContext {
+    fn fields<'a>(ctx: &Context<'a>) -> [Option<&'a str>; 9] {
+        let [a, b, c, d, e, f, g, h] = ctx.fields();
+        [a, b, c, d, e, f, g, h, ctx.deployment_url]
+    }
+
+    /// The bytes written for `ctx`, if they are the cached ones.
+    fn get(&self, ctx: &Context<'_>) -> Option<&[u8]> {
+        if self.bytes.is_empty() {
+            return None;
+        }
+        let mut at = 0;
+        for (field, len) in Self::fields(ctx).into_iter().zip(self.lens) {
+            match (field, len) {
+                (None, None) => {}
+                (Some(v), Some(n)) if v.len() == n as usize && self.text.get(at..at + v.len()) == Some(v.as_bytes()) => {
+                    at += v.len();
+                }
+                _ => return None,
+            }
+        }
+        Some(&self.bytes)
+    }
+
+    /// Keeps `bytes`, written for `ctx`, when they are short.
+    fn put(&mut self, ctx: &Context<'_>, bytes: &[u8]) {
+        self.bytes.clear();
+        self.text.clear();
+        if bytes.len() >= SHARED_CONTEXT {
+            return;
+        }
+        for (field, len) in Self::fields(ctx).into_iter().zip(self.lens.iter_mut()) {
+            *len = field.map(|v| v.len() as u32);
+            self.text.extend_from_slice(field.unwrap_or("").as_bytes());
+        }
+        self.bytes.extend_from_slice(bytes);
+    }
 }
 
 impl JsonChunk {
@@ -374,7 +429,14 @@ impl EventSink for JsonChunk {
         self.data.extend_from_slice(SEP);
         write_element_head(&mut self.data, ev);
         if ev.row.context.is_some() {
-            write_context(&mut self.data, &ev.ctx);
+            match self.inline.get(&ev.ctx) {
+                Some(bytes) => self.data.extend_from_slice(bytes),
+                None => {
+                    let start = self.data.len();
+                    write_context(&mut self.data, &ev.ctx);
+                    self.inline.put(&ev.ctx, &self.data[start..]);
+                }
+            }
         } else {
             // A header context: the same bytes for every row of the file with this deployment.
             let hit = matches!(&self.context, Some(c) if c.deployment.as_deref() == ev.ctx.deployment_url);
@@ -405,5 +467,38 @@ impl EventSink for JsonChunk {
         } else {
             (0, 0)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx<'a>(ext: Option<&'a str>, machine: Option<&'a str>, url: Option<&'a str>) -> Context<'a> {
+        Context {
+            extension_version: ext,
+            machine_id: machine,
+            deployment_url: url,
+            ..Context::default()
+        }
+    }
+
+    #[test]
+    fn an_inline_context_is_reused_only_for_the_same_fields() {
+        let a = ctx(Some("ab"), Some("c"), Some("u"));
+        let mut cache = InlineContext::default();
+        assert_eq!(cache.get(&a), None, "nothing cached yet");
+        cache.put(&a, b"A");
+        assert_eq!(cache.get(&ctx(Some("ab"), Some("c"), Some("u"))), Some(&b"A"[..]));
+        // Same text one after the other, cut elsewhere.
+        assert_eq!(cache.get(&ctx(Some("a"), Some("bc"), Some("u"))), None);
+        // Absent is not empty, and the deployment URL counts.
+        assert_eq!(cache.get(&ctx(Some("ab"), Some("c"), None)), None);
+        assert_eq!(cache.get(&ctx(Some("ab"), Some("c"), Some(""))), None);
+        assert_eq!(cache.get(&ctx(Some("ab"), Some("c"), Some("v"))), None);
+        assert_eq!(cache.get(&ctx(Some("ab"), None, Some("cu"))), None);
+        // A long context is not kept.
+        cache.put(&a, &vec![b'x'; SHARED_CONTEXT]);
+        assert_eq!(cache.get(&a), None);
     }
 }

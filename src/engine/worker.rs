@@ -258,16 +258,16 @@ impl Parser {
         counts: &mut Counts,
     ) -> Result<(), RowError> {
         let len = b - a;
-        let escapes = memchr::memchr(b'\\', &chunk.buf[a..b]).is_some();
         let mut tape = self.tape.take().unwrap_or_else(Tape::null).reset();
         let in_copy = S::WANTS_RAW && len <= RAW_LINE;
         let (parsed, raw) = if in_copy {
+            let escapes = RawLine::escape_span(&chunk.buf[a..b]);
             // The parser writes a string with escapes over itself, so it
             // parses a copy: the line stays as read, and each string of
             // the copy is where its token is in the line.
             self.copy.clear();
             self.copy.extend_from_slice(&chunk.buf[a..b]);
-            if escapes {
+            if escapes.is_some() {
                 crate::row::fix_lone_surrogates(&mut self.copy);
             }
             self.copy.resize(len + PAD, 0);
@@ -280,7 +280,7 @@ impl Parser {
             };
             (parsed, Some(raw))
         } else {
-            if escapes {
+            if memchr::memchr(b'\\', &chunk.buf[a..b]).is_some() {
                 crate::row::fix_lone_surrogates(&mut chunk.buf[a..b]);
             }
             let parsed = simd_json::fill_tape_padded(&mut chunk.buf[a..], len, &mut self.buffers, &mut tape);
