@@ -11,7 +11,8 @@
 //!   metric points through the metric writer (series grouping); and the
 //!   two per-byte costs of the output alone, `sha256` (the manifest's) and
 //!   `deflate-1` (a zip's), in MB of the chunk's whole OTLP output per
-//!   second (`scripts/floor.sh` puts them under the §9.3 targets);
+//!   second (`scripts/bench.sh` takes its floors' parse and deflate rates
+//!   from these two and the `parse` tape row);
 //! - `export/{mix}`: the whole export per format, one id per thread count,
 //!   beside a `sequential` baseline that runs the same work in one loop
 //!   without the pipeline (so its own cost and its scaling are both visible).

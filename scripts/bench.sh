@@ -14,13 +14,20 @@
 # same machine): the sender's CPU beside the CPU of the export it must not
 # exceed (the zip export for gzip, the folder export for none).
 #
-# Each format's row also shows its floor (SPEC §9.3), computed as
-# scripts/floor.sh does: the CPU of `cat` of the store (least of RUNS), the
-# store's bytes at simd-json's tape rate (PARSE_MBS_<mix>), the CPU of `dd`
-# writing as many bytes as the output holds into $OUT (least of RUNS), the
-# sha256 of the envelope bytes at `openssl speed`'s rate (OTLP), and their
-# level-1 deflate at DEFLATE_MBS_<mix> (zip); and the export's CPU as a
-# multiple of it ("x floor", at most 1.5 by the SPEC).
+# Each format's row also shows its floor (SPEC §9.3: the least CPU any
+# exporter of that output spends here), measured in the same run: the CPU
+# of `cat` of the store (least of RUNS), the store's bytes at simd-json's
+# tape rate (PARSE_MBS_<mix>), the CPU of `dd` writing as many bytes as the
+# output holds into $OUT, 256 KiB at a time (least of RUNS), the sha256 of
+# the envelope bytes at `openssl speed -evp sha256`'s rate (OTLP: the
+# manifest lists them), and their level-1 deflate at DEFLATE_MBS_<mix>
+# (zip); a second table shows these parts. Then the export's CPU as a
+# multiple of it ("x floor", at most 1.5 by the SPEC). Like the floor's
+# parts, that CPU is the least of RUNS: noise (another process, a page cache
+# or tmpfs that must find fresh memory) only ever adds, and it adds most to
+# writes into $OUT, which can cost 4x as much from one run to the next on a
+# virtual machine. "eff" is CPU / (threads x time), medians both (SPEC §9.3
+# asks at least 1 / 1.7 of both cores busy, 0.85 of a pair).
 #
 # Environment:
 #   MIXES="real synthetic"   which mixes to run
@@ -28,11 +35,14 @@
 #   STORES=/tmp              stores go to $STORES/ct-bench-$mix-$SIZE (reused when they exist)
 #   OUT=/dev/shm/ct-bench    where outputs go (tmpfs when available, so the
 #                            figures measure the exporter, not the disk)
-#   RUNS=3                   runs per row; the median time and the highest RSS are shown
+#   RUNS=3                   runs per row; the median time and CPU, the least CPU
+#                            (for x floor) and the highest RSS are shown
 #   THREADS="1 2"            thread counts (the speedup is against the first)
 #   SEND=1                   0 leaves out the send rows
-#   PARSE_MBS_real=740 PARSE_MBS_synthetic=800      as in floor.sh
-#   DEFLATE_MBS_real=660 DEFLATE_MBS_synthetic=465  as in floor.sh
+#   PARSE_MBS_real=740 PARSE_MBS_synthetic=800      simd-json tape MB/s, one core
+#   DEFLATE_MBS_real=660 DEFLATE_MBS_synthetic=465  deflate level 1 MB/s, one core
+# (the rates are the criterion benches' on this machine, which vary with it:
+#  BENCH_STORE_SIZE=16MiB cargo bench --bench pipeline -- --quick 'simd_json_tape|deflate-1')
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -63,7 +73,7 @@ fi
 
 median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
-# The floor's parts, as scripts/floor.sh measures them.
+# The floor's parts.
 # least_cpu CMD... -> least user+sys seconds of RUNS runs of CMD
 least_cpu() {
   local f
@@ -78,6 +88,7 @@ write_cpu() { # bytes -> CPU seconds to write that many bytes into $OUT
   local blocks=$(($1 / 262144 + 1))
   least_cpu sh -c "dd if=/dev/zero of='$OUT/floor-write' bs=256k count=$blocks status=none; rm -f '$OUT/floor-write'"
 }
+bytes_of_mb() { awk -v b="$1" 'BEGIN { printf "%.0f", b / 1e6 }'; }
 bytes_of() { find "$@" -type f ! -name manifest.json -printf '%s\n' | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
 # sha256 bytes per second, 256 KiB buffers, one core (0: no openssl, no sha256 part).
 sha_rate=0
@@ -118,13 +129,13 @@ bench_mix() {
   echo "$mix mix: $store, $mb MB, $files files, $events events, $points metric points; output in $OUT; $(nproc) cores"
   echo "floor parts: read $read_s CPU-s, parse $parse_s (simd-json tape at $parse_mbs MB/s), sha256 at $(awk -v r="$sha_rate" 'BEGIN { printf "%.0f", r / 1e6 }') MB/s, deflate at $deflate_mbs MB/s"
   echo
-  printf '| %-9s | %-7s | %7s | %7s | %7s | %9s | %9s | %9s | %7s | %7s | %7s |\n' format threads "time s" "CPU s" "MB/s" "events/s" "points/s" "peak RSS" speedup "floor" "x floor"
-  printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' ----------- --------- --------- --------- --------- ----------- ----------- ----------- --------- --------- ---------
-  printf '| %-9s | %-7s | %7s | %7s | %7s | %9s | %9s | %9s | %7s | %7s | %7s |\n' "cat|wc -l" 1 "$floor_s" - \
-    "$(awk -v m="$mb" -v s="$floor_s" 'BEGIN { printf "%.0f", m / s }')" - - - - - -
+  printf '| %-9s | %-7s | %7s | %7s | %7s | %9s | %9s | %9s | %7s | %5s | %7s | %7s |\n' format threads "time s" "CPU s" "MB/s" "events/s" "points/s" "peak RSS" speedup eff "floor" "x floor"
+  printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' ----------- --------- --------- --------- --------- ----------- ----------- ----------- --------- ------- --------- ---------
+  printf '| %-9s | %-7s | %7s | %7s | %7s | %9s | %9s | %9s | %7s | %5s | %7s | %7s |\n' "cat|wc -l" 1 "$floor_s" - \
+    "$(awk -v m="$mb" -v s="$floor_s" 'BEGIN { printf "%.0f", m / s }')" - - - - - - -
 
   local fmt threads args first
-  declare -A cpu_of=()
+  declare -A cpu_of=() parts_of=()
   for fmt in json otlp-dir otlp-zip; do
     case $fmt in
       json) args=(-o "$OUT/out.json") ;;
@@ -134,7 +145,7 @@ bench_mix() {
     first=
     local fmt_floor=
     for threads in $THREADS; do
-      local times=() cpus=() rss=0 line r t c speedup=-
+      local times=() cpus=() rss=0 line r t c least speedup=-
       for _ in $(seq "$RUNS"); do
         rm -rf "${OUT:?}"/out*
         line=$( { /usr/bin/time -f "%e %U %S %M" "$BIN" export "$store" --now "$NOW" --quiet \
@@ -146,7 +157,7 @@ bench_mix() {
       done
       if [ -z "$fmt_floor" ]; then
         # The floor of this format, from the size of what it wrote.
-        local out_b write_s sha_s=0 deflate_s=0
+        local out_b write_s sha_s=0.00 deflate_s=0.00
         out_b=$(bytes_of "$OUT"/out*)
         [ "$fmt" = otlp-dir ] && otlp_b=$out_b
         rm -rf "${OUT:?}"/out*
@@ -159,19 +170,31 @@ bench_mix() {
         fi
         fmt_floor=$(awk -v a="$read_s" -v b="$parse_s" -v c="$write_s" -v d="$sha_s" -v e="$deflate_s" \
           'BEGIN { printf "%.2f", a + b + c + d + e }')
+        parts_of[$fmt]="$(bytes_of_mb "$out_b") $read_s $parse_s $write_s $sha_s $deflate_s $fmt_floor"
       fi
       rm -rf "${OUT:?}"/out*
       t=$(printf '%s\n' "${times[@]}" | median)
       c=$(printf '%s\n' "${cpus[@]}" | median)
+      least=$(printf '%s\n' "${cpus[@]}" | sort -g | head -n 1)
       cpu_of[$fmt]=$c
       if [ -z "$first" ]; then first=$t; else speedup=$(awk -v a="$first" -v b="$t" 'BEGIN { printf "%.2fx", a / b }'); fi
-      printf '| %-9s | %-7s | %7s | %7s | %7s | %9s | %9s | %5s MiB | %7s | %7s | %7s |\n' "$fmt" "$threads" "$t" "$c" \
+      printf '| %-9s | %-7s | %7s | %7s | %7s | %9s | %9s | %5s MiB | %7s | %5s | %7s | %7s |\n' "$fmt" "$threads" "$t" "$c" \
         "$(awk -v m="$mb" -v s="$t" 'BEGIN { printf "%.0f", m / s }')" \
         "$(awk -v e="$events" -v s="$t" 'BEGIN { printf "%.2fM", e / s / 1e6 }')" \
         "$(awk -v e="$points" -v s="$t" 'BEGIN { printf "%.2fM", e / s / 1e6 }')" \
-        "$((rss / 1024))" "$speedup" "$fmt_floor" \
-        "$(awk -v c="$c" -v f="$fmt_floor" 'BEGIN { printf "%.2fx", (f > 0 ? c / f : 0) }')"
+        "$((rss / 1024))" "$speedup" \
+        "$(awk -v c="$c" -v t="$t" -v n="$threads" 'BEGIN { printf "%.2f", (t > 0 ? c / (n * t) : 0) }')" "$fmt_floor" \
+        "$(awk -v c="$least" -v f="$fmt_floor" 'BEGIN { printf "%.2fx", (f > 0 ? c / f : 0) }')"
     done
+  done
+  echo
+  echo "floors, CPU-s:"
+  echo
+  printf '| %-9s | %7s | %5s | %5s | %9s | %6s | %7s | %5s |\n' format "out MB" read parse "write out" sha256 deflate floor
+  printf '|%s|%s|%s|%s|%s|%s|%s|%s|\n' ----------- --------- ------- ------- ----------- -------- --------- -------
+  for fmt in json otlp-dir otlp-zip; do
+    # shellcheck disable=SC2086
+    printf '| %-9s | %7s | %5s | %5s | %9s | %6s | %7s | %5s |\n' "$fmt" ${parts_of[$fmt]}
   done
   [ "$SEND" = 1 ] && bench_send "$store" "$threads" "${cpu_of[otlp-dir]}" "${cpu_of[otlp-zip]}"
   return 0
