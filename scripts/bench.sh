@@ -17,11 +17,14 @@
 # Each format's row also shows its floor (SPEC §9.3: the least CPU any
 # exporter of that output spends here), measured in the same run: the CPU
 # of `cat` of the store (least of RUNS), the store's bytes at simd-json's
-# tape rate (PARSE_MBS_<mix>), the CPU of `dd` writing as many bytes as the
+# tape rate, the CPU of `dd` writing as many bytes as the
 # output holds into $OUT, 256 KiB at a time (least of RUNS), the sha256 of
 # the envelope bytes at `openssl speed -evp sha256`'s rate (OTLP: the
-# manifest lists them), and their level-1 deflate at DEFLATE_MBS_<mix>
-# (zip); a second table shows these parts. Then the export's CPU as a
+# manifest lists them), and their level-1 deflate (zip); a second table
+# shows these parts. The tape and deflate rates are measured here too, on
+# one core, by examples/floor_rates.rs: every line of the store into a
+# tape, and the folder export's envelope files through zlib-rs's level-1
+# deflate as the zip writer runs it (best of 3 passes each). Then the export's CPU as a
 # multiple of it ("x floor", at most 1.5 by the SPEC). Like the floor's
 # parts, that CPU is the least of RUNS: noise (another process, a page cache
 # or tmpfs that must find fresh memory) only ever adds, and it adds most to
@@ -39,10 +42,6 @@
 #                            (for x floor) and the highest RSS are shown
 #   THREADS="1 2"            thread counts (the speedup is against the first)
 #   SEND=1                   0 leaves out the send rows
-#   PARSE_MBS_real=740 PARSE_MBS_synthetic=800      simd-json tape MB/s, one core
-#   DEFLATE_MBS_real=660 DEFLATE_MBS_synthetic=465  deflate level 1 MB/s, one core
-# (the rates are the criterion benches' on this machine, which vary with it:
-#  BENCH_STORE_SIZE=16MiB cargo bench --bench pipeline -- --quick 'simd_json_tape|deflate-1')
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -59,6 +58,8 @@ NOW=2026-11-25T00:00:00Z
 
 command -v /usr/bin/time >/dev/null || { echo "needs GNU time (apt-get install time)" >&2; exit 1; }
 cargo build --release --workspace --quiet
+cargo build --release --example floor_rates --quiet
+RATES=target/release/examples/floor_rates
 BIN=target/release/coder-telemetry
 mkdir -p "$OUT"
 RECEIVER=tests/otlp-receiver/otlp-receiver
@@ -119,15 +120,14 @@ bench_mix() {
   floor_s=$( { for _ in $(seq "$RUNS"); do
     /usr/bin/time -f "%e" sh -c "cat '$store'/telemetry-*.jsonl | wc -l > /dev/null" 2>&1 | tail -n 1
   done; } | median)
-  local parse_var="PARSE_MBS_$mix" deflate_var="DEFLATE_MBS_$mix" parse_mbs deflate_mbs read_s parse_s otlp_b=0
-  parse_mbs=${!parse_var:-$([ "$mix" = real ] && echo 740 || echo 800)}
-  deflate_mbs=${!deflate_var:-$([ "$mix" = real ] && echo 660 || echo 465)}
+  local parse_mbs deflate_mbs=0 read_s parse_s otlp_b=0
+  parse_mbs=$("$RATES" tape "$store"/telemetry-*.jsonl)
   read_s=$(least_cpu sh -c "cat '$store'/telemetry-*.jsonl > /dev/null")
   parse_s=$(awk -v b="$bytes" -v r="$parse_mbs" 'BEGIN { printf "%.2f", b / 1e6 / r }')
 
   echo
   echo "$mix mix: $store, $mb MB, $files files, $events events, $points metric points; output in $OUT; $(nproc) cores"
-  echo "floor parts: read $read_s CPU-s, parse $parse_s (simd-json tape at $parse_mbs MB/s), sha256 at $(awk -v r="$sha_rate" 'BEGIN { printf "%.0f", r / 1e6 }') MB/s, deflate at $deflate_mbs MB/s"
+  echo "floor parts: read $read_s CPU-s, parse $parse_s (simd-json tape at $parse_mbs MB/s), sha256 at $(awk -v r="$sha_rate" 'BEGIN { printf "%.0f", r / 1e6 }') MB/s"
   echo
   printf '| %-9s | %-7s | %7s | %7s | %7s | %9s | %9s | %9s | %7s | %5s | %7s | %7s |\n' format threads "time s" "CPU s" "MB/s" "events/s" "points/s" "peak RSS" speedup eff "floor" "x floor"
   printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' ----------- --------- --------- --------- --------- ----------- ----------- ----------- --------- ------- --------- ---------
@@ -159,7 +159,10 @@ bench_mix() {
         # The floor of this format, from the size of what it wrote.
         local out_b write_s sha_s=0.00 deflate_s=0.00
         out_b=$(bytes_of "$OUT"/out*)
-        [ "$fmt" = otlp-dir ] && otlp_b=$out_b
+        if [ "$fmt" = otlp-dir ]; then
+          otlp_b=$out_b
+          deflate_mbs=$(find "$OUT"/out-dir -type f ! -name manifest.json -print0 | sort -z | xargs -0 "$RATES" deflate)
+        fi
         rm -rf "${OUT:?}"/out*
         write_s=$(write_cpu "$out_b")
         if [ "$fmt" != json ]; then
@@ -188,7 +191,7 @@ bench_mix() {
     done
   done
   echo
-  echo "floors, CPU-s:"
+  echo "floors, CPU-s (deflate: zlib-rs level 1 at $deflate_mbs MB/s of the folder's envelopes):"
   echo
   printf '| %-9s | %7s | %5s | %5s | %9s | %6s | %7s | %5s |\n' format "out MB" read parse "write out" sha256 deflate floor
   printf '|%s|%s|%s|%s|%s|%s|%s|%s|\n' ----------- --------- ------- ------- ----------- -------- --------- -------
