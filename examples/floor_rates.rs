@@ -20,26 +20,19 @@ const PASSES: usize = 3;
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let (Some(what), files) = (args.next(), args.collect::<Vec<_>>()) else {
-        eprintln!("usage: floor_rates tape|deflate FILE...");
-        std::process::exit(2);
+    let rate: fn(&[Vec<u8>]) -> Duration = match args.next().as_deref() {
+        Some("tape") => tape,
+        Some("deflate") => deflate,
+        _ => {
+            eprintln!("usage: floor_rates tape|deflate FILE...");
+            std::process::exit(2);
+        }
     };
-    let data: Vec<Vec<u8>> = files
-        .iter()
-        .map(|f| std::fs::read(f).unwrap_or_else(|e| panic!("reading {f}: {e}")))
+    let data: Vec<Vec<u8>> = args
+        .map(|f| std::fs::read(&f).unwrap_or_else(|e| panic!("reading {f}: {e}")))
         .collect();
     let bytes: usize = data.iter().map(Vec::len).sum();
-    let best = (0..PASSES)
-        .map(|_| match what.as_str() {
-            "tape" => tape(&data),
-            "deflate" => deflate(&data),
-            other => {
-                eprintln!("floor_rates: {other}: tape or deflate");
-                std::process::exit(2);
-            }
-        })
-        .min()
-        .unwrap_or_default();
+    let best = (0..PASSES).map(|_| rate(&data)).min().unwrap_or_default();
     println!("{:.0}", bytes as f64 / 1e6 / best.as_secs_f64().max(1e-9));
 }
 

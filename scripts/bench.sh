@@ -17,15 +17,15 @@
 # Each format's row also shows its floor (SPEC §9.3: the least CPU any
 # exporter of that output spends here), measured in the same run: the CPU
 # of `cat` of the store (least of RUNS), the store's bytes at simd-json's
-# tape rate, the CPU of `dd` writing as many bytes as the
-# output holds into $OUT, 256 KiB at a time (least of RUNS), the sha256 of
-# the envelope bytes at `openssl speed -evp sha256`'s rate (OTLP: the
-# manifest lists them), and their level-1 deflate (zip); a second table
-# shows these parts. The tape and deflate rates are measured here too, on
-# one core, by examples/floor_rates.rs: every line of the store into a
-# tape, and the folder export's envelope files through zlib-rs's level-1
-# deflate as the zip writer runs it (best of 3 passes each). Then the export's CPU as a
-# multiple of it ("x floor", at most 1.5 by the SPEC). Like the floor's
+# tape rate, the CPU of `dd` writing as many bytes as the output holds into
+# $OUT, 256 KiB at a time (least of RUNS), the sha256 of the envelope bytes
+# at `openssl speed -evp sha256`'s rate (OTLP: the manifest lists them),
+# and their level-1 deflate (zip); a second table shows these parts. The
+# tape and deflate rates are measured here too, on one core, by
+# examples/floor_rates.rs: every line of the store into a tape, and the
+# folder export's envelope files through zlib-rs's level-1 deflate as the
+# zip writer runs it (best of 3 passes each). Then the export's CPU as a
+# multiple of the floor ("x floor", at most 1.5 by the SPEC). Like the floor's
 # parts, that CPU is the least of RUNS: noise (another process, a page cache
 # or tmpfs that must find fresh memory) only ever adds, and it adds most to
 # writes into $OUT, which can cost 4x as much from one run to the next on a
