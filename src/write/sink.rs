@@ -224,13 +224,17 @@ impl Spooled {
             }
             return inner.write(bytes);
         }
-        if self.buf.len() + bytes.len() > BUFFER && !self.buf.is_empty() {
+        // Every buffer but an entry's last is full: what the next thread
+        // gets (and a deflate stream is fed) depends on the entry's bytes,
+        // not on how the writer cut them.
+        let mut rest = bytes;
+        while self.buf.len() + rest.len() >= BUFFER {
+            let (now, later) = rest.split_at(BUFFER - self.buf.len());
+            self.buf.extend_from_slice(now);
             self.flush_buf()?;
+            rest = later;
         }
-        if bytes.len() >= BUFFER {
-            return self.send(Cmd::Data(bytes.to_vec()));
-        }
-        self.buf.extend_from_slice(bytes);
+        self.buf.extend_from_slice(rest);
         Ok(())
     }
 
@@ -546,6 +550,51 @@ mod tests {
         }
         fn finish(self: Box<Self>) -> io::Result<()> {
             Ok(())
+        }
+    }
+
+    /// A sink that keeps the length of every write it gets.
+    struct CutsSink(Arc<std::sync::Mutex<Vec<usize>>>);
+
+    impl EntrySink for CutsSink {
+        fn start(&mut self, _name: &str) -> io::Result<()> {
+            Ok(())
+        }
+        fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+            self.0.lock().unwrap().push(bytes.len());
+            Ok(())
+        }
+        fn end(&mut self, _: EntryEnd) -> io::Result<()> {
+            Ok(())
+        }
+        fn finish(self: Box<Self>) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Regression: a zip's deflate stream changed when the writer cut the
+    /// same entry into other pieces, because each piece that did not fit
+    /// the buffer started a new one. The sink gets full buffers whatever
+    /// the pieces.
+    #[test]
+    fn what_the_sink_gets_does_not_depend_on_how_the_entry_was_cut() {
+        let text: Vec<u8> = (0..3 * BUFFER + 12_345).map(|i| (i % 251) as u8).collect();
+        let cuts = |piece: usize| {
+            let got = Arc::new(std::sync::Mutex::new(Vec::new()));
+            let mut s = Spooled::new("test", Box::new(CutsSink(got.clone()))).unwrap();
+            s.start("a.json").unwrap();
+            for p in text.chunks(piece) {
+                s.write(p).unwrap();
+            }
+            s.end(0, Origins::default()).unwrap();
+            s.finish().unwrap();
+            let got = got.lock().unwrap().clone();
+            got
+        };
+        let whole = cuts(text.len());
+        assert_eq!(whole, vec![BUFFER, BUFFER, BUFFER, 12_345]);
+        for piece in [1, 97, 4096, BUFFER - 1, BUFFER + 1] {
+            assert_eq!(cuts(piece), whole, "pieces of {piece}");
         }
     }
 
