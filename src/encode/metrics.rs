@@ -4,11 +4,12 @@
 //! monotonic Sums, every other key a Gauge, `window_seconds` is the window and
 //! not a metric. Points are produced here as [`Point`]s; a worker writes an
 //! event's attribute fields once ([`write_point_attrs`]) and each point's
-//! body ([`write_point_body`]), and a writer groups the points per series
+//! body ([`write_point_body`], which formats the times the event's points
+//! share once, not per point), and a writer groups the points per series
 //! inside a resource block, splicing `{"attributes":`, the event's attribute
 //! fields and the body into each entry ([`write_metric_open`] ... close).
 
-use super::write::{is_integral, write_f64, write_i64, write_nanos, write_str};
+use super::write::{is_integral, write_f64, write_i64, write_str, NanosText};
 use super::{write_attr_str, write_prop_attrs, Attrs, Event};
 
 pub use crate::model::{MetricKind, PointValue};
@@ -162,15 +163,22 @@ pub fn write_point_attrs(out: &mut Vec<u8>, ev: &Event<'_>, attr_limit: usize) {
 /// What every data point object starts with, before its attribute fields.
 pub const POINT_OPEN: &[u8] = b"{\"attributes\":";
 
+/// The texts of the last start and time [`write_point_body`] wrote.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PointTimes {
+    start: NanosText,
+    time: NanosText,
+}
+
 /// Writes what follows a point's attribute fields: its times and value,
-/// closing the object.
-pub fn write_point_body(out: &mut Vec<u8>, start: Option<u64>, time: u64, value: PointValue) {
+/// closing the object. `times` keeps the times' texts for the next point.
+pub fn write_point_body(out: &mut Vec<u8>, times: &mut PointTimes, start: Option<u64>, time: u64, value: PointValue) {
     if let Some(s) = start {
         out.extend_from_slice(b",\"startTimeUnixNano\":");
-        write_nanos(out, s);
+        times.start.write(out, s);
     }
     out.extend_from_slice(b",\"timeUnixNano\":");
-    write_nanos(out, time);
+    times.time.write(out, time);
     match value {
         PointValue::Int(v) => {
             out.extend_from_slice(b",\"asInt\":\"");

@@ -707,7 +707,7 @@ mod tests {
             point_body(&mut pb, Some(5), 7, PointValue::Int(-3));
             js.extend_from_slice(metrics::POINT_OPEN);
             metrics::write_point_attrs(&mut js, ev, LIMIT);
-            metrics::write_point_body(&mut js, Some(5), 7, PointValue::Int(-3));
+            metrics::write_point_body(&mut js, &mut Default::default(), Some(5), 7, PointValue::Int(-3));
             let got = NumberDataPoint::decode(&pb[..]).unwrap();
             assert_eq!(got, json::<NumberDataPoint>(&js));
             let keys: Vec<&str> = got.attributes.iter().map(|a: &KeyValue| a.key.as_str()).collect();

@@ -230,6 +230,31 @@ pub fn write_nanos(out: &mut Vec<u8>, nanos: u64) {
     out.push(b'"');
 }
 
+/// [`write_nanos`] that keeps the last time's text: the points of an event
+/// share their times, so each is formatted once per event, not per point.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NanosText {
+    nanos: u64,
+    /// 0 until the first time is written (u64::MAX has 20 digits).
+    len: u8,
+    text: [u8; 20],
+}
+
+impl NanosText {
+    pub fn write(&mut self, out: &mut Vec<u8>, nanos: u64) {
+        if self.len == 0 || self.nanos != nanos {
+            let mut b = itoa::Buffer::new();
+            let t = b.format(nanos).as_bytes();
+            self.text[..t.len()].copy_from_slice(t);
+            self.len = t.len() as u8;
+            self.nanos = nanos;
+        }
+        out.push(b'"');
+        out.extend_from_slice(&self.text[..usize::from(self.len)]);
+        out.push(b'"');
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,6 +263,14 @@ mod tests {
         let mut v = Vec::new();
         f(&mut v);
         String::from_utf8(v).unwrap()
+    }
+
+    #[test]
+    fn a_kept_time_text_is_written_as_a_fresh_one_is() {
+        let mut kept = NanosText::default();
+        for n in [0, 0, 7, 1_795_004_595_774_000_000, 1_795_004_595_774_000_000, 9, u64::MAX, 0, 10] {
+            assert_eq!(s(|o| kept.write(o, n)), s(|o| write_nanos(o, n)), "{n}");
+        }
     }
 
     #[test]

@@ -20,7 +20,7 @@ use hashbrown::HashTable;
 use super::worker::EventSink;
 use super::{Handoff, ChunkSink};
 use crate::encode::json::{write_context, write_element_head};
-use crate::encode::metrics::{count_points, for_each_point, write_point_attrs, write_point_body};
+use crate::encode::metrics::{count_points, for_each_point, write_point_attrs, write_point_body, PointTimes};
 use crate::encode::resource::{write_resource, write_scope};
 use crate::encode::{logs, protobuf, spans, Encoding, Event};
 use crate::row::Context;
@@ -54,6 +54,8 @@ pub struct OtlpSink<'a> {
     /// The consumer stopped taking parts: the rest is dropped (the export
     /// is failing or cancelled).
     stopped: bool,
+    /// The last point's times, written.
+    times: PointTimes,
 }
 
 impl<'a> OtlpSink<'a> {
@@ -71,6 +73,7 @@ impl<'a> OtlpSink<'a> {
             part_bytes: usize::MAX,
             later_parts: usize::MAX,
             stopped: false,
+            times: PointTimes::default(),
         }
     }
 
@@ -156,7 +159,7 @@ impl<'a> OtlpSink<'a> {
             };
             let series = find_series(seg, &mut self.index, name, p.stem, p.unit, p.kind);
             match encoding {
-                Encoding::Json => write_point_body(&mut seg.bodies, p.start, p.time, p.value),
+                Encoding::Json => write_point_body(&mut seg.bodies, &mut self.times, p.start, p.time, p.value),
                 Encoding::Protobuf => protobuf::point_body(&mut seg.bodies, p.start, p.time, p.value),
             }
             seg.points.push(PointRec {

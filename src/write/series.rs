@@ -29,7 +29,7 @@ use hashbrown::HashTable;
 use super::envelope::{EnvelopeWriter, WriterSummary};
 use super::Writer;
 use crate::encode::metrics::{
-    metric_overhead, write_metric_close, write_metric_open, write_point_body, Temporality, POINT_OPEN,
+    metric_overhead, write_metric_close, write_metric_open, write_point_body, PointTimes, Temporality, POINT_OPEN,
 };
 use crate::encode::{protobuf, Encoding};
 use crate::model::{BlockKey, MetricKind, MetricSegment, PointValue, Pools, RecordId, Tracker};
@@ -116,6 +116,8 @@ pub struct MetricWriter {
     running: HashTable<Running>,
     /// For a send: numbering, and the points the journal holds.
     tracker: Option<Tracker>,
+    /// The last rewritten point's times, written.
+    times: PointTimes,
 }
 
 impl MetricWriter {
@@ -134,6 +136,7 @@ impl MetricWriter {
             cum_bodies: Vec::new(),
             running: HashTable::new(),
             tracker: None,
+            times: PointTimes::default(),
         }
     }
 
@@ -237,7 +240,7 @@ impl MetricWriter {
                 let (start, total) = self.run_total(key, p.start.unwrap_or(p.time), p.value);
                 let from = self.cum_bodies.len();
                 match self.out.encoding() {
-                    Encoding::Json => write_point_body(&mut self.cum_bodies, Some(start), p.time, total),
+                    Encoding::Json => write_point_body(&mut self.cum_bodies, &mut self.times, Some(start), p.time, total),
                     Encoding::Protobuf => protobuf::point_body(&mut self.cum_bodies, Some(start), p.time, total),
                 }
                 (self.cum_bodies.len() - from, Some((from as u32, self.cum_bodies.len() as u32)))
