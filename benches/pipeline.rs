@@ -143,8 +143,9 @@ fn clone_segments(segs: &[Segment]) -> Vec<Segment> {
         .collect()
 }
 
+/// As an export on two cores spools: hashing and writing on one thread.
 fn spooled(sink: impl EntrySink + 'static) -> Spooled {
-    Spooled::new("bench", Box::new(sink)).expect("spool")
+    Spooled::new("bench", Box::new(sink), false).expect("spool")
 }
 
 /// The first 1 MiB chunk of the largest file, as a worker sees it, with its header.

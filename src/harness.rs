@@ -105,7 +105,7 @@ pub fn probe_line(line: &[u8], with_header: bool) -> Probe {
             names,
             Layout::Single,
             1 << 20,
-            Spooled::new("probe", Box::new(sink))?,
+            Spooled::new("probe", Box::new(sink), false)?,
         ))
     };
     let written = (|| -> std::io::Result<()> {

@@ -57,13 +57,16 @@ impl Destination for OtlpFiles<'_> {
         let zip = out.is_zip();
         let style = ZipStyle::new(out.compression_level, &cfg.now);
         let part = |s: Signal| work.path().join(format!("{}.zip", s.name()));
+        // Hashing and writing on a thread each only when more than two
+        // cores are at work ([`Spooled::new`]).
+        let split = run.budget.workers > 2;
         let sink = |s: Signal| -> Result<Spooled, ExportError> {
             let inner: Box<dyn EntrySink> = if zip {
                 Box::new(ZipSink::create(&part(s), style)?)
             } else {
                 Box::new(FolderSink::new(work.path()))
             };
-            Ok(Spooled::new(s.name(), inner)?)
+            Ok(Spooled::new(s.name(), inner, split)?)
         };
         let requests = Requests {
             layout: out.layout,

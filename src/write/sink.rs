@@ -4,12 +4,15 @@
 //! send's requests, on the writer's: [`Spooled::inline`]).
 //!
 //! The envelope writer of a signal only assembles bytes; its [`Spooled`]
-//! sink hands them in buffers to two threads in a row: one hashes each
-//! entry (sha256, for the manifest), the next writes it into the page cache
-//! or deflates it into the signal's temporary zip. So the costs that grow
-//! with the output run beside the assembling and beside each other: on
-//! the real mix the metric envelope is 2.9x the input, and its hash and its
-//! deflate on one thread were the longest serial stage of a zip export.
+//! sink hands them in buffers to a thread that hashes each entry (sha256,
+//! for the manifest) and writes it into the page cache or deflates it into
+//! the signal's temporary zip, so the costs that grow with the output run
+//! beside the assembling. With more than two workers the hashing and the
+//! writing get a thread each ([`Spooled::new`]'s `split`): on the real mix
+//! the metric envelope is 2.9x the input, and its hash and its deflate on
+//! one thread are the longest serial stage of a zip export on many cores.
+//! On two cores the extra thread and hand-off cost 2-4% more CPU and saved
+//! no time, so there they share one.
 //! No envelope file is ever held in memory whole (a send's request, at
 //! most `--max-request-bytes`, is: it goes to the senders in one piece).
 //!
@@ -33,8 +36,8 @@ use zip::{CompressionMethod, ZipWriter};
 const BUFFER: usize = 256 * 1024;
 
 /// Buffers queued for a signal's hashing thread; half as many wait for its
-/// I/O thread. With the one being filled, hashed and written, at most
-/// 9 x 256 KiB per signal.
+/// I/O thread when there is one. With the one being filled, hashed and
+/// written, at most 9 x 256 KiB per signal.
 const SPOOL_DEPTH: usize = 4;
 
 /// What a sink reports of each entry it wrote, in order.
@@ -52,12 +55,57 @@ enum Cmd {
     End(u64, Origins),
 }
 
-/// What the hashing thread sends the I/O thread: the same (the hashes stay
+/// What the hashing thread hands the writing: the same (the hashes stay
 /// with the hashing thread, for the manifest).
 enum Io {
     Start(String),
     Data(Vec<u8>),
     End { records: u64, origins: Origins },
+}
+
+/// The hashes of a signal's entries, as their bytes go by.
+#[derive(Default)]
+struct Hashes {
+    stats: Vec<EntryStats>,
+    open: Option<(sha2::Sha256, u64)>,
+}
+
+impl Hashes {
+    fn hash(&mut self, cmd: Cmd) -> Io {
+        match cmd {
+            Cmd::Start(name) => {
+                self.open = Some((sha2::Sha256::new(), 0));
+                Io::Start(name)
+            }
+            Cmd::Data(b) => {
+                if let Some((hash, bytes)) = &mut self.open {
+                    hash.update(&b);
+                    *bytes += b.len() as u64;
+                }
+                Io::Data(b)
+            }
+            Cmd::End(records, origins) => {
+                let (hash, bytes) = self.open.take().unwrap_or_default();
+                let sha256: [u8; 32] = hash.finalize().into();
+                self.stats.push(EntryStats { bytes, sha256 });
+                Io::End { records, origins }
+            }
+        }
+    }
+}
+
+/// Writes into the sink; a written buffer goes back to be refilled.
+fn write_io(inner: &mut dyn EntrySink, io: Io, free: &Sender<Vec<u8>>) -> io::Result<()> {
+    match io {
+        Io::Start(name) => inner.start(&name),
+        Io::Data(mut b) => {
+            inner.write(&b)?;
+            b.clear();
+            let _ = free.try_send(b);
+            Ok(())
+        }
+        Io::End { records, origins } => inner.end(EntryEnd { records, origins }),
+    }
 }
 
 /// A sha256 as the manifest writes it: lowercase hex.
@@ -76,9 +124,9 @@ fn join<T>(handle: &mut Handle<T>) -> io::Result<T> {
     }
 }
 
-/// An entry sink run on threads of its own ("ct-hash-{signal}", then
-/// "ct-io-{signal}"), fed through bounded queues of buffers that come back
-/// (emptied) to be refilled.
+/// An entry sink run on a thread of its own ("ct-hash-{signal}", and a
+/// "ct-io-{signal}" after it when split), fed through bounded queues of
+/// buffers that come back (emptied) to be refilled.
 pub struct Spooled {
     /// A sink written on the caller's thread instead, with each entry's bytes.
     inline: Option<(Box<dyn EntrySink>, Vec<EntryStats>)>,
@@ -90,9 +138,10 @@ pub struct Spooled {
 }
 
 impl Spooled {
-    /// A sink whose entries are hashed for the manifest, on two threads.
-    pub fn new(signal: &str, inner: Box<dyn EntrySink>) -> io::Result<Self> {
-        Self::spawn(signal, inner)
+    /// A sink whose entries are hashed for the manifest and written on a
+    /// thread of their own, or, `split`, on two: one hashes, one writes.
+    pub fn new(signal: &str, inner: Box<dyn EntrySink>, split: bool) -> io::Result<Self> {
+        Self::spawn(signal, inner, split)
     }
 
     /// A sink written on the caller's thread, whose entries nobody lists
@@ -111,75 +160,69 @@ impl Spooled {
         }
     }
 
-    fn spawn(signal: &str, inner: Box<dyn EntrySink>) -> io::Result<Self> {
+    fn spawn(signal: &str, inner: Box<dyn EntrySink>, split: bool) -> io::Result<Self> {
         let (tx, rx) = bounded::<Cmd>(SPOOL_DEPTH);
-        let (io_tx, io_rx) = bounded::<Io>(SPOOL_DEPTH / 2);
         let (free_tx, free) = bounded::<Vec<u8>>(SPOOL_DEPTH + SPOOL_DEPTH / 2 + 3);
+        let hash_thread = std::thread::Builder::new().name(format!("ct-hash-{signal}"));
+        if !split {
+            let hasher = hash_thread.spawn(move || -> io::Result<Vec<EntryStats>> {
+                let mut inner = inner;
+                let mut hashes = Hashes::default();
+                for cmd in rx {
+                    write_io(&mut *inner, hashes.hash(cmd), &free_tx)?;
+                }
+                inner.finish()?;
+                Ok(hashes.stats)
+            })?;
+            return Ok(Self::on_threads(tx, free, hasher, None));
+        }
+        let (io_tx, io_rx) = bounded::<Io>(SPOOL_DEPTH / 2);
         let io = std::thread::Builder::new()
             .name(format!("ct-io-{signal}"))
             .spawn(move || -> io::Result<()> {
                 let mut inner = inner;
-                for cmd in io_rx {
-                    match cmd {
-                        Io::Start(name) => inner.start(&name)?,
-                        Io::Data(mut b) => {
-                            inner.write(&b)?;
-                            b.clear();
-                            let _ = free_tx.try_send(b);
-                        }
-                        Io::End { records, origins } => inner.end(EntryEnd { records, origins })?,
-                    }
+                for io in io_rx {
+                    write_io(&mut *inner, io, &free_tx)?;
                 }
                 inner.finish()
             })?;
-        let hasher = std::thread::Builder::new()
-            .name(format!("ct-hash-{signal}"))
-            .spawn(move || -> io::Result<Vec<EntryStats>> {
-                let mut stats = Vec::new();
-                let mut open: Option<(sha2::Sha256, u64)> = None;
-                for cmd in rx {
-                    let io = match cmd {
-                        Cmd::Start(name) => {
-                            open = Some((sha2::Sha256::new(), 0));
-                            Io::Start(name)
-                        }
-                        Cmd::Data(b) => {
-                            if let Some((hash, bytes)) = &mut open {
-                                hash.update(&b);
-                                *bytes += b.len() as u64;
-                            }
-                            Io::Data(b)
-                        }
-                        Cmd::End(records, origins) => {
-                            let (hash, bytes) = open.take().unwrap_or_default();
-                            let sha256: [u8; 32] = hash.finalize().into();
-                            stats.push(EntryStats { bytes, sha256 });
-                            Io::End { records, origins }
-                        }
-                    };
-                    if io_tx.send(io).is_err() {
-                        // The I/O thread stopped; its own error says why.
-                        return Err(io::Error::other("the output's writer thread stopped"));
-                    }
+        let hasher = hash_thread.spawn(move || -> io::Result<Vec<EntryStats>> {
+            let mut hashes = Hashes::default();
+            for cmd in rx {
+                if io_tx.send(hashes.hash(cmd)).is_err() {
+                    // The I/O thread stopped; its own error says why.
+                    return Err(io::Error::other("the output's writer thread stopped"));
                 }
-                Ok(stats)
-            })?;
-        Ok(Self {
+            }
+            Ok(hashes.stats)
+        })?;
+        Ok(Self::on_threads(tx, free, hasher, Some(io)))
+    }
+
+    fn on_threads(
+        tx: Sender<Cmd>,
+        free: Receiver<Vec<u8>>,
+        hasher: std::thread::JoinHandle<io::Result<Vec<EntryStats>>>,
+        io: Handle<()>,
+    ) -> Self {
+        Self {
             inline: None,
             tx: Some(tx),
             free,
             buf: Vec::with_capacity(BUFFER),
             hasher: Some(hasher),
-            io: Some(io),
-        })
+            io,
+        }
     }
 
-    /// Closes the queue and waits for both threads; the I/O thread's error
-    /// comes first (the hasher only stops because of it).
+    /// Closes the queue and waits for its threads; the I/O thread's error
+    /// comes first (a hasher beside it only stops because of it).
     fn stop(&mut self) -> io::Result<Vec<EntryStats>> {
         self.tx = None;
         let hashed = join(&mut self.hasher);
-        join(&mut self.io)?;
+        if self.io.is_some() {
+            join(&mut self.io)?;
+        }
         hashed
     }
 
@@ -581,7 +624,7 @@ mod tests {
         let text: Vec<u8> = (0..3 * BUFFER + 12_345).map(|i| (i % 251) as u8).collect();
         let cuts = |piece: usize| {
             let got = Arc::new(std::sync::Mutex::new(Vec::new()));
-            let mut s = Spooled::new("test", Box::new(CutsSink(got.clone()))).unwrap();
+            let mut s = Spooled::new("test", Box::new(CutsSink(got.clone())), false).unwrap();
             s.start("a.json").unwrap();
             for p in text.chunks(piece) {
                 s.write(p).unwrap();
@@ -602,7 +645,13 @@ mod tests {
     /// error the writer gets must still be the sink's own, not "stopped".
     #[test]
     fn a_failing_sink_reports_its_own_error_through_the_hashing_thread() {
-        let mut s = Spooled::new("test", Box::new(FailingSink(0))).unwrap();
+        for split in [false, true] {
+            a_failing_sink_reports_its_own_error(split);
+        }
+    }
+
+    fn a_failing_sink_reports_its_own_error(split: bool) {
+        let mut s = Spooled::new("test", Box::new(FailingSink(0)), split).unwrap();
         s.start("a.json").unwrap();
         let chunk = vec![b'x'; BUFFER];
         let mut err = None;
@@ -623,8 +672,14 @@ mod tests {
     /// the next entry repeated (and doubled) what was written before.
     #[test]
     fn recycled_spool_buffers_do_not_repeat_earlier_bytes() {
+        for split in [false, true] {
+            recycled_buffers_do_not_repeat(split);
+        }
+    }
+
+    fn recycled_buffers_do_not_repeat(split: bool) {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = Spooled::new("test", Box::new(FolderSink::new(dir.path()))).unwrap();
+        let mut s = Spooled::new("test", Box::new(FolderSink::new(dir.path())), split).unwrap();
         let mut want = Vec::new();
         for (e, name) in ["a.json", "b.json", "c.json"].iter().enumerate() {
             s.start(name).unwrap();
