@@ -191,12 +191,12 @@ impl<'a> OtlpSink<'a> {
             file: 0,
             key,
             head,
-            attrs: self.pools.bytes.take(0),
-            attr_ends: self.pools.ends.take(0),
-            bodies: self.pools.bytes.take(0),
+            attrs: self.pools.metrics.attrs.take(0),
+            attr_ends: self.pools.metrics.attr_ends.take(0),
+            bodies: self.pools.metrics.bodies.take(0),
             names: Vec::new(),
             series: Vec::new(),
-            points: self.pools.points.take(0),
+            points: self.pools.metrics.points.take(0),
         }
     }
 }
@@ -219,12 +219,13 @@ impl EventSink for OtlpSink<'_> {
                 let segs = if is_log { &self.batch.logs } else { &self.batch.traces };
                 if !same_block(segs.last().map(|s| &s.key), ev) {
                     let (key, head) = self.key_and_head(file, ev, encoding);
+                    let pools = self.pools.records(is_log);
                     let seg = Segment {
                         file: 0,
                         key,
                         head,
-                        data: self.pools.bytes.take(self.capacity),
-                        ends: self.pools.ends.take(0),
+                        data: pools.data.take(self.capacity),
+                        ends: pools.ends.take(0),
                         sep: usize::from(encoding == Encoding::Json),
                     };
                     let segs = if is_log { &mut self.batch.logs } else { &mut self.batch.traces };

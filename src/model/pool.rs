@@ -6,7 +6,7 @@
 //! ever-changing sizes leave holes in the heap, and on a long run resident
 //! memory crept with the amount of data although the live heap stayed flat
 //! (SPEC §9.1). The writers hand the buffers back instead
-//! ([`Pools::recycle_segment`], [`Pools::recycle_metrics`]),
+//! ([`RecordPools::recycle`], [`MetricPools::recycle`]),
 //! and the next chunk takes them with their capacity.
 //!
 //! A pool keeps at most as many buffers as the run keeps in flight (the
@@ -69,33 +69,80 @@ impl<T> Pool<T> {
     }
 }
 
-/// The pools of one run.
-pub struct Pools {
-    pub bytes: Pool<u8>,
+/// The buffers of one signal's log or span segments.
+pub struct RecordPools {
+    pub data: Pool<u8>,
     pub ends: Pool<usize>,
+}
+
+impl RecordPools {
+    fn new(kept: usize, max_bytes: usize) -> Self {
+        Self {
+            data: Pool::new(kept, max_bytes),
+            ends: Pool::new(kept, max_bytes),
+        }
+    }
+
+    pub fn recycle(&self, s: Segment) {
+        self.data.give(s.data);
+        self.ends.give(s.ends);
+    }
+}
+
+/// The buffers of metric segments.
+pub struct MetricPools {
+    pub attrs: Pool<u8>,
+    pub attr_ends: Pool<usize>,
+    pub bodies: Pool<u8>,
     pub points: Pool<PointRec>,
+}
+
+impl MetricPools {
+    fn new(kept: usize, max_bytes: usize) -> Self {
+        Self {
+            attrs: Pool::new(kept, max_bytes),
+            attr_ends: Pool::new(kept, max_bytes),
+            bodies: Pool::new(kept, max_bytes),
+            points: Pool::new(kept, max_bytes),
+        }
+    }
+
+    pub fn recycle(&self, m: MetricSegment) {
+        self.attrs.give(m.attrs);
+        self.bodies.give(m.bodies);
+        self.attr_ends.give(m.attr_ends);
+        self.points.give(m.points);
+    }
+}
+
+/// The pools of one run: one per signal and kind of buffer. A buffer
+/// keeps the pages its role touched; shared between roles (a chunk's log
+/// records, its spans, a metric segment's attributes), every buffer in
+/// time grew to the largest role's size, and the small ones crowded out
+/// the large ones so that chunks allocated afresh.
+pub struct Pools {
+    pub logs: RecordPools,
+    pub traces: RecordPools,
+    pub metrics: MetricPools,
 }
 
 impl Pools {
     /// Pools that keep `kept` buffers of each kind, none over `max_bytes`.
     pub fn new(kept: usize, max_bytes: usize) -> Self {
         Self {
-            bytes: Pool::new(kept, max_bytes),
-            ends: Pool::new(kept, max_bytes),
-            points: Pool::new(kept, max_bytes),
+            logs: RecordPools::new(kept, max_bytes),
+            traces: RecordPools::new(kept, max_bytes),
+            metrics: MetricPools::new(kept, max_bytes),
         }
     }
 
-    pub fn recycle_segment(&self, s: Segment) {
-        self.bytes.give(s.data);
-        self.ends.give(s.ends);
-    }
-
-    pub fn recycle_metrics(&self, m: MetricSegment) {
-        self.bytes.give(m.attrs);
-        self.bytes.give(m.bodies);
-        self.ends.give(m.attr_ends);
-        self.points.give(m.points);
+    /// The pools of log (`true`) or span segments.
+    pub fn records(&self, logs: bool) -> &RecordPools {
+        if logs {
+            &self.logs
+        } else {
+            &self.traces
+        }
     }
 }
 
@@ -155,5 +202,27 @@ mod tests {
         assert_eq!(pool.kept(), 0);
         pool.give(Vec::with_capacity(100)); // 800 bytes
         assert_eq!(pool.kept(), 1);
+    }
+
+    #[test]
+    fn small_metric_buffers_do_not_crowd_out_the_records_buffers() {
+        // One shared pool kept 40 buffers, most of them a metric segment's
+        // few hundred KiB; a log segment asks for a chunk's worth, found
+        // none that fit, and every chunk allocated afresh.
+        let pools = Pools::new(2, 8 << 20);
+        let mut records = Vec::with_capacity((1 << 20) + 4096);
+        records.extend_from_slice(b"{}");
+        let (records_cap, records_at) = (records.capacity(), records.as_ptr());
+        pools.logs.data.give(records);
+        for _ in 0..4 {
+            pools.metrics.attrs.give(Vec::with_capacity(64 << 10));
+            pools.metrics.bodies.give(Vec::with_capacity(128 << 10));
+        }
+        let again = pools.records(true).data.take(1 << 20);
+        assert_eq!((again.capacity(), again.as_ptr()), (records_cap, records_at));
+        assert!(again.is_empty());
+        // Spans have buffers of their own size.
+        assert_eq!(pools.records(false).data.kept(), 0);
+        assert_eq!(pools.metrics.attrs.kept(), 2);
     }
 }

@@ -236,6 +236,11 @@ impl EnvelopeWriter {
         }
     }
 
+    /// The signal whose requests this writes.
+    pub fn signal(&self) -> Signal {
+        self.signal
+    }
+
     /// `logs.json`: the name of a signal's only document.
     fn single_name(&self) -> String {
         format!("{}.json", self.signal.name())

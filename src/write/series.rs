@@ -158,7 +158,7 @@ impl MetricWriter {
             self.key = Some(seg.key.clone());
         }
         if seg.points.is_empty() {
-            self.pools.recycle_metrics(seg);
+            self.pools.metrics.recycle(seg);
             return Ok(());
         }
         let local = vec![(u32::MAX, 0); seg.series.len()];
@@ -401,7 +401,7 @@ impl MetricWriter {
         // Segments whose every point is now written.
         while self.held.front().is_some_and(|h| h.next == h.seg.points.len()) {
             if let Some(h) = self.held.pop_front() {
-                self.pools.recycle_metrics(h.seg);
+                self.pools.metrics.recycle(h.seg);
                 self.held_base += 1;
             }
         }
