@@ -45,10 +45,11 @@ use worker::{run_chunk, EventSink, ParseOptions, ChunkReport};
 
 /// Memory the engine plans for (SPEC §9.1 caps peak RSS at 128 MiB; the
 /// rest is the program, thread stacks and the allocator's slack). It is
-/// spent as: 40 MiB for chunks in flight (input and encoded output), 24 MiB
-/// for the JSON merge's parsed chunks and heads ([`merge`]), 12 MiB for the
-/// metric writer's pending points ([`crate::write::series`]) and the
-/// writers' queues, the rest for the parser's tape of a long line.
+/// spent as: 40 MiB for chunks in flight (input and encoded output), 12 MiB
+/// of input for the JSON merge's parsed chunks and heads, about three times
+/// that with their elements ([`merge`]), the metric writer's pending points
+/// ([`crate::write::series`]) and the writers' queues, the rest for the
+/// parser's tape of a long line.
 pub const MEMORY_BUDGET: u64 = 96 << 20;
 /// The share of it for chunks in flight: their input and encoded output.
 const CHUNKS_SHARE: u64 = MEMORY_BUDGET / 12 * 5;
