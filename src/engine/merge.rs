@@ -50,9 +50,9 @@ use super::runs::Runs;
 /// ahead); the encoded elements take about twice that. Small, because the
 /// merge fills it whatever the number of sessions, in a few large chunks
 /// or in many small ones, and the many small ones cost more resident
-/// memory: at 8 MiB, the real mix's 1 GiB store (70 sessions active at
+/// memory: at 8 MiB, the real mix's 1 GiB store (68 sessions active at
 /// once) peaked 38% above its 100 MiB store (10), against SPEC §9.1's 20%
-/// for 10x the data; at 4 MiB, 20% or less, for the same CPU.
+/// for 10x the data; at 4 MiB, 16-21%, for the same CPU.
 pub const MERGE_BUDGET: u64 = super::MEMORY_BUDGET / 24;
 /// Input bytes of all head chunks held together (streams not started yet).
 pub const HEAD_BUDGET: u64 = super::MEMORY_BUDGET / 12;

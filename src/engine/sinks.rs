@@ -219,7 +219,7 @@ impl EventSink for OtlpSink<'_> {
                 let segs = if is_log { &self.batch.logs } else { &self.batch.traces };
                 if !same_block(segs.last().map(|s| &s.key), ev) {
                     let (key, head) = self.key_and_head(file, ev, encoding);
-                    let pools = self.pools.records(is_log);
+                    let pools = self.pools.records(signal);
                     let seg = Segment {
                         file: 0,
                         key,

@@ -16,6 +16,7 @@
 use std::sync::Mutex;
 
 use super::batch::{MetricSegment, PointRec, Segment};
+use super::signal::Signal;
 
 /// A free list of `Vec<T>`s.
 pub struct Pool<T> {
@@ -136,12 +137,11 @@ impl Pools {
         }
     }
 
-    /// The pools of log (`true`) or span segments.
-    pub fn records(&self, logs: bool) -> &RecordPools {
-        if logs {
-            &self.logs
-        } else {
-            &self.traces
+    /// The pools of a log or span segment (a metric has [`Self::metrics`]).
+    pub fn records(&self, signal: Signal) -> &RecordPools {
+        match signal {
+            Signal::Log => &self.logs,
+            Signal::Span | Signal::Metric => &self.traces,
         }
     }
 }
@@ -218,11 +218,11 @@ mod tests {
             pools.metrics.attrs.give(Vec::with_capacity(64 << 10));
             pools.metrics.bodies.give(Vec::with_capacity(128 << 10));
         }
-        let again = pools.records(true).data.take(1 << 20);
+        let again = pools.records(Signal::Log).data.take(1 << 20);
         assert_eq!((again.capacity(), again.as_ptr()), (records_cap, records_at));
         assert!(again.is_empty());
         // Spans have buffers of their own size.
-        assert_eq!(pools.records(false).data.kept(), 0);
+        assert_eq!(pools.records(Signal::Span).data.kept(), 0);
         assert_eq!(pools.metrics.attrs.kept(), 2);
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::envelope::{EnvelopeWriter, Layout, WriterSummary};
 use super::Writer;
-use crate::model::{BlockKey, Pools, Segment, Signal, Tracker};
+use crate::model::{BlockKey, Pools, Segment, Tracker};
 
 pub struct RecordWriter {
     out: EnvelopeWriter,
@@ -67,7 +67,7 @@ impl Writer for RecordWriter {
     fn write(&mut self, segs: Vec<Segment>) -> io::Result<()> {
         for seg in segs {
             self.segment(&seg)?;
-            self.pools.records(self.out.signal() == Signal::Log).recycle(seg);
+            self.pools.records(self.out.signal()).recycle(seg);
         }
         Ok(())
     }

@@ -38,8 +38,8 @@ use crate::model::{BlockKey, MetricKind, MetricSegment, PointValue, Pools, Recor
 /// hold them take about twice that (their point records and attribute
 /// fields besides the bodies): at 4 MiB a long resource block of the
 /// synthetic mix held 12 segments, its 1 GiB store peaked 25% above its
-/// 100 MiB one (SPEC §9.1 allows 20% for 10x), and the cuts cost less
-/// than 0.1% more output than at 2 MiB.
+/// 100 MiB one (SPEC §9.1 allows 20% for 10x); at 2 MiB it holds 7, and
+/// the extra cuts add less than 0.1% to the output.
 pub const FLUSH_BYTES: usize = 2 << 20;
 /// What a new series costs the writer besides its points' output bytes
 /// (its entry, name and index slot), counted towards [`FLUSH_BYTES`] in
