@@ -311,6 +311,9 @@ impl MetricWriter {
         let limited = out.layout().limited();
         let framing = out.block_framing();
         let pb = out.encoding() == Encoding::Protobuf;
+        // Reused by every entry of the flush.
+        let (mut open, mut close, mut heads) = (Vec::with_capacity(256), Vec::with_capacity(64), Vec::new());
+        let mut pieces: Vec<[&[u8]; 2]> = Vec::new();
         for entry in entries.iter().filter(|e| !e.points.is_empty()) {
             let name = String::from_utf8_lossy(&entry.name);
             let description = &name[..entry.event_len.min(name.len())];
@@ -320,15 +323,17 @@ impl MetricWriter {
                 metric_overhead(&name, description, entry.unit)
             };
             let budget = out.cap().saturating_sub(framing + overhead);
-            let (mut open, mut close) = (Vec::with_capacity(256), Vec::with_capacity(64));
+            open.clear();
+            close.clear();
             if pb {
                 protobuf::metric_close(&mut close, entry.kind, *temporality);
             } else {
                 write_metric_open(&mut open, &name, description, entry.unit, entry.kind);
                 write_metric_close(&mut close, entry.kind, *temporality);
             }
-            // A point's attribute fields and body, as its worker wrote them.
-            let piece = |r: &PointRef| -> [&[u8]; 2] {
+            // Each point's attribute fields and body, as its worker wrote them.
+            pieces.clear();
+            pieces.extend(entry.points.iter().map(|r| {
                 let seg = &held[(r.seg - *held_base) as usize].seg;
                 let p = seg.points[r.point as usize];
                 let body = match r.cum {
@@ -336,25 +341,24 @@ impl MetricWriter {
                     None => seg.body(r.point as usize),
                 };
                 [seg.event_attrs(p.event), body]
-            };
-            let inner = |r: &PointRef| piece(r).iter().map(|x| x.len()).sum::<usize>();
+            }));
+            let inner = |k: usize| pieces[k][0].len() + pieces[k][1].len();
             // What a point takes in its metric: framing included.
-            let size = |r: &PointRef| {
+            let size = |k: usize| {
                 if pb {
-                    protobuf::framed_point_len(inner(r))
+                    protobuf::framed_point_len(inner(k))
                 } else {
-                    POINT_OPEN.len() + inner(r)
+                    POINT_OPEN.len() + inner(k)
                 }
             };
             let sep = usize::from(!pb);
-            let mut heads = Vec::new();
             let mut first = 0;
             while first < entry.points.len() {
                 // Take points while the entry stays within budget (at least one).
                 let mut last = first;
-                let mut bytes = size(&entry.points[first]);
+                let mut bytes = size(first);
                 while last + 1 < entry.points.len() {
-                    let more = sep + size(&entry.points[last + 1]);
+                    let more = sep + size(last + 1);
                     if limited && bytes + more > budget {
                         break;
                     }
@@ -366,16 +370,17 @@ impl MetricWriter {
                     open.clear();
                     protobuf::metric_open(&mut open, &name, description, entry.unit, entry.kind, bytes);
                     heads.clear();
-                    for r in points {
-                        protobuf::point_head(&mut heads, inner(r));
+                    for k in first..=last {
+                        protobuf::point_head(&mut heads, inner(k));
                     }
                 }
-                let mut parts: Vec<&[u8]> = Vec::with_capacity(3 * points.len() + 2);
+                let mut parts: Vec<&[u8]> = Vec::with_capacity(4 * points.len() + 2);
                 parts.push(&open);
                 let mut at = 0;
-                for (k, r) in points.iter().enumerate() {
+                for (k, piece) in pieces[first..=last].iter().enumerate() {
                     if pb {
-                        let len = protobuf::framed_point_len(inner(r)) - inner(r);
+                        let n = piece[0].len() + piece[1].len();
+                        let len = protobuf::framed_point_len(n) - n;
                         parts.push(&heads[at..at + len]);
                         at += len;
                     } else {
@@ -384,7 +389,7 @@ impl MetricWriter {
                         }
                         parts.push(POINT_OPEN);
                     }
-                    parts.extend(piece(r));
+                    parts.extend(piece);
                 }
                 parts.push(&close);
                 out.record_parts(&parts, open.len() + bytes + close.len(), points.len())?;

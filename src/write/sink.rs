@@ -281,6 +281,27 @@ impl Spooled {
         Ok(())
     }
 
+    /// [`Self::write`] of each of `parts`, `len` bytes in all: each copied
+    /// straight into the buffer while it fits (a metric entry is a few
+    /// small pieces per point).
+    pub fn write_parts(&mut self, parts: &[&[u8]], len: usize) -> io::Result<()> {
+        if self.inline.is_some() {
+            for p in parts {
+                self.write(p)?;
+            }
+            return Ok(());
+        }
+        self.buf.reserve(len.min(BUFFER - self.buf.len().min(BUFFER)));
+        for p in parts {
+            if self.buf.len() + p.len() < BUFFER {
+                self.buf.extend_from_slice(p);
+            } else {
+                self.write(p)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Writes `bytes` and leaves it empty (a sink on the caller's thread
     /// may take the buffer: a request handed over without a copy).
     pub fn write_owned(&mut self, bytes: &mut Vec<u8>) -> io::Result<()> {
