@@ -190,6 +190,70 @@ impl FromLine<'_, '_> {
         }
         held
     }
+
+    /// Whether the line holds, at `at`, the double `v` as JavaScript
+    /// writes it, read off the line without formatting `v` when the token
+    /// there is a plain decimal (`-`, digits without a leading zero, `.`,
+    /// digits not ending in `0`, no exponent) of at most 15 significant
+    /// digits, at least 10^-6: such a decimal is the shortest that names
+    /// its double (every decimal of 15 digits or fewer names a different
+    /// one), and JavaScript writes those digits in this form. Its double
+    /// is exact arithmetic: the digits below 2^53 over a power of ten
+    /// below 10^23, one correctly rounded division. `None` when the token
+    /// is not of that form: ask the formatter. Moves past it if held.
+    #[inline]
+    fn holds_decimal(&mut self, v: f64) -> Option<bool> {
+        const POW10: [f64; 23] = [
+            1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18,
+            1e19, 1e20, 1e21, 1e22,
+        ];
+        let b = self.raw.bytes;
+        let mut i = self.at;
+        let negative = b.get(i) == Some(&b'-');
+        i += usize::from(negative);
+        let int_start = i;
+        let mut mantissa: u64 = 0;
+        let mut significant = 0usize;
+        while let Some(&d) = b.get(i).filter(|d| d.is_ascii_digit()) {
+            mantissa = mantissa * 10 + u64::from(d - b'0');
+            significant += usize::from(mantissa != 0);
+            if significant > 15 {
+                return None;
+            }
+            i += 1;
+        }
+        let int_digits = i - int_start;
+        let whole_part = mantissa;
+        if int_digits == 0 || (int_digits > 1 && b[int_start] == b'0') || b.get(i) != Some(&b'.') {
+            return None;
+        }
+        i += 1;
+        let frac_start = i;
+        while let Some(&d) = b.get(i).filter(|d| d.is_ascii_digit()) {
+            mantissa = mantissa * 10 + u64::from(d - b'0');
+            significant += usize::from(mantissa != 0);
+            if significant > 15 {
+                return None;
+            }
+            i += 1;
+        }
+        let frac_digits = i - frac_start;
+        if frac_digits == 0 || b[i - 1] == b'0' || matches!(b.get(i), Some(b'e' | b'E')) {
+            return None;
+        }
+        // Below 10^-6 JavaScript writes an exponent: 0.000001 but 1e-7
+        // (a fraction's zeros before its first digit).
+        if whole_part == 0 && frac_digits - significant > 5 {
+            return None;
+        }
+        let magnitude = mantissa as f64 / POW10[frac_digits];
+        let value = if negative { -magnitude } else { magnitude };
+        let held = value.to_bits() == v.to_bits();
+        if held {
+            self.at = i;
+        }
+        Some(held)
+    }
 }
 
 impl Head for FromLine<'_, '_> {
@@ -251,7 +315,10 @@ impl Head for FromLine<'_, '_> {
             && match n {
                 Num::Int(v) => self.holds_int(v < 0, v.unsigned_abs()),
                 Num::UInt(v) => self.holds_int(false, v),
-                Num::Float(_) => with_num_text(n, |t| self.holds(t)),
+                Num::Float(v) => match self.holds_decimal(v) {
+                    Some(held) => held,
+                    None => with_num_text(n, |t| self.holds(t)),
+                },
             };
         if !held {
             self.stop_copying();
@@ -509,7 +576,8 @@ mod tests {
         ]);
         let number = prop::sample::select(vec![
             "0", "-0", "7", "-7", "1.5", "1.50", "1e2", "0.1", "1e-7", "1e21", "18446744073709551616", "-9007199254740993",
-            "0.30000000000000004", "null", r#""3""#,
+            "0.30000000000000004", "null", r#""3""#, "890.8", "-0.000123", "0.000001", "0.0000001", "12.250",
+            "123456789.123456", "1234567890.1234567",
         ]);
         let object = prop::collection::vec(
             (prop::sample::select(vec![r#""k""#, r#""j""#, r#""K\n""#]), prop_oneof![string.clone(), number.clone()]),
@@ -531,7 +599,62 @@ mod tests {
         })
     }
 
+    /// `holds_decimal(v)` on a line that is `text`.
+    fn decimal_held(text: &str, v: f64) -> Option<bool> {
+        let mut out = Vec::new();
+        let mut w = FromLine {
+            raw: RawLine {
+                bytes: text.as_bytes(),
+                parsed_at: 0,
+                escapes: None,
+            },
+            copied: 0,
+            at: 0,
+            copying: true,
+            whole: true,
+            out: &mut out,
+        };
+        w.holds_decimal(v)
+    }
+
+    #[test]
+    fn a_short_decimal_is_read_off_the_line_and_any_other_is_left_to_the_formatter() {
+        for (text, v) in [("890.8", 890.8), ("-0.5", -0.5), ("0.000001", 1e-6), ("123456789.123456", 123456789.123456)] {
+            assert_eq!(decimal_held(text, v), Some(true), "{text}");
+        }
+        assert_eq!(decimal_held("890.8", 890.9), Some(false), "another double");
+        for (text, v) in [
+            ("0.0000001", 1e-7),                       // JavaScript writes 1e-7
+            ("1.50", 1.5),                             // not the shortest
+            ("01.5", 1.5),                             // a leading zero
+            ("1.5e3", 1500.5),                         // an exponent
+            ("5", 5.0),                                // no fraction
+            ("0.30000000000000004", 0.1 + 0.2),        // 17 digits
+            ("1234567890.1234567", 1234567890.1234567), // 17 digits
+        ] {
+            assert_eq!(decimal_held(text, v), None, "{text}");
+        }
+    }
+
     proptest! {
+        /// Held exactly when the formatter writes the line's text.
+        #[test]
+        fn a_decimal_read_off_the_line_is_held_exactly_when_javascript_writes_it(
+            negative in any::<bool>(),
+            whole in prop_oneof![Just(0u64), 0u64..10_000_000],
+            zeros in 0usize..8,
+            digits in "[0-9]{0,10}",
+            nudge in -1i64..=1,
+        ) {
+            let text = format!("{}{whole}.{}{digits}", if negative { "-" } else { "" }, "0".repeat(zeros));
+            let parsed: f64 = format!("{text}0").parse().expect("a decimal");
+            let v = f64::from_bits(parsed.to_bits().wrapping_add_signed(nudge));
+            let written = with_num_text(Num::Float(v), |t| t == text.as_bytes());
+            if let Some(held) = decimal_held(&text, v) {
+                prop_assert_eq!(held, written, "{}", text);
+            }
+        }
+
         /// Whatever the row, copying from the line writes what writing does.
         #[test]
         fn copying_from_the_line_writes_the_same_head(
