@@ -237,7 +237,8 @@ pub struct NanosText {
     nanos: u64,
     /// 0 until the first time is written (u64::MAX has 20 digits).
     len: u8,
-    text: [u8; 20],
+    /// The quoted text, copied whole: one copy per point, not three.
+    text: [u8; 22],
 }
 
 impl NanosText {
@@ -245,13 +246,13 @@ impl NanosText {
         if self.len == 0 || self.nanos != nanos {
             let mut b = itoa::Buffer::new();
             let t = b.format(nanos).as_bytes();
-            self.text[..t.len()].copy_from_slice(t);
-            self.len = t.len() as u8;
+            self.text[0] = b'"';
+            self.text[1..=t.len()].copy_from_slice(t);
+            self.text[t.len() + 1] = b'"';
+            self.len = t.len() as u8 + 2;
             self.nanos = nanos;
         }
-        out.push(b'"');
         out.extend_from_slice(&self.text[..usize::from(self.len)]);
-        out.push(b'"');
     }
 }
 
