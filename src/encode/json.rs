@@ -211,39 +211,37 @@ impl FromLine<'_, '_> {
         let mut i = self.at;
         let negative = b.get(i) == Some(&b'-');
         i += usize::from(negative);
-        let int_start = i;
-        let mut mantissa: u64 = 0;
-        let mut significant = 0usize;
-        while let Some(&d) = b.get(i).filter(|d| d.is_ascii_digit()) {
-            mantissa = mantissa * 10 + u64::from(d - b'0');
-            significant += usize::from(mantissa != 0);
-            if significant > 15 {
-                return None;
+        let (mut mantissa, mut significant) = (0u64, 0usize);
+        // Reads a run of digits into the mantissa: how many, or `None`
+        // past 15 significant ones.
+        let mut run = |i: &mut usize| -> Option<usize> {
+            let start = *i;
+            while let Some(&d) = b.get(*i).filter(|d| d.is_ascii_digit()) {
+                mantissa = mantissa * 10 + u64::from(d - b'0');
+                significant += usize::from(mantissa != 0);
+                if significant > 15 {
+                    return None;
+                }
+                *i += 1;
             }
-            i += 1;
-        }
-        let int_digits = i - int_start;
-        let whole_part = mantissa;
+            Some(*i - start)
+        };
+        let int_start = i;
+        let int_digits = run(&mut i)?;
         if int_digits == 0 || (int_digits > 1 && b[int_start] == b'0') || b.get(i) != Some(&b'.') {
             return None;
         }
+        let whole_part = b[int_start..i].iter().any(|&d| d != b'0');
         i += 1;
         let frac_start = i;
-        while let Some(&d) = b.get(i).filter(|d| d.is_ascii_digit()) {
-            mantissa = mantissa * 10 + u64::from(d - b'0');
-            significant += usize::from(mantissa != 0);
-            if significant > 15 {
-                return None;
-            }
-            i += 1;
-        }
+        run(&mut i)?;
         let frac_digits = i - frac_start;
         if frac_digits == 0 || b[i - 1] == b'0' || matches!(b.get(i), Some(b'e' | b'E')) {
             return None;
         }
         // Below 10^-6 JavaScript writes an exponent: 0.000001 but 1e-7
         // (a fraction's zeros before its first digit).
-        if whole_part == 0 && frac_digits - significant > 5 {
+        if !whole_part && frac_digits - significant > 5 {
             return None;
         }
         let magnitude = mantissa as f64 / POW10[frac_digits];
