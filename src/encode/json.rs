@@ -214,28 +214,26 @@ impl FromLine<'_, '_> {
         let (mut mantissa, mut significant) = (0u64, 0usize);
         // Reads a run of digits into the mantissa: how many, or `None`
         // past 15 significant ones.
-        let mut run = |i: &mut usize| -> Option<usize> {
+        fn run(b: &[u8], i: &mut usize, mantissa: &mut u64, significant: &mut usize) -> Option<usize> {
             let start = *i;
             while let Some(&d) = b.get(*i).filter(|d| d.is_ascii_digit()) {
-                mantissa = mantissa * 10 + u64::from(d - b'0');
-                significant += usize::from(mantissa != 0);
-                if significant > 15 {
+                *mantissa = *mantissa * 10 + u64::from(d - b'0');
+                *significant += usize::from(*mantissa != 0);
+                if *significant > 15 {
                     return None;
                 }
                 *i += 1;
             }
             Some(*i - start)
-        };
+        }
         let int_start = i;
-        let int_digits = run(&mut i)?;
+        let int_digits = run(b, &mut i, &mut mantissa, &mut significant)?;
         if int_digits == 0 || (int_digits > 1 && b[int_start] == b'0') || b.get(i) != Some(&b'.') {
             return None;
         }
-        let whole_part = b[int_start..i].iter().any(|&d| d != b'0');
+        let whole_part = significant > 0;
         i += 1;
-        let frac_start = i;
-        run(&mut i)?;
-        let frac_digits = i - frac_start;
+        let frac_digits = run(b, &mut i, &mut mantissa, &mut significant)?;
         if frac_digits == 0 || b[i - 1] == b'0' || matches!(b.get(i), Some(b'e' | b'E')) {
             return None;
         }

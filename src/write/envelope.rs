@@ -179,27 +179,18 @@ impl EnvelopeWriter {
     }
 
     fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
-        if let State::Request { bytes: b, .. } = &mut self.state {
-            *b += bytes.len();
-        }
-        match self.encoding {
-            Encoding::Json => self.sink.write(bytes),
-            Encoding::Protobuf => {
-                self.request.extend_from_slice(bytes);
-                Ok(())
-            }
-        }
+        self.put_parts(&[bytes], bytes.len())
     }
 
-    /// [`Self::put`] of each of `parts`, `len` bytes in all, in one call:
-    /// a metric entry is a few small pieces per point.
+    /// Appends `parts`, `len` bytes in all, to the request: a metric
+    /// entry is a few small pieces per point, handed over in one call.
     fn put_parts(&mut self, parts: &[&[u8]], len: usize) -> io::Result<()> {
         debug_assert_eq!(len, parts.iter().map(|p| p.len()).sum::<usize>());
         if let State::Request { bytes: b, .. } = &mut self.state {
             *b += len;
         }
         match self.encoding {
-            Encoding::Json => self.sink.write_parts(parts, len),
+            Encoding::Json => self.sink.write_parts(parts),
             Encoding::Protobuf => {
                 self.request.reserve(len);
                 for p in parts {

@@ -379,7 +379,7 @@ impl MetricWriter {
                 let mut at = 0;
                 for (k, piece) in pieces[first..=last].iter().enumerate() {
                     if pb {
-                        let n = piece[0].len() + piece[1].len();
+                        let n = inner(first + k);
                         let len = protobuf::framed_point_len(n) - n;
                         parts.push(&heads[at..at + len]);
                         at += len;

@@ -281,17 +281,18 @@ impl Spooled {
         Ok(())
     }
 
-    /// [`Self::write`] of each of `parts`, `len` bytes in all: each copied
-    /// straight into the buffer while it fits (a metric entry is a few
-    /// small pieces per point).
-    pub fn write_parts(&mut self, parts: &[&[u8]], len: usize) -> io::Result<()> {
+    /// [`Self::write`] of each of `parts`: each copied straight into the
+    /// buffer (which holds [`BUFFER`] bytes) while it fits, without the
+    /// cutting `write` does: a metric entry is a few small pieces per
+    /// point, and `write` per piece cost 4% more instructions of the real
+    /// mix's folder export (callgrind).
+    pub fn write_parts(&mut self, parts: &[&[u8]]) -> io::Result<()> {
         if self.inline.is_some() {
             for p in parts {
                 self.write(p)?;
             }
             return Ok(());
         }
-        self.buf.reserve(len.min(BUFFER - self.buf.len().min(BUFFER)));
         for p in parts {
             if self.buf.len() + p.len() < BUFFER {
                 self.buf.extend_from_slice(p);
