@@ -282,10 +282,9 @@ impl Spooled {
     }
 
     /// [`Self::write`] of each of `parts`: each copied straight into the
-    /// buffer (which holds [`BUFFER`] bytes) while it fits, without the
-    /// cutting `write` does: a metric entry is a few small pieces per
-    /// point, and `write` per piece cost 4% more instructions of the real
-    /// mix's folder export (callgrind).
+    /// 256 KiB buffer while it fits, without the cutting `write` does: a
+    /// metric entry is a few small pieces per point, and `write` per piece
+    /// cost 4% more instructions of the real mix's folder export (callgrind).
     pub fn write_parts(&mut self, parts: &[&[u8]]) -> io::Result<()> {
         if self.inline.is_some() {
             for p in parts {
