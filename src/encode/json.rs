@@ -153,6 +153,62 @@ impl FromLine<'_, '_> {
         held
     }
 
+    /// [`Head::bytes`] when the line does not hold `b` next: written.
+    #[inline(never)]
+    fn write_bytes(&mut self, b: &[u8]) {
+        self.stop_copying();
+        self.out.extend_from_slice(b);
+    }
+
+    /// [`Head::str`] when the line does not hold `s` as it stands next.
+    #[inline(never)]
+    fn write_str_piece(&mut self, s: &str) {
+        if !self.copying && self.resume_at(s) {
+            return;
+        }
+        if self.copying && self.raw.escapes.is_some() {
+            // Escaped the way this writer escapes it (as JavaScript does)?
+            self.catch_up();
+            let mark = self.out.len();
+            write_str(self.out, s);
+            let end = self.at + (self.out.len() - mark);
+            if self.raw.bytes.get(self.at..end) == Some(&self.out[mark..]) {
+                self.at = end;
+                self.copied = end;
+            } else {
+                self.copying = false;
+                self.whole = false;
+            }
+            return;
+        }
+        self.stop_copying();
+        write_str(self.out, s);
+    }
+
+    /// Whether the line holds the double `v` as JavaScript writes it;
+    /// moves past it if so.
+    #[inline(never)]
+    fn holds_float(&mut self, v: f64) -> bool {
+        match self.holds_decimal(v) {
+            Some(held) => held,
+            None => with_num_text(Num::Float(v), |t| self.holds(t)),
+        }
+    }
+
+    /// [`Head::num`] when the line does not hold `n` next: written.
+    #[inline(never)]
+    fn write_num(&mut self, n: Num) {
+        self.stop_copying();
+        with_num_text(n, |t| self.out.extend_from_slice(t));
+    }
+
+    /// [`Head::scalar_as_str`] of a number or boolean: written as a string.
+    #[inline(never)]
+    fn write_scalar(&mut self, v: Scalar<'_>) {
+        self.stop_copying();
+        write_scalar_as_str(self.out, v);
+    }
+
     /// Whether the line holds `b` at `at`; moves past it if so.
     #[inline]
     fn holds(&mut self, b: &[u8]) -> bool {
@@ -253,50 +309,29 @@ impl FromLine<'_, '_> {
 }
 
 impl Head for FromLine<'_, '_> {
-    #[inline]
+    #[inline(always)]
     fn byte(&mut self, b: u8) {
         if self.copying && self.raw.bytes.get(self.at) == Some(&b) {
             self.at += 1;
         } else {
-            self.stop_copying();
-            self.out.push(b);
+            self.write_bytes(&[b]);
         }
     }
-    #[inline]
+    #[inline(always)]
     fn bytes(&mut self, b: &[u8]) {
         if !(self.copying && self.holds(b)) {
-            self.stop_copying();
-            self.out.extend_from_slice(b);
+            self.write_bytes(b);
         }
     }
-    #[inline]
+    #[inline(always)]
     fn str(&mut self, s: &str) {
         if self.copying && self.raw.holds_at(s, self.at + 1) {
             self.at += s.len() + 2;
-            return;
+        } else {
+            self.write_str_piece(s);
         }
-        if !self.copying && self.resume_at(s) {
-            return;
-        }
-        if self.copying && self.raw.escapes.is_some() {
-            // Escaped the way this writer escapes it (as JavaScript does)?
-            self.catch_up();
-            let mark = self.out.len();
-            write_str(self.out, s);
-            let end = self.at + (self.out.len() - mark);
-            if self.raw.bytes.get(self.at..end) == Some(&self.out[mark..]) {
-                self.at = end;
-                self.copied = end;
-            } else {
-                self.copying = false;
-                self.whole = false;
-            }
-            return;
-        }
-        self.stop_copying();
-        write_str(self.out, s);
     }
-    #[inline]
+    #[inline(always)]
     fn id(&mut self, s: &str) {
         if has_ascii_upper(s.as_bytes()) {
             self.stop_copying();
@@ -305,31 +340,24 @@ impl Head for FromLine<'_, '_> {
             self.str(s);
         }
     }
-    #[inline]
+    #[inline(always)]
     fn num(&mut self, n: Num) {
         let held = self.copying
             && match n {
                 Num::Int(v) => self.holds_int(v < 0, v.unsigned_abs()),
                 Num::UInt(v) => self.holds_int(false, v),
-                Num::Float(v) => match self.holds_decimal(v) {
-                    Some(held) => held,
-                    None => with_num_text(n, |t| self.holds(t)),
-                },
+                Num::Float(v) => self.holds_float(v),
             };
         if !held {
-            self.stop_copying();
-            with_num_text(n, |t| self.out.extend_from_slice(t));
+            self.write_num(n);
         }
     }
-    #[inline]
+    #[inline(always)]
     fn scalar_as_str(&mut self, v: Scalar<'_>) {
         match v {
             Scalar::Str(s) => self.str(s),
             // A number or boolean the line holds without quotes.
-            _ => {
-                self.stop_copying();
-                write_scalar_as_str(self.out, v);
-            }
+            _ => self.write_scalar(v),
         }
     }
 }
