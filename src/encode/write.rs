@@ -310,6 +310,31 @@ mod tests {
     }
 
     #[test]
+    fn the_scan_stops_at_the_first_escape_whatever_the_length() {
+        // Every length around the 8- and 16-byte steps, every start, one or two special
+        // bytes anywhere, among bytes the SWAR test's borrows would flag
+        // wrongly above an escape (` ` after a control byte, `#` after
+        // `"`): the table's answer.
+        for (len, filler) in (0..=40).flat_map(|len| [(len, b'a'), (len, b' '), (len, b'#')]) {
+            for first in 0..=len {
+                for second in first..=len {
+                    let mut v = vec![filler; len];
+                    if first < len {
+                        v[first] = b'"';
+                    }
+                    if second < len {
+                        v[second] = 0x1f;
+                    }
+                    for start in 0..=len {
+                        let expect = (start..len).find(|&i| ESCAPE[v[i] as usize]).unwrap_or(len);
+                        assert_eq!(next_escape(&v, start), expect, "len {len}, escapes at {first} and {second}, from {start}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn passes_non_ascii_through() {
         assert_eq!(s(|o| write_str(o, "héllo ✓ 😀 \u{2028}")), "\"héllo ✓ 😀 \u{2028}\"");
     }
