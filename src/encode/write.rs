@@ -77,12 +77,41 @@ fn next_escape(bytes: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// Whether no byte of `bytes` needs an escape, with no loop over the
+/// bytes of a short string (most keys and values): overlapping words
+/// cover it, and a SWAR test wrongly flags a byte only above one that
+/// needs an escape.
+#[inline(always)]
+fn is_clean(bytes: &[u8]) -> bool {
+    let n = bytes.len();
+    let half = |i: usize| u64::from(u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]));
+    const CLEAN_TOP: u64 = 0x6161_6161 << 32;
+    match n {
+        0 => true,
+        1..=3 => bytes.iter().all(|&b| !ESCAPE[b as usize]),
+        4..=7 => escape_mask(half(0) | CLEAN_TOP) | escape_mask(half(n - 4) | CLEAN_TOP) == 0,
+        _ => {
+            let mut flags = escape_mask(word_at(bytes, n - 8));
+            let mut i = 0;
+            while i + 8 <= n {
+                flags |= escape_mask(word_at(bytes, i));
+                i += 8;
+            }
+            flags == 0
+        }
+    }
+}
+
 /// Writes the escaped body of a JSON string (no quotes). The clean runs
 /// between escapes (found 16 bytes at a time with a SWAR test) are copied
 /// with one `extend_from_slice` each: a string without escapes, nearly
 /// every string, is one scan and one copy.
 #[inline]
 pub fn write_str_body(out: &mut Vec<u8>, bytes: &[u8]) {
+    if is_clean(bytes) {
+        out.extend_from_slice(bytes);
+        return;
+    }
     let mut start = 0;
     loop {
         let i = next_escape(bytes, start);
@@ -329,6 +358,20 @@ mod tests {
                         let expect = (start..len).find(|&i| ESCAPE[v[i] as usize]).unwrap_or(len);
                         assert_eq!(next_escape(&v, start), expect, "len {len}, escapes at {first} and {second}, from {start}");
                     }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_string_is_clean_when_no_byte_needs_an_escape() {
+        for (len, filler) in (0..=24).flat_map(|len| [(len, b'a'), (len, b' '), (len, b'#'), (len, 0xc3)]) {
+            assert!(is_clean(&vec![filler; len]), "{len} x {filler:#x}");
+            for at in 0..len {
+                for special in [b'"', b'\\', 0x00, 0x1f] {
+                    let mut v = vec![filler; len];
+                    v[at] = special;
+                    assert!(!is_clean(&v), "{len} x {filler:#x}, {special:#x} at {at}");
                 }
             }
         }
