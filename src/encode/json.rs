@@ -507,7 +507,7 @@ mod tests {
             return None;
         };
         let ev = Event {
-            row,
+            row: &row,
             ctx: header_ctx(),
             ids: None,
             schema_version: 1,

@@ -24,7 +24,8 @@ use write::{write_f64, write_str};
 /// asked for it ([`RawLine`]).
 #[derive(Clone, Copy, Debug)]
 pub struct Event<'t> {
-    pub row: Row<'t>,
+    /// Borrowed: a row is a few hundred bytes, and the event is built per row.
+    pub row: &'t Row<'t>,
     pub ctx: Context<'t>,
     pub ids: Option<crate::model::SpanIds<'t>>,
     pub schema_version: u64,
@@ -220,7 +221,7 @@ pub(crate) mod testing {
                 let mut ctx: Context<'_> = row.context.unwrap_or(header_ctx());
                 ctx.deployment_url = row.deployment_url.or(ctx.deployment_url);
                 let ev = Event {
-                    row,
+                    row: &row,
                     ctx,
                     ids: crate::route::span_ids(&row).ok(),
                     schema_version: row.schema_version.unwrap_or(1),

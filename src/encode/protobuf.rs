@@ -674,7 +674,7 @@ mod tests {
         for (i, row) in ROWS.iter().enumerate().skip(3) {
             for limit in [LIMIT, 1] {
                 with_event(row, |ev| {
-                    let ids = crate::route::span_ids(&ev.row).unwrap();
+                    let ids = crate::route::span_ids(ev.row).unwrap();
                     let mut pb = Vec::new();
                     record(&mut pb, |o| span(o, ev, ids, limit));
                     let mut js = Vec::new();

@@ -128,7 +128,7 @@ mod tests {
     fn span(rest: &str) -> Value {
         let line = format!(r#"{{"event_name":"remote.setup.connect","timestamp":"2026-11-20T10:00:00Z",{IDS}{rest}}}"#);
         let s = with_event(&line, |ev| {
-            text(|o| write_span(o, ev, crate::route::span_ids(&ev.row).unwrap(), crate::encode::DEFAULT_ATTRIBUTE_LIMIT))
+            text(|o| write_span(o, ev, crate::route::span_ids(ev.row).unwrap(), crate::encode::DEFAULT_ATTRIBUTE_LIMIT))
         });
         serde_json::from_str(&s).unwrap()
     }
@@ -148,13 +148,13 @@ mod tests {
             &format!(
                 r#"{{"event_name":"remote.setup.connect","timestamp":"2026-11-20T10:00:00.25Z",{IDS},"parent_event_id":"bbbbbbbbbbbbbbbb","properties":{{"result":"success","phase":"dial"}},"measurements":{{"durationMs":1500.5,"attempts":2}}}}"#
             ),
-            |ev| text(|o| write_span(o, ev, crate::route::span_ids(&ev.row).unwrap(), crate::encode::DEFAULT_ATTRIBUTE_LIMIT)),
+            |ev| text(|o| write_span(o, ev, crate::route::span_ids(ev.row).unwrap(), crate::encode::DEFAULT_ATTRIBUTE_LIMIT)),
         );
         let err = with_event(
             &format!(
                 r#"{{"event_name":"remote.setup","timestamp":"2026-11-20T10:00:05Z",{IDS},"properties":{{"result":"error"}},"measurements":{{"durationMs":10}},"error":{{"message":"connection refused","type":"NetworkError","code":"ECONNREFUSED"}}}}"#
             ),
-            |ev| text(|o| write_span(o, ev, crate::route::span_ids(&ev.row).unwrap(), crate::encode::DEFAULT_ATTRIBUTE_LIMIT)),
+            |ev| text(|o| write_span(o, ev, crate::route::span_ids(ev.row).unwrap(), crate::encode::DEFAULT_ATTRIBUTE_LIMIT)),
         );
         insta::assert_snapshot!(format!("{}\n{}", pretty(&ok), pretty(&err)));
     }

@@ -366,7 +366,8 @@ fn event<S: EventSink>(
     sink: &mut S,
     counts: &mut Counts,
 ) -> Result<(), RowError> {
-    let row = match parse_tape(nodes)? {
+    let line = parse_tape(nodes)?;
+    let row = match &line {
         Line::Header(_) if header.header.is_some() => return Err(RowError::SecondHeader),
         Line::Header(_) => return Err(RowError::LateHeader),
         Line::Event(row) => row,
@@ -382,13 +383,13 @@ fn event<S: EventSink>(
     if row.deployment_url.is_some() {
         ctx.deployment_url = row.deployment_url;
     }
-    let signal = route(&row, opts.metrics);
+    let signal = route(row, opts.metrics);
     if !opts.range.contains(row.time_nanos) {
         counts.out_of_range += 1;
         return Ok(());
     }
     let ids = match signal {
-        Signal::Span => Some(span_ids(&row)?),
+        Signal::Span => Some(span_ids(row)?),
         _ => None,
     };
     let schema_version = row.schema_version.or(head.map(|h| h.schema_version)).unwrap_or(0);
