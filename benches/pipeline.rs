@@ -33,6 +33,7 @@ use coder_telemetry::model::{Pools, Segment, Signal};
 use coder_telemetry::range::{Preset, RangeSpec};
 use coder_telemetry::route::MetricEvents;
 use coder_telemetry::store::{self, StoreFile};
+use coder_telemetry::tape::Plain;
 use coder_telemetry::write::envelope::EnvelopeWriter;
 use coder_telemetry::write::records::RecordWriter;
 use coder_telemetry::write::series::MetricWriter;
@@ -210,6 +211,20 @@ fn stages_of(c: &mut Criterion, mix: &str) {
             },
             BatchSize::LargeInput,
         )
+    });
+    g.bench_function("plain_tape", |b| {
+        let mut plain = Plain::default();
+        let mut tape = Vec::new();
+        b.iter(|| {
+            let mut pos = chunk.first;
+            let mut taken = 0usize;
+            while pos < chunk.len {
+                let end = memchr::memchr(b'\n', &chunk.buf[pos..chunk.len]).map_or(chunk.len, |i| pos + i);
+                taken += usize::from(plain.parse(&chunk.buf[pos..end], &mut tape));
+                pos = end + 1;
+            }
+            taken
+        })
     });
     g.bench_function("rows", |b| {
         b.iter_batched_ref(

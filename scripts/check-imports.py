@@ -22,7 +22,7 @@ LAYERS = [
     ["model", "heap"],  # the data every stage shares; allocator tuning
     ["timestamp"],  # RFC 3339
     ["range", "store"],  # select: ranges, then the files of the stores
-    ["row"],  # parse: one line -> a borrowed row
+    ["tape", "row"],  # parse: one line -> a tape -> a borrowed row
     ["route"],  # route: log, span or metric
     ["encode"],  # encode: records -> bytes
     ["report"],  # problems and the summary

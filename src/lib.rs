@@ -10,7 +10,7 @@
 //! model, heap         the data every stage shares; allocator tuning
 //! timestamp           RFC 3339
 //! range, store        select: which window, which files of which stores
-//! row                 parse: one line -> a borrowed row
+//! tape, row           parse: one line -> a tape (plain lines in one pass) -> a borrowed row
 //! route               route: log, span or metric
 //! encode              encode: record bytes (JSON element, OTLP/JSON, OTLP/protobuf)
 //! report              problems and the summary
@@ -57,6 +57,7 @@ internal! {
     mod model;
     mod route;
     mod row;
+    mod tape;
     mod timestamp;
     mod write;
 }

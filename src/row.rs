@@ -164,12 +164,12 @@ fn static_num(s: StaticNode) -> Option<Num> {
     }
 }
 
-/// A line's bytes as read, kept beside the parse of a copy of it, so that
-/// an encoder may copy a run of it instead of writing it again
-/// (`encode::json`). The parser leaves each string of the row where its
-/// token began in the copy (which began at address `parsed_at`), written
-/// over with its unescaped text when it has escapes; without one it is
-/// the line's own bytes at the same offset.
+/// A line's bytes as read, kept beside its parse, so that an encoder may
+/// copy a run of it instead of writing it again (`encode::json`). Each
+/// string of the row lies where its token began in the bytes that were
+/// parsed (which began at address `parsed_at`): a copy of the line, whose
+/// strings with escapes simd-json wrote over with their unescaped text,
+/// or, for a plain line (`crate::tape`), the line itself.
 #[derive(Clone, Copy, Debug)]
 pub struct RawLine<'a> {
     pub bytes: &'a [u8],

@@ -1,8 +1,8 @@
 //! A worker's loop over one chunk: read its file's header and the chunk's
-//! bytes, split lines (memchr), parse (simd-json, in place, or in a copy
-//! for a sink that reads the line as read), resolve context,
-//! route, filter by range, and hand each event to a sink that encodes it
-//! ([`super::sinks`]). Problems are collected with chunk-relative line
+//! bytes, split lines (memchr), parse (a plain line in one pass, any other
+//! with simd-json, in place, or in a copy for a sink that reads the line
+//! as read), resolve context, route, filter by range, and hand each event
+//! to a sink that encodes it ([`super::sinks`]). Problems are collected with chunk-relative line
 //! numbers; the ordered stage turns them into file line numbers.
 //!
 //! A chunk opens its file once, for its header and its lines. The worker
@@ -23,6 +23,7 @@ use crate::range::DateRange;
 use crate::route::{route, span_ids, MetricEvents};
 use crate::row::{parse_tape, Line, RawLine, RowError};
 use crate::store::StoreFile;
+use crate::tape::Plain;
 
 /// What the workers need to know about the export.
 #[derive(Clone, Copy)]
@@ -186,6 +187,8 @@ pub struct Parser {
     buffers: Buffers,
     /// Where a line is parsed when its bytes as read must stay as they were.
     copy: Vec<u8>,
+    /// The one-pass parser of plain lines; simd-json takes the others.
+    plain: Plain,
 }
 
 impl Default for Parser {
@@ -194,6 +197,7 @@ impl Default for Parser {
             tape: Some(Tape::null().reset()),
             buffers: Buffers::new(64 * 1024),
             copy: Vec::new(),
+            plain: Plain::default(),
         }
     }
 }
@@ -258,8 +262,21 @@ impl Parser {
         counts: &mut Counts,
     ) -> Result<(), RowError> {
         let len = b - a;
-        let mut tape = self.tape.take().unwrap_or_else(Tape::null).reset();
+        let mut plain = self.tape.take().unwrap_or_else(Tape::null).reset();
         let in_copy = S::WANTS_RAW && len <= RAW_LINE;
+        if self.plain.parse(&chunk.buf[a..b], &mut plain.0) {
+            // A plain line: its strings are the line's own bytes, where
+            // their tokens are, and it has no `\`.
+            let raw = in_copy.then(|| RawLine {
+                bytes: &chunk.buf[a..b],
+                parsed_at: chunk.buf[a..b].as_ptr() as usize,
+                escapes: None,
+            });
+            let result = event(file, header, &plain.0, raw, opts, sink, counts);
+            self.tape = Some(plain.reset());
+            return result;
+        }
+        let mut tape = plain.reset();
         let (parsed, raw) = if in_copy {
             let escapes = RawLine::escape_span(&chunk.buf[a..b]);
             // The parser writes a string with escapes over itself, so it
