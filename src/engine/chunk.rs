@@ -30,8 +30,11 @@ use crate::row::{parse_tape, Context, Line, SUPPORTED_SCHEMA_VERSION};
 /// or this zeroed tail provide them.
 pub const PAD: usize = simd_json::INPUT_PADDING;
 
-/// How much more to read at a time while finishing a line that crosses `end`.
+/// The most to read at a time while finishing a line that crosses `end`
+/// (from [`FIRST_EXTEND`], doubling).
 const EXTEND: usize = 64 * 1024;
+/// The first read past a chunk's end, to finish its last line.
+const FIRST_EXTEND: usize = 1024;
 
 /// One chunk: a byte range of one file, read and parsed by one worker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -237,8 +240,23 @@ impl ChunkBuf {
 
 fn read_up_to(f: &mut File, buf: &mut Vec<u8>, n: usize) -> io::Result<usize> {
     let before = buf.len();
-    f.take(n as u64).read_to_end(buf)?;
-    Ok(buf.len() - before)
+    // One `read` for the usual chunk: `read_to_end` starts at 8 KiB and
+    // doubles, a dozen calls for 1 MiB. Zeroing the bytes first costs less.
+    buf.resize(before + n, 0);
+    let mut got = 0;
+    while got < n {
+        match f.read(&mut buf[before + got..]) {
+            Ok(0) => break,
+            Ok(k) => got += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                buf.truncate(before);
+                return Err(e);
+            }
+        }
+    }
+    buf.truncate(before + got);
+    Ok(got)
 }
 
 /// Reads the lines a chunk owns, up to the file's selected `size`, into a
@@ -291,6 +309,10 @@ pub fn read_chunk_in(f: &mut File, now: u64, chunk: Chunk, size: u64, max_line: 
     let last_start = memchr::memrchr(b'\n', &buf[first..limit]).map_or(first, |i| first + i + 1);
     let mut pos = from + got as u64;
     let mut oversize = false;
+    // A line is a few hundred bytes: read a little past the chunk first,
+    // more only for a longer line (small merge chunks read 64 KiB past
+    // their end three times their own size).
+    let mut extend = FIRST_EXTEND;
     while buf.last() != Some(&b'\n') && pos < size {
         let line = buf.len() - last_start;
         if line > max_line {
@@ -301,7 +323,8 @@ pub fn read_chunk_in(f: &mut File, now: u64, chunk: Chunk, size: u64, max_line: 
         }
         let scan_from = buf.len();
         // Never more than one byte past the limit: that byte proves it.
-        let step = EXTEND.min((size - pos) as usize).min(max_line + 1 - line);
+        let step = extend.min((size - pos) as usize).min(max_line + 1 - line);
+        extend = (extend * 2).min(EXTEND);
         let n = read_up_to(f, &mut buf, step)?;
         if n == 0 {
             break;
@@ -335,7 +358,7 @@ pub fn read_header(path: &Path, size: u64, max_line: usize) -> Result<Header, Fi
 }
 
 /// The first block read for a header: a header line is a few hundred bytes.
-const HEAD_BLOCK: u64 = 4096;
+const HEAD_BLOCK: u64 = 1024;
 
 /// [`read_header`] from a file already open that holds `now` bytes, read
 /// through `scratch` (a buffer the caller keeps from chunk to chunk).
