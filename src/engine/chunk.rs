@@ -21,7 +21,7 @@
 //! it goes and the missing bytes are reported (§7.1), never silently lost.
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Seek, SeekFrom};
 use std::path::Path;
 
 use crate::row::{parse_tape, Context, Line, SUPPORTED_SCHEMA_VERSION};
@@ -239,23 +239,27 @@ impl ChunkBuf {
 }
 
 fn read_up_to(f: &mut File, buf: &mut Vec<u8>, n: usize) -> io::Result<usize> {
-    let before = buf.len();
-    // One `read` for the usual chunk: `read_to_end` starts at 8 KiB and
-    // doubles, a dozen calls for 1 MiB. Zeroing the bytes first costs less.
-    buf.resize(before + n, 0);
+    // One `read` for the usual chunk, straight into the spare capacity:
+    // `read_to_end` starts at 8 KiB and doubles (a dozen calls for 1 MiB),
+    // and zeroing the bytes first to read into them safely costs a pass
+    // over every byte.
+    buf.reserve(n);
     let mut got = 0;
     while got < n {
-        match f.read(&mut buf[before + got..]) {
-            Ok(0) => break,
-            Ok(k) => got += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                buf.truncate(before);
-                return Err(e);
+        let spare = &mut buf.spare_capacity_mut()[..n - got];
+        match rustix::io::read(&*f, spare) {
+            Ok(([], _)) => break,
+            Ok((init, _)) => {
+                let k = init.len();
+                // SAFETY: `read` initialised the first `k` bytes of the
+                // spare capacity, which follow the buffer's bytes.
+                unsafe { buf.set_len(buf.len() + k) };
+                got += k;
             }
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
         }
     }
-    buf.truncate(before + got);
     Ok(got)
 }
 
