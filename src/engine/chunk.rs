@@ -314,8 +314,8 @@ pub fn read_chunk_in(f: &mut File, now: u64, chunk: Chunk, size: u64, max_line: 
     let mut pos = from + got as u64;
     let mut oversize = false;
     // A line is a few hundred bytes: read a little past the chunk first,
-    // more only for a longer line (small merge chunks read 64 KiB past
-    // their end three times their own size).
+    // more only for a longer line (64 KiB past every chunk's end was three
+    // times the size of the JSON merge's small chunks).
     let mut extend = FIRST_EXTEND;
     while buf.last() != Some(&b'\n') && pos < size {
         let line = buf.len() - last_start;

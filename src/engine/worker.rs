@@ -2,8 +2,9 @@
 //! bytes, split lines (memchr), parse (a plain line in one pass, any other
 //! with simd-json, in place, or in a copy for a sink that reads the line
 //! as read), resolve context, route, filter by range, and hand each event
-//! to a sink that encodes it ([`super::sinks`]). Problems are collected with chunk-relative line
-//! numbers; the ordered stage turns them into file line numbers.
+//! to a sink that encodes it ([`super::sinks`]). Problems are collected
+//! with chunk-relative line numbers; the ordered stage turns them into
+//! file line numbers.
 //!
 //! A chunk opens its file once, for its header and its lines. The worker
 //! checks for cancellation between lines, and keeps its parser and read
