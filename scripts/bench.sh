@@ -4,7 +4,8 @@
 # 5 MiB rotation, files dated by flush day) and `synthetic` (the broad
 # catalogue, all wire formats, many sessions a day). For each it generates
 # (or reuses) a store of at least 1 GB, warms the page cache, runs each format
-# (json, otlp to a folder, otlp to a zip) with --threads 1 and 2, and prints
+# (json, otlp to a folder, otlp to a zip) with --threads 1 and 2 (taking
+# turns, run after run), and prints
 # MB/s of input, events/s, metric points/s and peak RSS (from /usr/bin/time),
 # CPU time (user + sys), and the speedup from 1 to 2 threads, next to the
 # time of a plain `cat | wc -l` of the same files. (`--threads N` confines
@@ -145,49 +146,55 @@ bench_mix() {
       otlp-zip) args=(-o "$OUT/out.zip") ;;
     esac
     first=
-    local fmt_floor=
-    for threads in $THREADS; do
-      local times=() cpus=() rss=0 line r t c least speedup=-
-      for _ in $(seq "$RUNS"); do
+    local fmt_floor= line t u sy r c least speedup
+    # Thread counts take turns, run after run: a slow minute of the
+    # machine then slows each alike, not the one that ran in it.
+    local -A times_of=() cpus_of=() rss_of=()
+    for _ in $(seq "$RUNS"); do
+      for threads in $THREADS; do
         rm -rf "${OUT:?}"/out*
         line=$( { /usr/bin/time -f "%e %U %S %M" "$BIN" export "$store" --now "$NOW" --quiet \
                   --threads "$threads" "${args[@]}"; } 2>&1 | tail -n 1)
         read -r t u sy r <<< "$line"
-        times+=("$t")
-        cpus+=("$(awk -v u="$u" -v s="$sy" 'BEGIN { printf "%.2f", u + s }')")
-        [ "$r" -gt "$rss" ] && rss=$r
+        times_of[$threads]+="$t "
+        cpus_of[$threads]+="$(awk -v u="$u" -v s="$sy" 'BEGIN { printf "%.2f", u + s }') "
+        [ "$r" -gt "${rss_of[$threads]:-0}" ] && rss_of[$threads]=$r
       done
-      if [ -z "$fmt_floor" ]; then
-        # The floor of this format, from the size of what it wrote.
-        local out_b write_s sha_s=0.00 deflate_s=0.00
-        out_b=$(bytes_of "$OUT"/out*)
-        if [ "$fmt" = otlp-dir ]; then
-          otlp_b=$out_b
-          deflate_mbs=$(find "$OUT"/out-dir -type f ! -name manifest.json -print0 | sort -z | xargs -0 "$RATES" deflate)
-        fi
-        rm -rf "${OUT:?}"/out*
-        write_s=$(write_cpu "$out_b")
-        if [ "$fmt" != json ]; then
-          sha_s=$(awk -v b="$otlp_b" -v r="$sha_rate" 'BEGIN { printf "%.2f", (r > 0 ? b / r : 0) }')
-        fi
-        if [ "$fmt" = otlp-zip ]; then
-          deflate_s=$(awk -v b="$otlp_b" -v r="$deflate_mbs" 'BEGIN { printf "%.2f", b / 1e6 / r }')
-        fi
-        fmt_floor=$(awk -v a="$read_s" -v b="$parse_s" -v c="$write_s" -v d="$sha_s" -v e="$deflate_s" \
-          'BEGIN { printf "%.2f", a + b + c + d + e }')
-        parts_of[$fmt]="$(bytes_of_mb "$out_b") $read_s $parse_s $write_s $sha_s $deflate_s $fmt_floor"
-      fi
-      rm -rf "${OUT:?}"/out*
-      t=$(printf '%s\n' "${times[@]}" | median)
-      c=$(printf '%s\n' "${cpus[@]}" | median)
-      least=$(printf '%s\n' "${cpus[@]}" | sort -g | head -n 1)
+    done
+    # The floor of this format, from the size of what it wrote (the same
+    # bytes whatever the thread count).
+    local out_b write_s sha_s=0.00 deflate_s=0.00
+    out_b=$(bytes_of "$OUT"/out*)
+    if [ "$fmt" = otlp-dir ]; then
+      otlp_b=$out_b
+      deflate_mbs=$(find "$OUT"/out-dir -type f ! -name manifest.json -print0 | sort -z | xargs -0 "$RATES" deflate)
+    fi
+    rm -rf "${OUT:?}"/out*
+    write_s=$(write_cpu "$out_b")
+    if [ "$fmt" != json ]; then
+      sha_s=$(awk -v b="$otlp_b" -v r="$sha_rate" 'BEGIN { printf "%.2f", (r > 0 ? b / r : 0) }')
+    fi
+    if [ "$fmt" = otlp-zip ]; then
+      deflate_s=$(awk -v b="$otlp_b" -v r="$deflate_mbs" 'BEGIN { printf "%.2f", b / 1e6 / r }')
+    fi
+    fmt_floor=$(awk -v a="$read_s" -v b="$parse_s" -v c="$write_s" -v d="$sha_s" -v e="$deflate_s" \
+      'BEGIN { printf "%.2f", a + b + c + d + e }')
+    parts_of[$fmt]="$(bytes_of_mb "$out_b") $read_s $parse_s $write_s $sha_s $deflate_s $fmt_floor"
+    for threads in $THREADS; do
+      speedup=-
+      # shellcheck disable=SC2086
+      t=$(printf '%s\n' ${times_of[$threads]} | median)
+      # shellcheck disable=SC2086
+      c=$(printf '%s\n' ${cpus_of[$threads]} | median)
+      # shellcheck disable=SC2086
+      least=$(printf '%s\n' ${cpus_of[$threads]} | sort -g | head -n 1)
       cpu_of[$fmt]=$c
       if [ -z "$first" ]; then first=$t; else speedup=$(awk -v a="$first" -v b="$t" 'BEGIN { printf "%.2fx", a / b }'); fi
       printf '| %-9s | %-7s | %7s | %7s | %7s | %9s | %9s | %5s MiB | %7s | %5s | %7s | %7s |\n' "$fmt" "$threads" "$t" "$c" \
         "$(awk -v m="$mb" -v s="$t" 'BEGIN { printf "%.0f", m / s }')" \
         "$(awk -v e="$events" -v s="$t" 'BEGIN { printf "%.2fM", e / s / 1e6 }')" \
         "$(awk -v e="$points" -v s="$t" 'BEGIN { printf "%.2fM", e / s / 1e6 }')" \
-        "$((rss / 1024))" "$speedup" \
+        "$((${rss_of[$threads]} / 1024))" "$speedup" \
         "$(awk -v c="$c" -v t="$t" -v n="$threads" 'BEGIN { printf "%.2f", (t > 0 ? c / (n * t) : 0) }')" "$fmt_floor" \
         "$(awk -v c="$least" -v f="$fmt_floor" 'BEGIN { printf "%.2fx", (f > 0 ? c / f : 0) }')"
     done
