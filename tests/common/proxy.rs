@@ -57,7 +57,7 @@ pub struct Proxy {
 impl Proxy {
     /// Starts a proxy on a free port of 127.0.0.1.
     pub fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
+        let listener = bind_below_ephemeral();
         let port = listener.local_addr().expect("proxy address").port();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let sockets = Arc::new(Mutex::new(Vec::new()));
@@ -126,6 +126,24 @@ impl Drop for Proxy {
             let _ = s.shutdown(Shutdown::Both);
         }
     }
+}
+
+/// A listener on a free port of 127.0.0.1 below Linux's ephemeral range
+/// (32768 up), from a start that differs from run to run. A port the
+/// kernel hands out for `bind(0)` can go to another test the moment the
+/// proxy lets it go, and then "the port is closed once dropped" saw that
+/// test's listener instead.
+fn bind_below_ephemeral() -> TcpListener {
+    const FIRST: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos())
+        ^ std::process::id();
+    (0..SPAN)
+        .map(|i| FIRST + (seed.wrapping_add(i)) % SPAN)
+        .find_map(|p| TcpListener::bind(("127.0.0.1", p as u16)).ok())
+        .expect("a free port for the proxy")
 }
 
 /// Reads a request head: the request line and the headers (names lower-cased).
